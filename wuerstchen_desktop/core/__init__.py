@@ -1,0 +1,1 @@
+"""Everything the app can do, headless. Never imports Qt."""

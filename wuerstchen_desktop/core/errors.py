@@ -1,0 +1,37 @@
+"""One hierarchy of errors, each with a sentence a user understands and what to do next."""
+
+from __future__ import annotations
+
+
+class WuerstchenError(Exception):
+    """Base of every error the app reports to a user.
+
+    ``message`` says what went wrong, ``hint`` what to do about it. ``str()`` gives both on one line.
+    """
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}".strip()
+
+
+class InvalidParams(WuerstchenError):
+    """A generation parameter is out of range or of the wrong kind."""
+
+
+class CheckpointError(WuerstchenError):
+    """A checkpoint folder or file is missing, damaged, or in a format we refuse to load."""
+
+
+class OfflineError(WuerstchenError):
+    """The checkpoints are not on disk and cannot be downloaded now."""
+
+
+class Cancelled(WuerstchenError):  # noqa: N818 - a state, not a failure
+    """The user cancelled the job."""
+
+    def __init__(self, message: str = "Cancelled.", hint: str = "") -> None:
+        super().__init__(message, hint)

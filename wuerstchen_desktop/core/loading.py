@@ -1,0 +1,147 @@
+"""From published checkpoint folders to modules: safetensors only, strict keys, one copy in memory.
+
+A stage is built on the meta device (no memory), then each tensor is read from the safetensors file,
+converted to the requested dtype and device, and assigned into the module. Pickle files (``.bin``,
+``.pt``, ``.ckpt``) are refused and never opened.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+from safetensors import SafetensorError, safe_open
+from torch import nn
+
+from wuerstchen_desktop.core.errors import CheckpointError
+from wuerstchen_desktop.core.models.config import StageConfig
+
+log = logging.getLogger(__name__)
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+REDOWNLOAD_HINT = "Download the checkpoints again, or point the app at a complete copy."
+
+M = TypeVar("M", bound=nn.Module)
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    """Read a JSON object from a checkpoint folder, with a clear error if it is missing or damaged."""
+    if not path.is_file():
+        raise CheckpointError(f"Missing file {path}.", REDOWNLOAD_HINT)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"Cannot read {path}: {exc}.", REDOWNLOAD_HINT) from exc
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path} does not hold a JSON object.", REDOWNLOAD_HINT)
+    return data
+
+
+def weight_files(folder: Path, stem: str) -> list[Path]:
+    """The safetensors file(s) named ``stem`` in ``folder``: one file, or the shards of an index."""
+    if not folder.is_dir():
+        raise CheckpointError(f"Missing folder {folder}.", REDOWNLOAD_HINT)
+    single = folder / f"{stem}.safetensors"
+    if single.is_file():
+        return [single]
+    index = folder / f"{stem}.safetensors.index.json"
+    if index.is_file():
+        weight_map = read_json(index).get("weight_map")
+        if not isinstance(weight_map, dict) or not weight_map:
+            raise CheckpointError(f"{index} has no weight map.", REDOWNLOAD_HINT)
+        shards = sorted({str(v) for v in weight_map.values()})
+        if any(Path(s).name != s or not s.endswith(".safetensors") for s in shards):
+            raise CheckpointError(f"{index} names files outside its folder or not in safetensors.")
+        return [folder / s for s in shards]
+    pickles = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    if pickles:
+        raise CheckpointError(
+            f"{folder} holds only pickle weights ({', '.join(pickles)}), which can run code when loaded "
+            "and are never opened by this app.",
+            f"Download the .safetensors version ({stem}.safetensors) into this folder.",
+        )
+    raise CheckpointError(f"Missing weights {single}.", REDOWNLOAD_HINT)
+
+
+def iter_tensors(
+    files: list[Path], dtype: torch.dtype | None, device: torch.device | str = "cpu"
+) -> Iterator[tuple[str, torch.Tensor, Path]]:
+    """Yield ``(key, tensor, file)``; floating tensors converted to ``dtype`` one at a time."""
+    for path in files:
+        if not path.is_file():
+            raise CheckpointError(f"Missing weights {path}.", REDOWNLOAD_HINT)
+        try:
+            handle = safe_open(str(path), framework="pt", device="cpu")
+        except (SafetensorError, OSError) as exc:
+            raise CheckpointError(f"{path} is damaged or incomplete ({exc}).", REDOWNLOAD_HINT) from exc
+        with handle as f:
+            for key in f.keys():  # noqa: SIM118 - safe_open is not a mapping
+                try:
+                    t = f.get_tensor(key)
+                except (SafetensorError, OSError) as exc:
+                    raise CheckpointError(
+                        f"{path} is damaged: cannot read tensor {key!r} ({exc}).", REDOWNLOAD_HINT
+                    ) from exc
+                if dtype is not None and t.is_floating_point():
+                    t = t.to(dtype)
+                yield key, t.to(device), path
+
+
+def load_module(
+    model_cls: type[M],
+    config: StageConfig,
+    files: list[Path],
+    dtype: torch.dtype,
+    device: torch.device | str = "cpu",
+) -> M:
+    """Build ``model_cls`` from ``config`` on the meta device and fill it from ``files`` with strict keys."""
+    with torch.device("meta"):
+        model = model_cls.from_config(config)  # type: ignore[attr-defined]
+    expected = model.state_dict()
+    state: dict[str, torch.Tensor] = {}
+    for key, tensor, path in iter_tensors(files, dtype, device):
+        want = expected.get(key)
+        if want is None:
+            raise CheckpointError(
+                f"{path} holds the tensor {key!r}, which {model_cls.__name__} does not have: the file does not "
+                "match its config.json.",
+                REDOWNLOAD_HINT,
+            )
+        if tuple(want.shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"{path}: the tensor {key!r} has shape {tuple(tensor.shape)}, but config.json says "
+                f"{tuple(want.shape)}.",
+                REDOWNLOAD_HINT,
+            )
+        state[key] = tensor
+    missing = [k for k in expected if k not in state]
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise CheckpointError(
+            f"{files[0].parent} is missing tensors {', '.join(missing[:3])}{more}.", REDOWNLOAD_HINT
+        )
+    model.load_state_dict(state, strict=True, assign=True)
+    return model.eval().requires_grad_(False)
+
+
+def load_stage(
+    model_cls: type[M],
+    config_cls: type[StageConfig],
+    folder: Path,
+    dtype: torch.dtype,
+    device: torch.device | str = "cpu",
+    stem: str = "diffusion_pytorch_model",
+) -> M:
+    """Load one stage from a folder holding ``config.json`` and ``{stem}.safetensors``."""
+    files = weight_files(folder, stem)
+    raw = read_json(folder / "config.json")
+    try:
+        config = config_cls.from_json(raw)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{folder / 'config.json'} is not a valid config: {exc}.", REDOWNLOAD_HINT) from exc
+    log.info("loading %s from %s as %s", model_cls.__name__, folder, dtype)
+    return load_module(model_cls, config, files, dtype, device)

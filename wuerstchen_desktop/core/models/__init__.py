@@ -1,0 +1,8 @@
+"""The three Würstchen stages, one file each over shared blocks."""
+
+from wuerstchen_desktop.core.models.config import StageAConfig, StageBConfig, StageCConfig
+from wuerstchen_desktop.core.models.stage_a import StageA
+from wuerstchen_desktop.core.models.stage_b import StageB
+from wuerstchen_desktop.core.models.stage_c import StageC
+
+__all__ = ["StageA", "StageAConfig", "StageB", "StageBConfig", "StageC", "StageCConfig"]

@@ -1,0 +1,118 @@
+"""The frozen ``GenerationParams``: the whole truth about one job."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from wuerstchen_desktop.core.errors import InvalidParams
+
+SIZE_STEP = 128
+MIN_SIZE = 256
+MAX_SIZE = 2048
+MAX_SEED = 2**63 - 1
+MAX_IMAGES = 16
+MAX_PRIOR_STEPS = 200
+MAX_DECODER_STEPS = 100
+MAX_GUIDANCE = 30.0
+
+DEFAULT_PRIOR_REPO = "warp-ai/wuerstchen-prior"
+DEFAULT_DECODER_REPO = "warp-ai/wuerstchen"
+
+
+def nearest_valid_sizes(value: int) -> tuple[int, ...]:
+    """The valid sizes closest to ``value``: one if it is outside the range, else the two neighbours."""
+    if value <= MIN_SIZE:
+        return (MIN_SIZE,)
+    if value >= MAX_SIZE:
+        return (MAX_SIZE,)
+    below = value // SIZE_STEP * SIZE_STEP
+    return (max(below, MIN_SIZE), min(below + SIZE_STEP, MAX_SIZE))
+
+
+def _check_size(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InvalidParams(f"The {name} must be a whole number of pixels, not {value!r}.")
+    if value % SIZE_STEP == 0 and MIN_SIZE <= value <= MAX_SIZE:
+        return
+    choices = " or ".join(str(v) for v in nearest_valid_sizes(value))
+    raise InvalidParams(
+        f"The {name} {value} is not supported: Würstchen needs a multiple of {SIZE_STEP} "
+        f"from {MIN_SIZE} to {MAX_SIZE}.",
+        f"Use {choices}.",
+    )
+
+
+def _check_int(name: str, value: Any, low: int, high: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise InvalidParams(f"The {name} must be a whole number from {low} to {high}, not {value!r}.")
+
+
+def _check_float(name: str, value: Any, low: float, high: float) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or not low <= value <= high:
+        raise InvalidParams(f"The {name} must be a number from {low:g} to {high:g}, not {value!r}.")
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Everything that determines a job's images.
+
+    ``prior_steps=None`` means the official 29-call Stage C schedule; a number means that many uniform
+    steps. Image ``i`` of a job uses seed ``seed + i``, so ``for_image(i)`` regenerates that image alone.
+    Guidance is used only above 1 (classifier-free guidance), as in the reference.
+    """
+
+    prompt: str
+    negative_prompt: str = ""
+    width: int = 1024
+    height: int = 1024
+    seed: int = 0
+    images: int = 1
+    prior_steps: int | None = None
+    prior_guidance: float = 4.0
+    decoder_steps: int = 12
+    decoder_guidance: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.prompt, str):
+            raise InvalidParams(f"The prompt must be text, not {type(self.prompt).__name__}.")
+        if not isinstance(self.negative_prompt, str):
+            raise InvalidParams(f"The negative prompt must be text, not {type(self.negative_prompt).__name__}.")
+        _check_size("width", self.width)
+        _check_size("height", self.height)
+        _check_int("number of images", self.images, 1, MAX_IMAGES)
+        _check_int("seed", self.seed, 0, MAX_SEED - (self.images - 1) if isinstance(self.images, int) else 0)
+        if self.prior_steps is not None:
+            _check_int("number of prior steps", self.prior_steps, 1, MAX_PRIOR_STEPS)
+        _check_int("number of decoder steps", self.decoder_steps, 1, MAX_DECODER_STEPS)
+        _check_float("prior guidance", self.prior_guidance, 0.0, MAX_GUIDANCE)
+        _check_float("decoder guidance", self.decoder_guidance, 0.0, MAX_GUIDANCE)
+
+    def for_image(self, index: int) -> GenerationParams:
+        """The parameters that regenerate image ``index`` of this job on its own."""
+        if not 0 <= index < self.images:
+            raise IndexError(f"image {index} of a job of {self.images}")
+        return dataclasses.replace(self, seed=self.seed + index, images=1)
+
+    def replace(self, **changes: Any) -> GenerationParams:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GenerationParams:
+        """Build from a dict, refusing unknown keys so a damaged record is noticed, not half-used."""
+        if not isinstance(data, dict):
+            raise InvalidParams("The stored parameters are not a JSON object.")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidParams(f"Unknown parameter(s): {', '.join(unknown)}.")
+        try:
+            return cls(**data)
+        except TypeError as exc:  # a required field is missing
+            raise InvalidParams(f"Incomplete parameters: {exc}.") from exc

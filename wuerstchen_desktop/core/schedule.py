@@ -1,0 +1,75 @@
+"""Timestep schedules and the Würstchen DDPM sampler (continuous ``t`` from 1 to 0)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+
+def official_prior_timesteps() -> torch.Tensor:
+    """The official Stage C schedule: 20 values from 1 to 2/3, then 10 more down to 0 (29 model calls)."""
+    head = torch.linspace(1.0, 2 / 3, 20, dtype=torch.float64)
+    tail = torch.linspace(2 / 3, 0.0, 11, dtype=torch.float64)[1:]
+    return torch.cat([head, tail]).to(torch.float32)
+
+
+def uniform_timesteps(steps: int) -> torch.Tensor:
+    """``steps`` uniform model calls from t=1 to t=0."""
+    return torch.linspace(1.0, 0.0, steps + 1)
+
+
+def prior_timesteps(prior_steps: int | None) -> torch.Tensor:
+    return official_prior_timesteps() if prior_steps is None else uniform_timesteps(prior_steps)
+
+
+@dataclass(frozen=True)
+class SamplerStep:
+    """Coefficients of one step from ``t`` to ``t_prev``: ``x' = a * (x - b * eps) + c * noise``."""
+
+    t: float
+    a: float
+    b: float
+    c: float
+
+
+class WuerstchenSampler:
+    """The DDPM sampler of Würstchen with the cosine schedule (``s`` offset, optional ``scaler``).
+
+    Coefficients are computed once per schedule in float32, as the reference does, so the loop does no
+    scalar work and no device syncs.
+    """
+
+    def __init__(self, s: float = 0.008, scaler: float = 1.0) -> None:
+        self.s = s
+        self.scaler = scaler
+
+    def alpha_cumprod(self, t: torch.Tensor) -> torch.Tensor:
+        t = t.to(torch.float32)
+        if self.scaler > 1:
+            t = 1 - (1 - t) ** self.scaler
+        elif self.scaler < 1:
+            t = t**self.scaler
+        s = torch.tensor([self.s])
+        init = torch.cos(s / (1 + s) * math.pi * 0.5) ** 2
+        return (torch.cos((t + s) / (1 + s) * math.pi * 0.5) ** 2 / init).clamp(0.0001, 0.9999)
+
+    def steps(self, timesteps: Sequence[float] | torch.Tensor) -> list[SamplerStep]:
+        ts = torch.as_tensor(timesteps, dtype=torch.float32)
+        ac = self.alpha_cumprod(ts)
+        out = []
+        for i in range(len(ts) - 1):
+            ac_t, ac_prev = ac[i], ac[i + 1]
+            alpha = ac_t / ac_prev
+            a = (1.0 / alpha).sqrt()
+            b = (1 - alpha) / (1 - ac_t).sqrt()
+            c = ((1 - alpha) * (1.0 - ac_prev) / (1.0 - ac_t)).sqrt() if float(ts[i + 1]) != 0 else 0.0
+            out.append(SamplerStep(t=float(ts[i]), a=float(a), b=float(b), c=float(c)))
+        return out
+
+    @staticmethod
+    def step(step: SamplerStep, x: torch.Tensor, eps: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        mu = step.a * (x - step.b * eps)
+        return mu + step.c * noise if step.c else mu

@@ -1,0 +1,108 @@
+"""Prompt text to CLIP hidden states, as the reference does: 77 tokens, attention mask passed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from wuerstchen_desktop.core.errors import CheckpointError
+from wuerstchen_desktop.core.loading import REDOWNLOAD_HINT, read_json, weight_files
+
+log = logging.getLogger(__name__)
+
+MAX_TOKENS = 77
+
+
+@dataclass(frozen=True)
+class Truncation:
+    """A prompt that was longer than the encoder takes."""
+
+    prompt: str
+    tokens: int
+    dropped_tokens: int
+    dropped_text: str
+
+    def message(self) -> str:
+        return (
+            f"The prompt is {self.tokens - 2} tokens long; only {MAX_TOKENS - 2} fit, so the last "
+            f"{self.dropped_tokens} were left out: \u201c{self.dropped_text}\u201d."
+        )
+
+
+def load_tokenizer(folder: Path):  # -> CLIPTokenizerFast
+    from transformers import CLIPTokenizerFast
+
+    if not folder.is_dir():
+        raise CheckpointError(f"Missing tokenizer folder {folder}.", REDOWNLOAD_HINT)
+    has_files = (folder / "tokenizer.json").is_file() or (
+        (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file()
+    )
+    if not has_files:
+        raise CheckpointError(f"{folder} has no tokenizer files (tokenizer.json or vocab.json + merges.txt).",
+                              REDOWNLOAD_HINT)
+    try:
+        return CLIPTokenizerFast.from_pretrained(str(folder), local_files_only=True)
+    except Exception as exc:  # transformers raises many kinds here
+        raise CheckpointError(f"Cannot load the tokenizer in {folder}: {exc}.", REDOWNLOAD_HINT) from exc
+
+
+def load_text_model(folder: Path, dtype: torch.dtype, device: torch.device | str):  # -> CLIPTextModel
+    from transformers import CLIPTextModel
+
+    weight_files(folder, "model")  # refuses pickle-only folders before transformers sees them
+    read_json(folder / "config.json")
+    try:
+        model = CLIPTextModel.from_pretrained(
+            str(folder), dtype=dtype, use_safetensors=True, local_files_only=True
+        )
+    except Exception as exc:  # transformers raises many kinds here
+        raise CheckpointError(f"Cannot load the text encoder in {folder}: {exc}.", REDOWNLOAD_HINT) from exc
+    return model.to(device).eval().requires_grad_(False)
+
+
+class TextEncoder:
+    """A CLIP tokenizer and text tower from one side's ``tokenizer/`` and ``text_encoder/`` folders."""
+
+    def __init__(self, root: Path, dtype: torch.dtype, device: torch.device | str) -> None:
+        self.tokenizer = load_tokenizer(root / "tokenizer")
+        self.model = load_text_model(root / "text_encoder", dtype, device)
+        self.device = device
+        limit = getattr(self.tokenizer, "model_max_length", MAX_TOKENS)
+        self.max_length = limit if isinstance(limit, int) and 0 < limit <= MAX_TOKENS else MAX_TOKENS
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.model.dtype
+
+    def count_tokens(self, prompt: str) -> int:
+        """Tokens in ``prompt`` including the start and end markers (the limit is ``max_length``)."""
+        return len(self.tokenizer(prompt, truncation=False)["input_ids"])
+
+    def truncations(self, prompts: Sequence[str]) -> list[Truncation]:
+        out = []
+        for prompt in dict.fromkeys(prompts):
+            ids = self.tokenizer(prompt, truncation=False)["input_ids"]
+            if len(ids) > self.max_length:
+                dropped = ids[self.max_length - 1 : -1]
+                text = self.tokenizer.decode(dropped, skip_special_tokens=True)
+                out.append(Truncation(prompt, len(ids), len(dropped), text))
+        return out
+
+    @torch.inference_mode()
+    def encode(self, prompts: Sequence[str]) -> torch.Tensor:
+        """``(len(prompts), 77, hidden)`` last hidden states, the attention mask applied."""
+        batch = self.tokenizer(
+            list(prompts),
+            padding="max_length",
+            max_length=self.max_length,
+            truncation=True,
+            return_tensors="pt",
+        )
+        out = self.model(
+            batch["input_ids"].to(self.device), attention_mask=batch["attention_mask"].to(self.device)
+        )
+        return out.last_hidden_state

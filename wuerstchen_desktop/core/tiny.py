@@ -1,0 +1,172 @@
+"""Tiny random-weight checkpoints in the exact Hub layout of ``warp-ai/wuerstchen`` and
+``warp-ai/wuerstchen-prior``: for tests and the bundle's self-test, never for pictures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import save_file
+from torch import nn
+
+from wuerstchen_desktop.core.models import StageA, StageB, StageC
+from wuerstchen_desktop.core.models.config import (
+    TINY_STAGE_A,
+    TINY_STAGE_B,
+    TINY_STAGE_C,
+    StageConfig,
+)
+
+DIFFUSERS_VERSION = "0.19.0.dev0"
+SCHEDULER = {"_class_name": "DDPMWuerstchenScheduler", "_diffusers_version": DIFFUSERS_VERSION,
+             "s": 0.008, "scaler": 1.0}
+WORDS = ("a", "cat", "dog", "the", "of", "in", "red", "blue", "photo", "painting", "astronaut", "horse")
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _randomize(model: nn.Module, seed: int) -> None:
+    """Fill every tensor with deterministic noise scaled to keep activations in a sane range."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if not t.is_floating_point():
+                continue
+            if name.endswith("running_var"):
+                t.copy_(torch.rand(t.shape, generator=g) + 0.5)
+            elif t.dim() >= 2:
+                fan_in = t[0].numel()
+                t.copy_(torch.randn(t.shape, generator=g) / fan_in**0.5)
+            else:
+                t.copy_(torch.randn(t.shape, generator=g) * 0.1)
+        # Keep the output layers small, so predictions stay finite and the pixels mid-grey, not clipped.
+        for head, bias in (("out.1", 0.0), ("clf.1", 0.0), ("out_block.0", 0.5)):
+            module = dict(model.named_modules()).get(head)
+            if module is not None:
+                module.weight.mul_(0.05)
+                module.bias.fill_(bias)
+
+
+def write_stage(folder: Path, model_cls: type[nn.Module], config: StageConfig, class_name: str, seed: int) -> None:
+    """``config.json`` and ``diffusion_pytorch_model.safetensors`` as diffusers writes them."""
+    torch.manual_seed(seed)
+    model = model_cls.from_config(config)  # type: ignore[attr-defined]
+    _randomize(model, seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_json(folder / "config.json",
+                {"_class_name": class_name, "_diffusers_version": DIFFUSERS_VERSION, **config.to_json()})
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    save_file(state, str(folder / "diffusion_pytorch_model.safetensors"), metadata={"format": "pt"})
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), 256))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, (chr(c) for c in cs), strict=True))
+
+
+def write_tokenizer(folder: Path) -> int:
+    """A small working CLIP BPE tokenizer (every byte, plus merges for a few words). Returns its size."""
+    from transformers import CLIPTokenizerFast
+
+    chars = list(_bytes_to_unicode().values())
+    vocab: dict[str, int] = {}
+    for token in chars + [c + "</w>" for c in chars]:
+        vocab[token] = len(vocab)
+    merges: list[str] = []
+    for word in WORDS:
+        pieces = list(word[:-1]) + [word[-1] + "</w>"]
+        while len(pieces) > 1:
+            merges.append(f"{pieces[0]} {pieces[1]}")
+            pieces = [pieces[0] + pieces[1], *pieces[2:]]
+            vocab.setdefault(pieces[0], len(vocab))
+    merges = list(dict.fromkeys(merges))
+    for special in ("<|startoftext|>", "<|endoftext|>"):
+        vocab[special] = len(vocab)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
+    special = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
+               "unk_token": "<|endoftext|>", "pad_token": "<|endoftext|>"}
+    _write_json(folder / "special_tokens_map.json", special)
+    _write_json(folder / "tokenizer_config.json",
+                {"tokenizer_class": "CLIPTokenizer", "model_max_length": 77, "do_lower_case": True, **special})
+    # The fast tokenizer's own file, as the Hub repositories also ship it.
+    CLIPTokenizerFast.from_pretrained(str(folder)).backend_tokenizer.save(str(folder / "tokenizer.json"))
+    return len(vocab)
+
+
+def write_text_encoder(folder: Path, vocab_size: int, hidden: int, seed: int) -> None:
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    config = CLIPTextConfig(
+        vocab_size=vocab_size,
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        max_position_embeddings=77,
+        hidden_act="gelu",
+        bos_token_id=vocab_size - 2,
+        eos_token_id=vocab_size - 1,
+        pad_token_id=vocab_size - 1,
+    )
+    torch.manual_seed(seed)
+    CLIPTextModel(config).save_pretrained(str(folder))
+
+
+def write_prior_model(folder: Path, seed: int = 1) -> Path:
+    """A bare prior like ``warp-ai/wuerstchen-prior-model-interpolated``: config.json + safetensors."""
+    write_stage(folder, StageC, TINY_STAGE_C, "WuerstchenPrior", seed)
+    return folder
+
+
+def write_prior_repo(folder: Path, seed: int = 1) -> Path:
+    """A tiny ``warp-ai/wuerstchen-prior``."""
+    write_stage(folder / "prior", StageC, TINY_STAGE_C, "WuerstchenPrior", seed)
+    size = write_tokenizer(folder / "tokenizer")
+    write_text_encoder(folder / "text_encoder", size, TINY_STAGE_C.c_cond, seed + 10)
+    _write_json(folder / "scheduler" / "scheduler_config.json", SCHEDULER)
+    _write_json(folder / "model_index.json", {
+        "_class_name": "WuerstchenPriorPipeline",
+        "_diffusers_version": DIFFUSERS_VERSION,
+        "latent_mean": 42.0,
+        "latent_std": 1.0,
+        "resolution_multiple": 42.67,
+        "prior": ["wuerstchen", "WuerstchenPrior"],
+        "scheduler": ["diffusers", "DDPMWuerstchenScheduler"],
+        "text_encoder": ["transformers", "CLIPTextModel"],
+        "tokenizer": ["transformers", "CLIPTokenizerFast"],
+    })
+    return folder
+
+
+def write_decoder_repo(folder: Path, seed: int = 2) -> Path:
+    """A tiny ``warp-ai/wuerstchen``."""
+    write_stage(folder / "decoder", StageB, TINY_STAGE_B, "WuerstchenDiffNeXt", seed)
+    write_stage(folder / "vqgan", StageA, TINY_STAGE_A, "PaellaVQModel", seed + 1)
+    size = write_tokenizer(folder / "tokenizer")
+    write_text_encoder(folder / "text_encoder", size, TINY_STAGE_B.clip_embd, seed + 10)
+    _write_json(folder / "scheduler" / "scheduler_config.json", SCHEDULER)
+    _write_json(folder / "model_index.json", {
+        "_class_name": "WuerstchenDecoderPipeline",
+        "_diffusers_version": DIFFUSERS_VERSION,
+        "latent_dim_scale": 10.67,
+        "decoder": ["wuerstchen", "WuerstchenDiffNeXt"],
+        "scheduler": ["diffusers", "DDPMWuerstchenScheduler"],
+        "text_encoder": ["transformers", "CLIPTextModel"],
+        "tokenizer": ["transformers", "CLIPTokenizerFast"],
+        "vqgan": ["wuerstchen", "PaellaVQModel"],
+    })
+    return folder
