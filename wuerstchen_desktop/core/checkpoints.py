@@ -83,7 +83,9 @@ def resolve(ref: str, offline: bool = False) -> Path:
     if path.is_dir():
         return path
     if not REPO_ID.match(ref) or path.exists():
-        raise CheckpointError(f"No checkpoint folder at {path}.", "Check the path, or give a Hub repository id.")
+        raise CheckpointError(
+            f"No checkpoint folder at {path}.", "Check the path, or give a Hub repository id."
+        )
     from huggingface_hub import snapshot_download
     from huggingface_hub.errors import LocalEntryNotFoundError
 

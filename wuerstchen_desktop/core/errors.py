@@ -30,7 +30,7 @@ class OfflineError(WuerstchenError):
     """The checkpoints are not on disk and cannot be downloaded now."""
 
 
-class Cancelled(WuerstchenError):  # noqa: N818 - a state, not a failure
+class Cancelled(WuerstchenError):
     """The user cancelled the job."""
 
     def __init__(self, message: str = "Cancelled.", hint: str = "") -> None:

@@ -91,6 +91,54 @@ def iter_tensors(
                 yield key, t.to(device), path
 
 
+def _build_meta(model_cls: type[M], config: StageConfig) -> M:
+    with torch.device("meta"):
+        return model_cls.from_config(config)  # type: ignore[attr-defined]
+
+
+def _check_tensor(
+    model_cls: type, expected: dict[str, torch.Tensor], key: str, shape: tuple[int, ...], path: Path
+) -> None:
+    want = expected.get(key)
+    if want is None:
+        raise CheckpointError(
+            f"{path} holds the tensor {key!r}, which {model_cls.__name__} does not have: the file does not "
+            "match its config.json.",
+            REDOWNLOAD_HINT,
+        )
+    if tuple(want.shape) != shape:
+        raise CheckpointError(
+            f"{path}: the tensor {key!r} has shape {shape}, but config.json says {tuple(want.shape)}.",
+            REDOWNLOAD_HINT,
+        )
+
+
+def _check_complete(expected: dict[str, torch.Tensor], found: set[str], files: list[Path]) -> None:
+    missing = [k for k in expected if k not in found]
+    if missing:
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise CheckpointError(
+            f"{files[0].parent} is missing tensors {', '.join(missing[:3])}{more}.", REDOWNLOAD_HINT
+        )
+
+
+def check_files(model_cls: type[M], config: StageConfig, files: list[Path]) -> None:
+    """Check names and shapes of every tensor from the file headers alone, reading no weights."""
+    expected = _build_meta(model_cls, config).state_dict()
+    found: set[str] = set()
+    for path in files:
+        if not path.is_file():
+            raise CheckpointError(f"Missing weights {path}.", REDOWNLOAD_HINT)
+        try:
+            with safe_open(str(path), framework="pt", device="cpu") as f:
+                for key in f.keys():  # noqa: SIM118 - safe_open is not a mapping
+                    _check_tensor(model_cls, expected, key, tuple(f.get_slice(key).get_shape()), path)
+                    found.add(key)
+        except (SafetensorError, OSError) as exc:
+            raise CheckpointError(f"{path} is damaged or incomplete ({exc}).", REDOWNLOAD_HINT) from exc
+    _check_complete(expected, found, files)
+
+
 def load_module(
     model_cls: type[M],
     config: StageConfig,
@@ -99,33 +147,34 @@ def load_module(
     device: torch.device | str = "cpu",
 ) -> M:
     """Build ``model_cls`` from ``config`` on the meta device and fill it from ``files`` with strict keys."""
-    with torch.device("meta"):
-        model = model_cls.from_config(config)  # type: ignore[attr-defined]
+    model = _build_meta(model_cls, config)
     expected = model.state_dict()
     state: dict[str, torch.Tensor] = {}
     for key, tensor, path in iter_tensors(files, dtype, device):
-        want = expected.get(key)
-        if want is None:
-            raise CheckpointError(
-                f"{path} holds the tensor {key!r}, which {model_cls.__name__} does not have: the file does not "
-                "match its config.json.",
-                REDOWNLOAD_HINT,
-            )
-        if tuple(want.shape) != tuple(tensor.shape):
-            raise CheckpointError(
-                f"{path}: the tensor {key!r} has shape {tuple(tensor.shape)}, but config.json says "
-                f"{tuple(want.shape)}.",
-                REDOWNLOAD_HINT,
-            )
+        _check_tensor(model_cls, expected, key, tuple(tensor.shape), path)
         state[key] = tensor
-    missing = [k for k in expected if k not in state]
-    if missing:
-        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-        raise CheckpointError(
-            f"{files[0].parent} is missing tensors {', '.join(missing[:3])}{more}.", REDOWNLOAD_HINT
-        )
+    _check_complete(expected, set(state), files)
     model.load_state_dict(state, strict=True, assign=True)
     return model.eval().requires_grad_(False)
+
+
+def stage_files(config_cls: type[StageConfig], folder: Path, stem: str) -> tuple[StageConfig, list[Path]]:
+    files = weight_files(folder, stem)
+    raw = read_json(folder / "config.json")
+    try:
+        return config_cls.from_json(raw), files
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(
+            f"{folder / 'config.json'} is not a valid config: {exc}.", REDOWNLOAD_HINT
+        ) from exc
+
+
+def check_stage(
+    model_cls: type[M], config_cls: type[StageConfig], folder: Path, stem: str = "diffusion_pytorch_model"
+) -> None:
+    """Everything ``load_stage`` would refuse, found from the config and file headers in milliseconds."""
+    config, files = stage_files(config_cls, folder, stem)
+    check_files(model_cls, config, files)
 
 
 def load_stage(
@@ -137,11 +186,6 @@ def load_stage(
     stem: str = "diffusion_pytorch_model",
 ) -> M:
     """Load one stage from a folder holding ``config.json`` and ``{stem}.safetensors``."""
-    files = weight_files(folder, stem)
-    raw = read_json(folder / "config.json")
-    try:
-        config = config_cls.from_json(raw)
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{folder / 'config.json'} is not a valid config: {exc}.", REDOWNLOAD_HINT) from exc
+    config, files = stage_files(config_cls, folder, stem)
     log.info("loading %s from %s as %s", model_cls.__name__, folder, dtype)
     return load_module(model_cls, config, files, dtype, device)

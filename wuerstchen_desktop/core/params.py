@@ -80,7 +80,9 @@ class GenerationParams:
         if not isinstance(self.prompt, str):
             raise InvalidParams(f"The prompt must be text, not {type(self.prompt).__name__}.")
         if not isinstance(self.negative_prompt, str):
-            raise InvalidParams(f"The negative prompt must be text, not {type(self.negative_prompt).__name__}.")
+            raise InvalidParams(
+                f"The negative prompt must be text, not {type(self.negative_prompt).__name__}."
+            )
         _check_size("width", self.width)
         _check_size("height", self.height)
         _check_int("number of images", self.images, 1, MAX_IMAGES)

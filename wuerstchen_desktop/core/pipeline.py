@@ -17,11 +17,11 @@ from PIL import Image
 
 from wuerstchen_desktop.core.checkpoints import DecoderSource, PriorSource
 from wuerstchen_desktop.core.errors import Cancelled, InvalidParams
-from wuerstchen_desktop.core.loading import load_stage
+from wuerstchen_desktop.core.loading import check_stage, load_stage
 from wuerstchen_desktop.core.models import StageA, StageAConfig, StageB, StageBConfig, StageC, StageCConfig
 from wuerstchen_desktop.core.params import GenerationParams
 from wuerstchen_desktop.core.schedule import WuerstchenSampler, prior_timesteps, uniform_timesteps
-from wuerstchen_desktop.core.text import TextEncoder
+from wuerstchen_desktop.core.text import TextEncoder, check_text_model, check_tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,9 @@ class Pipeline:
     @property
     def prior(self) -> StageC:
         if self._prior is None:
-            self._prior = load_stage(StageC, StageCConfig, self.prior_source.prior_dir, self.dtype, self.device)
+            self._prior = load_stage(
+                StageC, StageCConfig, self.prior_source.prior_dir, self.dtype, self.device
+            )
         return self._prior
 
     @property
@@ -126,6 +128,15 @@ class Pipeline:
             root = self.decoder_source.root
             self._vqgan = load_stage(StageA, StageAConfig, root / "vqgan", self.dtype, self.device)
         return self._vqgan
+
+    def verify(self) -> None:
+        """Find a missing, damaged or mismatched file now, from configs and headers, before any work."""
+        for root in (self.prior_source.text_root, self.decoder_source.root):
+            check_tokenizer(root / "tokenizer")
+            check_text_model(root / "text_encoder")
+        check_stage(StageC, StageCConfig, self.prior_source.prior_dir)
+        check_stage(StageB, StageBConfig, self.decoder_source.root / "decoder")
+        check_stage(StageA, StageAConfig, self.decoder_source.root / "vqgan")
 
     def load(self) -> None:
         """Load every model now rather than on first use."""
@@ -230,7 +241,7 @@ class Pipeline:
             text = torch.cat([text, self._embeddings(self.prior_text, jobs, negative=True)])
         text = text.to(self.dtype)
         prior = self.prior
-        x = self._noise(generators, (prior.projection.in_channels, *self.stage_c_size(job.width, job.height)))
+        x = self._noise(generators, (prior.c_in, *self.stage_c_size(job.width, job.height)))
         x = self._sample(
             STAGE_PRIOR,
             lambda xin, r: prior(xin, r, text),
@@ -263,8 +274,7 @@ class Pipeline:
             effnet = torch.cat([effnet, torch.zeros_like(effnet)])
         clip = clip.to(self.dtype)
         decoder = self.decoder
-        c_in = decoder.embedding[1].in_channels // decoder.embedding[0].downscale_factor**2
-        z = self._noise(generators, (c_in, *self.stage_b_size((stage_c.shape[2], stage_c.shape[3]))))
+        z = self._noise(generators, (decoder.c_in, *self.stage_b_size((stage_c.shape[2], stage_c.shape[3]))))
         z = self._sample(
             STAGE_DECODER,
             lambda zin, r: decoder(zin, r, effnet, clip),

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError, safe_open
 
 from wuerstchen_desktop.core.errors import CheckpointError
 from wuerstchen_desktop.core.loading import REDOWNLOAD_HINT, read_json, weight_files
@@ -33,19 +34,44 @@ class Truncation:
         )
 
 
-def load_tokenizer(folder: Path):  # -> CLIPTokenizerFast
-    from transformers import CLIPTokenizerFast
+def _quiet_transformers() -> None:
+    """Progress bars and advice from transformers are noise in an app; our own progress is shown."""
+    from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+
+
+def check_tokenizer(folder: Path) -> None:
     if not folder.is_dir():
         raise CheckpointError(f"Missing tokenizer folder {folder}.", REDOWNLOAD_HINT)
     has_files = (folder / "tokenizer.json").is_file() or (
         (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file()
     )
     if not has_files:
-        raise CheckpointError(f"{folder} has no tokenizer files (tokenizer.json or vocab.json + merges.txt).",
-                              REDOWNLOAD_HINT)
+        raise CheckpointError(
+            f"{folder} has no tokenizer files (tokenizer.json or vocab.json + merges.txt).", REDOWNLOAD_HINT
+        )
+
+
+def check_text_model(folder: Path) -> None:
+    """The text encoder's config and safetensors header are readable; pickle-only folders are refused."""
+    read_json(folder / "config.json")
+    for path in weight_files(folder, "model"):
+        try:
+            with safe_open(str(path), framework="pt", device="cpu") as f:
+                f.keys()
+        except (SafetensorError, OSError) as exc:
+            raise CheckpointError(f"{path} is damaged or incomplete ({exc}).", REDOWNLOAD_HINT) from exc
+
+
+def load_tokenizer(folder: Path):  # -> CLIPTokenizer (the tokenizers-backed fast tokenizer)
+    from transformers import CLIPTokenizer
+
+    _quiet_transformers()
+    check_tokenizer(folder)
     try:
-        return CLIPTokenizerFast.from_pretrained(str(folder), local_files_only=True)
+        return CLIPTokenizer.from_pretrained(str(folder), local_files_only=True)
     except Exception as exc:  # transformers raises many kinds here
         raise CheckpointError(f"Cannot load the tokenizer in {folder}: {exc}.", REDOWNLOAD_HINT) from exc
 
@@ -53,15 +79,15 @@ def load_tokenizer(folder: Path):  # -> CLIPTokenizerFast
 def load_text_model(folder: Path, dtype: torch.dtype, device: torch.device | str):  # -> CLIPTextModel
     from transformers import CLIPTextModel
 
-    weight_files(folder, "model")  # refuses pickle-only folders before transformers sees them
-    read_json(folder / "config.json")
+    _quiet_transformers()
+    check_text_model(folder)  # refuses pickle-only folders before transformers sees them
     try:
         model = CLIPTextModel.from_pretrained(
             str(folder), dtype=dtype, use_safetensors=True, local_files_only=True
         )
     except Exception as exc:  # transformers raises many kinds here
         raise CheckpointError(f"Cannot load the text encoder in {folder}: {exc}.", REDOWNLOAD_HINT) from exc
-    return model.to(device).eval().requires_grad_(False)
+    return model.to(device).eval().requires_grad_(False)  # type: ignore[arg-type]
 
 
 class TextEncoder:

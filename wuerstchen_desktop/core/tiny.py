@@ -20,8 +20,12 @@ from wuerstchen_desktop.core.models.config import (
 )
 
 DIFFUSERS_VERSION = "0.19.0.dev0"
-SCHEDULER = {"_class_name": "DDPMWuerstchenScheduler", "_diffusers_version": DIFFUSERS_VERSION,
-             "s": 0.008, "scaler": 1.0}
+SCHEDULER = {
+    "_class_name": "DDPMWuerstchenScheduler",
+    "_diffusers_version": DIFFUSERS_VERSION,
+    "s": 0.008,
+    "scaler": 1.0,
+}
 WORDS = ("a", "cat", "dog", "the", "of", "in", "red", "blue", "photo", "painting", "astronaut", "horse")
 
 
@@ -52,20 +56,26 @@ def _randomize(model: nn.Module, seed: int) -> None:
                 module.bias.fill_(bias)
 
 
-def write_stage(folder: Path, model_cls: type[nn.Module], config: StageConfig, class_name: str, seed: int) -> None:
+def write_stage(
+    folder: Path, model_cls: type[nn.Module], config: StageConfig, class_name: str, seed: int
+) -> None:
     """``config.json`` and ``diffusion_pytorch_model.safetensors`` as diffusers writes them."""
     torch.manual_seed(seed)
     model = model_cls.from_config(config)  # type: ignore[attr-defined]
     _randomize(model, seed)
     folder.mkdir(parents=True, exist_ok=True)
-    _write_json(folder / "config.json",
-                {"_class_name": class_name, "_diffusers_version": DIFFUSERS_VERSION, **config.to_json()})
+    _write_json(
+        folder / "config.json",
+        {"_class_name": class_name, "_diffusers_version": DIFFUSERS_VERSION, **config.to_json()},
+    )
     state = {k: v.contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(folder / "diffusion_pytorch_model.safetensors"), metadata={"format": "pt"})
 
 
 def _bytes_to_unicode() -> dict[int, str]:
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), 256))
+    bs = (
+        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), 256))
+    )
     cs = bs[:]
     n = 0
     for b in range(256):
@@ -78,7 +88,7 @@ def _bytes_to_unicode() -> dict[int, str]:
 
 def write_tokenizer(folder: Path) -> int:
     """A small working CLIP BPE tokenizer (every byte, plus merges for a few words). Returns its size."""
-    from transformers import CLIPTokenizerFast
+    from transformers import CLIPTokenizer
 
     chars = list(_bytes_to_unicode().values())
     vocab: dict[str, int] = {}
@@ -86,24 +96,30 @@ def write_tokenizer(folder: Path) -> int:
         vocab[token] = len(vocab)
     merges: list[str] = []
     for word in WORDS:
-        pieces = list(word[:-1]) + [word[-1] + "</w>"]
+        pieces = [*word[:-1], word[-1] + "</w>"]
         while len(pieces) > 1:
             merges.append(f"{pieces[0]} {pieces[1]}")
             pieces = [pieces[0] + pieces[1], *pieces[2:]]
             vocab.setdefault(pieces[0], len(vocab))
     merges = list(dict.fromkeys(merges))
-    for special in ("<|startoftext|>", "<|endoftext|>"):
-        vocab[special] = len(vocab)
+    for marker in ("<|startoftext|>", "<|endoftext|>"):
+        vocab[marker] = len(vocab)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
-    special = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
-               "unk_token": "<|endoftext|>", "pad_token": "<|endoftext|>"}
+    special: dict[str, Any] = {
+        "bos_token": "<|startoftext|>",
+        "eos_token": "<|endoftext|>",
+        "unk_token": "<|endoftext|>",
+        "pad_token": "<|endoftext|>",
+    }
     _write_json(folder / "special_tokens_map.json", special)
-    _write_json(folder / "tokenizer_config.json",
-                {"tokenizer_class": "CLIPTokenizer", "model_max_length": 77, "do_lower_case": True, **special})
+    _write_json(
+        folder / "tokenizer_config.json",
+        {"tokenizer_class": "CLIPTokenizer", "model_max_length": 77, "do_lower_case": True, **special},
+    )
     # The fast tokenizer's own file, as the Hub repositories also ship it.
-    CLIPTokenizerFast.from_pretrained(str(folder)).backend_tokenizer.save(str(folder / "tokenizer.json"))
+    CLIPTokenizer.from_pretrained(str(folder)).backend_tokenizer.save(str(folder / "tokenizer.json"))
     return len(vocab)
 
 
@@ -138,17 +154,20 @@ def write_prior_repo(folder: Path, seed: int = 1) -> Path:
     size = write_tokenizer(folder / "tokenizer")
     write_text_encoder(folder / "text_encoder", size, TINY_STAGE_C.c_cond, seed + 10)
     _write_json(folder / "scheduler" / "scheduler_config.json", SCHEDULER)
-    _write_json(folder / "model_index.json", {
-        "_class_name": "WuerstchenPriorPipeline",
-        "_diffusers_version": DIFFUSERS_VERSION,
-        "latent_mean": 42.0,
-        "latent_std": 1.0,
-        "resolution_multiple": 42.67,
-        "prior": ["wuerstchen", "WuerstchenPrior"],
-        "scheduler": ["diffusers", "DDPMWuerstchenScheduler"],
-        "text_encoder": ["transformers", "CLIPTextModel"],
-        "tokenizer": ["transformers", "CLIPTokenizerFast"],
-    })
+    _write_json(
+        folder / "model_index.json",
+        {
+            "_class_name": "WuerstchenPriorPipeline",
+            "_diffusers_version": DIFFUSERS_VERSION,
+            "latent_mean": 42.0,
+            "latent_std": 1.0,
+            "resolution_multiple": 42.67,
+            "prior": ["wuerstchen", "WuerstchenPrior"],
+            "scheduler": ["diffusers", "DDPMWuerstchenScheduler"],
+            "text_encoder": ["transformers", "CLIPTextModel"],
+            "tokenizer": ["transformers", "CLIPTokenizerFast"],
+        },
+    )
     return folder
 
 
@@ -159,14 +178,17 @@ def write_decoder_repo(folder: Path, seed: int = 2) -> Path:
     size = write_tokenizer(folder / "tokenizer")
     write_text_encoder(folder / "text_encoder", size, TINY_STAGE_B.clip_embd, seed + 10)
     _write_json(folder / "scheduler" / "scheduler_config.json", SCHEDULER)
-    _write_json(folder / "model_index.json", {
-        "_class_name": "WuerstchenDecoderPipeline",
-        "_diffusers_version": DIFFUSERS_VERSION,
-        "latent_dim_scale": 10.67,
-        "decoder": ["wuerstchen", "WuerstchenDiffNeXt"],
-        "scheduler": ["diffusers", "DDPMWuerstchenScheduler"],
-        "text_encoder": ["transformers", "CLIPTextModel"],
-        "tokenizer": ["transformers", "CLIPTokenizerFast"],
-        "vqgan": ["wuerstchen", "PaellaVQModel"],
-    })
+    _write_json(
+        folder / "model_index.json",
+        {
+            "_class_name": "WuerstchenDecoderPipeline",
+            "_diffusers_version": DIFFUSERS_VERSION,
+            "latent_dim_scale": 10.67,
+            "decoder": ["wuerstchen", "WuerstchenDiffNeXt"],
+            "scheduler": ["diffusers", "DDPMWuerstchenScheduler"],
+            "text_encoder": ["transformers", "CLIPTextModel"],
+            "tokenizer": ["transformers", "CLIPTokenizerFast"],
+            "vqgan": ["wuerstchen", "PaellaVQModel"],
+        },
+    )
     return folder

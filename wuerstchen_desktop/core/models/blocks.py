@@ -91,7 +91,7 @@ class TimestepBlock(nn.Module):
 
 
 class Attention(nn.Module):
-    """Multi-head attention with scaled-dot-product kernels; keys ``to_q``, ``to_k``, ``to_v``, ``to_out.0``."""
+    """Multi-head attention on scaled-dot-product kernels; keys ``to_q``, ``to_k``, ``to_v``, ``to_out.0``."""
 
     def __init__(self, c: int, nhead: int, dropout: float = 0.0) -> None:
         super().__init__()

@@ -82,7 +82,11 @@ class StageAConfig(StageConfig):
 # Small configs with the real structure, for tests and the bundle self-test.
 TINY_STAGE_C = StageCConfig(c_in=16, c=32, c_cond=32, c_r=64, depth=2, nhead=2)
 TINY_STAGE_B = StageBConfig(
-    c_hidden=(8, 16, 16, 16), nhead=(-1, 2, 2, 2), blocks=(1, 1, 1, 1), c_cond=16, clip_embd=24, effnet_embd=16
+    c_hidden=(8, 16, 16, 16),
+    nhead=(-1, 2, 2, 2),
+    blocks=(1, 1, 1, 1),
+    c_cond=16,
+    clip_embd=24,
+    effnet_embd=16,
 )
 TINY_STAGE_A = StageAConfig(bottleneck_blocks=1, embed_dim=16, num_vq_embeddings=32)
-

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -42,15 +43,18 @@ class StageB(nn.Module):
         dropout: float | Sequence[float] = 0.1,
     ) -> None:
         super().__init__()
+        self.c_in = c_in
         self.c_r = c_r
         levels = len(c_hidden)
         drop = list(dropout) if isinstance(dropout, Sequence) else [dropout] * levels
 
         self.clip_mapper = nn.Linear(clip_embd, c_cond)
         injects = list(inject_effnet) + list(reversed(inject_effnet))
-        self.effnet_mappers = nn.ModuleList(
-            [nn.Conv2d(effnet_embd, c_cond, kernel_size=1) if inject else None for inject in injects]
-        )
+        # Levels without injection hold None, so the published key indices line up.
+        mappers: list[nn.Module | None] = [
+            nn.Conv2d(effnet_embd, c_cond, kernel_size=1) if inject else None for inject in injects
+        ]
+        self.effnet_mappers = nn.ModuleList(mappers)  # type: ignore[arg-type]
         self.seq_norm = nn.LayerNorm(c_cond, elementwise_affine=False, eps=1e-6)
         self.embedding = nn.Sequential(
             nn.PixelUnshuffle(patch_size),
@@ -118,14 +122,16 @@ class StageB(nn.Module):
         resized = F.interpolate(effnet.float(), size=size, mode="bicubic", antialias=True, align_corners=True)
         return mapper(resized.to(effnet.dtype))
 
-    def forward(self, x: torch.Tensor, r: torch.Tensor, effnet: torch.Tensor, clip: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, r: torch.Tensor, effnet: torch.Tensor, clip: torch.Tensor
+    ) -> torch.Tensor:
         r_embed = timestep_embedding(r, self.c_r)
         clip = self.seq_norm(self.clip_mapper(clip))
         x_in = x
         x = self.embedding(x)
 
         skips: list[torch.Tensor] = []
-        for i, down in enumerate(self.down_blocks):
+        for i, down in enumerate(cast(Sequence[nn.ModuleList], self.down_blocks)):
             effnet_c: torch.Tensor | None = None
             for blk in down:
                 if isinstance(blk, ResBlockStageB):
@@ -141,7 +147,7 @@ class StageB(nn.Module):
             skips.insert(0, x)
 
         x = skips[0]
-        for i, up in enumerate(self.up_blocks):
+        for i, up in enumerate(cast(Sequence[nn.ModuleList], self.up_blocks)):
             effnet_c = None
             for j, blk in enumerate(up):
                 if isinstance(blk, ResBlockStageB):

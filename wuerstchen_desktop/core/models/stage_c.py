@@ -32,6 +32,7 @@ class StageC(nn.Module):
         dropout: float = 0.1,
     ) -> None:
         super().__init__()
+        self.c_in = c_in
         self.c_r = c_r
         self.projection = nn.Conv2d(c_in, c, kernel_size=1)
         self.cond_mapper = nn.Sequential(nn.Linear(c_cond, c), nn.LeakyReLU(0.2), nn.Linear(c, c))

@@ -1,0 +1,54 @@
+"""Shared fixtures: tiny checkpoints written in the exact Hub layout, once per test session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Tests never reach the Hub: anything not on disk must fail fast, not wait on the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from wuerstchen_desktop.core import tiny
+
+    root = tmp_path_factory.mktemp("checkpoints")
+    tiny.write_prior_repo(root / "wuerstchen-prior")
+    tiny.write_decoder_repo(root / "wuerstchen")
+    tiny.write_prior_model(root / "wuerstchen-prior-model-finetuned", seed=5)
+    return root
+
+
+@pytest.fixture(scope="session")
+def prior_dir(tiny_root: Path) -> Path:
+    return tiny_root / "wuerstchen-prior"
+
+
+@pytest.fixture(scope="session")
+def decoder_dir(tiny_root: Path) -> Path:
+    return tiny_root / "wuerstchen"
+
+
+@pytest.fixture
+def repo_copy(tiny_root: Path, tmp_path: Path):
+    """A writable copy of one tiny repository, for tests that damage it."""
+
+    def copy(name: str) -> Path:
+        dst = tmp_path / name
+        shutil.copytree(tiny_root / name, dst)
+        return dst
+
+    return copy
+
+
+@pytest.fixture(scope="session")
+def pipeline(prior_dir: Path, decoder_dir: Path):
+    from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
+    from wuerstchen_desktop.core.pipeline import Pipeline
+
+    return Pipeline(prior_source(str(prior_dir)), decoder_source(str(decoder_dir)))

@@ -1,0 +1,219 @@
+"""The command line: the GUI by default; ``generate``, ``download`` and ``info`` headless."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from wuerstchen_desktop import __version__
+from wuerstchen_desktop.core.errors import Cancelled, WuerstchenError
+from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
+
+if TYPE_CHECKING:
+    from wuerstchen_desktop.core.pipeline import StepEvent
+
+EXIT_OK, EXIT_USER, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
+STAGE_NAMES = {"prior": "Stage C (composing)", "decoder": "Stage B (decoding)", "vqgan": "Stage A (pixels)"}
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--prior",
+        default=DEFAULT_PRIOR_REPO,
+        metavar="REPO_OR_DIR",
+        help=f"prior checkpoints: a Hub repository or a local folder (default {DEFAULT_PRIOR_REPO})",
+    )
+    p.add_argument(
+        "--decoder",
+        default=DEFAULT_DECODER_REPO,
+        metavar="REPO_OR_DIR",
+        help=f"decoder checkpoints: a Hub repository or a local folder (default {DEFAULT_DECODER_REPO})",
+    )
+    p.add_argument("--offline", action="store_true", help="never use the network")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wuerstchen-desktop",
+        description="Würstchen Desktop: text-to-image with Würstchen v2. Without a command, opens the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gen = sub.add_parser("generate", help="generate images and write them to a folder")
+    gen.add_argument("prompt", metavar="PROMPT")
+    gen.add_argument("--negative", default="", metavar="TEXT", help="negative prompt")
+    gen.add_argument(
+        "--width", type=int, default=1024, help="multiple of 128 from 256 to 2048 (default 1024)"
+    )
+    gen.add_argument(
+        "--height", type=int, default=1024, help="multiple of 128 from 256 to 2048 (default 1024)"
+    )
+    gen.add_argument("--seed", type=int, default=None, help="image i uses seed+i (default: random)")
+    gen.add_argument("--images", type=int, default=1, metavar="N", help="images to generate (default 1)")
+    gen.add_argument(
+        "--prior-steps",
+        type=int,
+        default=None,
+        metavar="N",
+        help="uniform Stage C steps (default: the official 29-step schedule)",
+    )
+    gen.add_argument("--prior-guidance", type=float, default=4.0, metavar="G", help="default 4.0")
+    gen.add_argument("--decoder-steps", type=int, default=12, metavar="N", help="default 12")
+    gen.add_argument("--decoder-guidance", type=float, default=0.0, metavar="G", help="default 0 (off)")
+    _add_model_args(gen)
+    gen.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    gen.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
+    gen.add_argument(
+        "--out", type=Path, default=None, metavar="DIR", help="output folder (default: Pictures/Wuerstchen)"
+    )
+    gen.add_argument("--format", default="png", choices=["png", "jpeg", "webp"])
+
+    dl = sub.add_parser("download", help="download the checkpoints")
+    _add_model_args(dl)
+    sub.add_parser("info", help="devices, the precision auto would pick, and the checkpoints on disk")
+    return parser
+
+
+class Progress:
+    """Stage, step of total and an estimate of the time left, on one line of stderr."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.stage = ""
+        self.started = 0.0
+
+    def __call__(self, event: StepEvent) -> None:
+        now = time.monotonic()
+        if event.stage != self.stage:
+            self.stage, self.started = event.stage, now
+        done = event.step / event.total
+        left = (now - self.started) / done * (1 - done)
+        width = 24
+        bar = "#" * round(done * width) + "." * (width - round(done * width))
+        name = STAGE_NAMES.get(event.stage, event.stage)
+        line = f"{name:22} [{bar}] {event.step}/{event.total}  ~{left:4.0f}s left"
+        if self.tty:
+            self.stream.write("\r" + line + ("\n" if event.step == event.total else ""))
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def default_output_dir() -> Path:
+    from platformdirs import user_pictures_path
+
+    return user_pictures_path() / "Wuerstchen"
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    import secrets
+
+    from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
+    from wuerstchen_desktop.core.devices import choose
+    from wuerstchen_desktop.core.imagefile import default_stem, save_image
+    from wuerstchen_desktop.core.params import GenerationParams
+    from wuerstchen_desktop.core.pipeline import Pipeline
+
+    params = GenerationParams(
+        prompt=args.prompt,
+        negative_prompt=args.negative,
+        width=args.width,
+        height=args.height,
+        seed=secrets.randbelow(2**32) if args.seed is None else args.seed,
+        images=args.images,
+        prior_steps=args.prior_steps,
+        prior_guidance=args.prior_guidance,
+        decoder_steps=args.decoder_steps,
+        decoder_guidance=args.decoder_guidance,
+    )
+    choice = choose(args.device, args.dtype)
+    logging.getLogger(__name__).info("device: %s (%s)", choice.describe(), "; ".join(choice.reasons))
+    pipe = Pipeline(
+        prior_source(args.prior, args.offline),
+        decoder_source(args.decoder, args.offline),
+        choice.device,
+        choice.dtype,
+    )
+    pipe.verify()
+    out = args.out if args.out is not None else default_output_dir()
+    for warning in pipe.prompt_warnings([params]):
+        print(f"Note: {warning}", file=sys.stderr)
+    result = pipe.generate(params, on_step=Progress(sys.stderr))
+    for image, p in zip(result.images, result.params, strict=True):
+        path = save_image(image, out, default_stem(p.seed, p.prompt), args.format)
+        print(path, flush=True)
+    return EXIT_OK
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
+
+    for source in (prior_source(args.prior, args.offline), decoder_source(args.decoder, args.offline)):
+        print(f"{source.ref}: ready", flush=True)
+    return EXIT_OK
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import platform
+
+    import torch
+
+    from wuerstchen_desktop.core.devices import choose
+
+    print(f"Würstchen Desktop {__version__}, Python {platform.python_version()}, torch {torch.__version__}")
+    print(f"CPU: {platform.machine()} {platform.processor() or ''}".rstrip())
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(i)
+            print(f"CUDA {i}: {props.name}, {props.total_memory / 2**30:.1f} GiB")
+    else:
+        print("CUDA: not available")
+    mps = getattr(torch.backends, "mps", None)
+    print(f"MPS: {'available' if mps and mps.is_available() else 'not available'}")
+    choice = choose()
+    print(f"Auto choice: {choice.describe()}")
+    for reason in choice.reasons:
+        print(f"  - {reason}")
+    return EXIT_OK
+
+
+def run_gui(argv: Sequence[str]) -> int:
+    from wuerstchen_desktop.app import main as app_main
+
+    return app_main(list(argv))
+
+
+COMMANDS = {"generate": cmd_generate, "download": cmd_download, "info": cmd_info}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first not in COMMANDS and not {"-h", "--help", "--version"} & set(argv):
+        return run_gui(argv)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return COMMANDS[args.command](args)
+    except (Cancelled, KeyboardInterrupt):
+        print("Cancelled.", file=sys.stderr)
+        return EXIT_CANCELLED
+    except WuerstchenError as exc:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"Error: {exc}", file=sys.stderr)
+        return EXIT_USER
