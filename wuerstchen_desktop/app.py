@@ -1,14 +1,105 @@
-"""Start-up of the desktop app."""
+"""Start-up of the desktop app: logging, crash handler, the window first, then the engine."""
 
 from __future__ import annotations
 
+import argparse
+import logging
+import logging.handlers
 import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+from wuerstchen_desktop import __version__
+from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
+
+APP_NAME = "Wuerstchen Desktop"
+log = logging.getLogger("wuerstchen_desktop")
 
 
-def main(argv: list[str]) -> int:
-    print(
-        "The desktop window is not in this build yet. Use `wuerstchen-desktop generate PROMPT` "
-        "(see `wuerstchen-desktop --help`).",
-        file=sys.stderr,
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="wuerstchen-desktop", description="Würstchen Desktop")
+    p.add_argument("--prior", default=DEFAULT_PRIOR_REPO, metavar="REPO_OR_DIR")
+    p.add_argument("--decoder", default=DEFAULT_DECODER_REPO, metavar="REPO_OR_DIR")
+    p.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder")
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
+    p.add_argument("--offline", action="store_true")
+    p.add_argument("--verbose", action="store_true")
+    return p.parse_args(list(argv))
+
+
+def setup_logging(verbose: bool) -> Path:
+    """A rotating log file in the platform's log folder; warnings also to stderr when there is one."""
+    from platformdirs import user_log_path
+
+    folder = user_log_path(APP_NAME, appauthor=False, ensure_exists=True)
+    path = folder / "wuerstchen-desktop.log"
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    root.addHandler(handler)
+    if sys.stderr is not None:  # a windowed bundle has no console
+        console = logging.StreamHandler(sys.stderr)
+        console.setLevel(logging.INFO if verbose else logging.WARNING)
+        root.addHandler(console)
+    return path
+
+
+def install_crash_handler(log_file: Path) -> None:
+    """Log every uncaught exception with its traceback and tell the user where the log is."""
+
+    def handle(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            sys.__excepthook__(kind, exc, tb)
+            return
+        log.critical("uncaught exception", exc_info=(kind, exc, tb))
+        from PySide6.QtWidgets import QApplication, QMessageBox
+
+        if QApplication.instance() is not None:
+            box = QMessageBox(
+                QMessageBox.Icon.Critical,
+                "Würstchen Desktop",
+                f"Something went wrong: {exc}\n\nThe details are in {log_file}.",
+            )
+            box.setDetailedText("".join(traceback.format_exception(kind, exc, tb)))
+            box.exec()
+
+    sys.excepthook = handle
+
+
+def main(argv: Sequence[str]) -> int:
+    args = parse_args(argv)
+    log_file = setup_logging(args.verbose)
+    install_crash_handler(log_file)
+    log.info("Würstchen Desktop %s starting", __version__)
+
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from wuerstchen_desktop.cli import default_output_dir
+    from wuerstchen_desktop.ui.main_window import MainWindow
+    from wuerstchen_desktop.worker.generation import GenerationService
+    from wuerstchen_desktop.worker.jobs import EngineConfig
+
+    existing = QApplication.instance()
+    app = (
+        existing
+        if isinstance(existing, QApplication)
+        else QApplication([sys.argv[0] if sys.argv else APP_NAME])
     )
-    return 1
+    app.setApplicationName(APP_NAME)
+    app.setApplicationDisplayName("Würstchen Desktop")
+    app.setOrganizationName("Wuerstchen Desktop")
+    app.setApplicationVersion(__version__)
+
+    config = EngineConfig(args.prior, args.decoder, args.device, args.dtype, args.offline)
+    service = GenerationService(config)
+    window = MainWindow(service, args.out or default_output_dir(), log_file)
+    service.engine_failed.connect(window.engine_label.setText)
+    window.show()
+    # The engine (torch, transformers, the weights) loads once the window is on screen.
+    QTimer.singleShot(0, service.warm_up)
+    return int(app.exec())

@@ -1,29 +1,44 @@
-"""Imports point one way: core never imports Qt."""
+"""Imports point one way: core never imports Qt; the window and its start-up never import torch."""
 
 from __future__ import annotations
 
+import ast
+import importlib
 import pkgutil
 import subprocess
 import sys
 
-import wuerstchen_desktop.core
+
+def modules(package: str) -> list[str]:
+    pkg = importlib.import_module(package)
+    return [m.name for m in pkgutil.walk_packages(pkg.__path__, package + ".")]
 
 
-def core_modules() -> list[str]:
-    return [
-        m.name for m in pkgutil.walk_packages(wuerstchen_desktop.core.__path__, "wuerstchen_desktop.core.")
-    ]
+def imported_after(names: list[str], forbidden: tuple[str, ...]) -> list[str]:
+    """Import ``names`` in a fresh interpreter; return the forbidden top-level packages that came along."""
+    code = (
+        "import importlib, sys\n"
+        f"for name in {names!r}: importlib.import_module(name)\n"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({forbidden!r})))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    return list(ast.literal_eval(run.stdout.strip().splitlines()[-1]))
 
 
 def test_core_does_not_import_qt() -> None:
-    modules = core_modules()
-    assert "wuerstchen_desktop.core.pipeline" in modules
-    code = (
-        "import importlib, sys\n"
-        f"for name in {modules!r}: importlib.import_module(name)\n"
-        "qt = ('PySide6', 'shiboken6', 'PyQt5', 'PyQt6')\n"
-        "bad = sorted(m for m in sys.modules if m.split('.')[0] in qt)\n"
-        "print(bad); sys.exit(1 if bad else 0)\n"
-    )
-    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stdout + run.stderr
+    names = modules("wuerstchen_desktop.core")
+    assert "wuerstchen_desktop.core.pipeline" in names
+    assert imported_after(names, ("PySide6", "shiboken6", "PyQt5", "PyQt6")) == []
+
+
+def test_ui_worker_and_startup_do_not_import_torch() -> None:
+    """The window must be up before torch and transformers load (they load in the worker thread)."""
+    names = [
+        *modules("wuerstchen_desktop.ui"),
+        *modules("wuerstchen_desktop.worker"),
+        "wuerstchen_desktop.app",
+        "wuerstchen_desktop.cli",
+    ]
+    assert "wuerstchen_desktop.ui.main_window" in names
+    assert imported_after(names, ("torch", "transformers", "diffusers", "safetensors")) == []

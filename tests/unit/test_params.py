@@ -96,3 +96,23 @@ def test_from_dict_refuses_unknown_and_incomplete() -> None:
         GenerationParams.from_dict({"prompt": "x", "sampler": "euler"})
     with pytest.raises(InvalidParams, match="Incomplete"):
         GenerationParams.from_dict({"seed": 1})
+
+
+def test_aspect_presets_are_valid_sizes_near_a_megapixel() -> None:
+    from wuerstchen_desktop.core.params import ASPECT_RATIOS, size_for_aspect
+
+    for name, ratio in ASPECT_RATIOS.items():
+        w, h = size_for_aspect(ratio)
+        GenerationParams("x", width=w, height=h)
+        assert abs(w / h / ratio - 1) < 0.05, name
+        assert 0.7 < w * h / 1024**2 < 1.4, name
+    assert size_for_aspect(1.0) == (1024, 1024)
+    assert size_for_aspect(3 / 2) == (1152, 768)
+
+
+def test_stage_c_size() -> None:
+    from wuerstchen_desktop.core.params import stage_c_size
+
+    assert stage_c_size(1024, 1024) == (24, 24)
+    assert stage_c_size(1536, 1536) == (36, 36)
+    assert stage_c_size(256, 384) == (6, 9)

@@ -22,6 +22,34 @@ DEFAULT_PRIOR_REPO = "warp-ai/wuerstchen-prior"
 DEFAULT_DECODER_REPO = "warp-ai/wuerstchen"
 
 
+RESOLUTION_MULTIPLE = 42.67  # image pixels per Stage C latent cell, from the prior's model_index.json
+ASPECT_RATIOS = {
+    "1:1": 1.0,
+    "4:3": 4 / 3,
+    "3:4": 3 / 4,
+    "3:2": 3 / 2,
+    "2:3": 2 / 3,
+    "16:9": 16 / 9,
+    "9:16": 9 / 16,
+}
+
+
+def size_for_aspect(ratio: float, area: int = 1024 * 1024) -> tuple[int, int]:
+    """The valid (width, height) closest to ``ratio`` with about ``area`` pixels."""
+    sizes = range(MIN_SIZE, MAX_SIZE + 1, SIZE_STEP)
+
+    def cost(wh: tuple[int, int]) -> float:
+        w, h = wh
+        return abs(math.log(w / h / ratio)) * 10 + abs(math.log(w * h / area))
+
+    return min(((w, h) for w in sizes for h in sizes), key=cost)
+
+
+def stage_c_size(width: int, height: int) -> tuple[int, int]:
+    """(width, height) of the Stage C latent that composes an image of this size: 24x24 at 1024x1024."""
+    return math.ceil(width / RESOLUTION_MULTIPLE), math.ceil(height / RESOLUTION_MULTIPLE)
+
+
 def nearest_valid_sizes(value: int) -> tuple[int, ...]:
     """The valid sizes closest to ``value``: one if it is outside the range, else the two neighbours."""
     if value <= MIN_SIZE:

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture
+def make_window(qtbot, prior_dir: Path, decoder_dir: Path, tmp_path: Path):
+    """A real main window over a real GenerationService (worker on its own QThread), tiny checkpoints."""
+    from wuerstchen_desktop.ui.main_window import MainWindow
+    from wuerstchen_desktop.worker.generation import GenerationService
+    from wuerstchen_desktop.worker.jobs import EngineConfig
+
+    made: list = []
+
+    def make(prior: Path = prior_dir, decoder: Path = decoder_dir) -> MainWindow:
+        service = GenerationService(EngineConfig(str(prior), str(decoder), "cpu", "float32"))
+        window = MainWindow(service, tmp_path / "out", tmp_path / "app.log")
+        qtbot.addWidget(window)
+        window.show()
+        window.activateWindow()
+        qtbot.waitUntil(window.isActiveWindow)  # shortcuts reach only the active window
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        window.service.shutdown()
+
+
+def fast(window, prompt: str = "a cat", seed: int = 5, images: int = 1, steps: int = 2) -> None:
+    """Fill the panel with a small, quick job."""
+    from wuerstchen_desktop.core.params import GenerationParams
+
+    window.panel.set_params(
+        GenerationParams(
+            prompt, width=256, height=256, seed=seed, images=images, prior_steps=steps, decoder_steps=1
+        )
+    )

@@ -1,0 +1,137 @@
+"""The window over the real worker thread and the real tiny pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+
+from tests.qt.conftest import fast
+
+WAIT_MS = 60_000
+
+
+def test_generate_shows_and_saves_the_image(qtbot, make_window) -> None:
+    window = make_window()
+    fast(window, images=2, seed=11)
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS) as done:
+        qtbot.keyClick(window.panel.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    result = done.args[0]
+    assert len(result.paths) == 2 and all(Path(p).is_file() for p in result.paths)
+    assert window.gallery.count() == 2
+    assert window.view.has_image()
+    seeds = sorted(window.gallery.item(i).data(Qt.ItemDataRole.UserRole + 1).seed for i in range(2))
+    assert seeds == [11, 12]
+    assert window.progress.isHidden()
+
+
+def test_progress_reports_stage_step_and_eta(qtbot, make_window) -> None:
+    window = make_window()
+    fast(window, steps=4)
+    reports: list[tuple] = []
+    window.service.progress.connect(lambda *a: reports.append(a))
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
+        window.generate()
+    stages = [r[1] for r in reports]
+    assert stages[0] == "prior" and stages[-1] == "vqgan"
+    assert ("prior", 4, 4) in [(r[1], r[2], r[3]) for r in reports]
+    assert all(r[4] >= 0 for r in reports)
+
+
+def test_cancel_with_escape(qtbot, make_window) -> None:
+    window = make_window()
+    fast(window, steps=200)
+    steps: list[int] = []
+
+    def press_escape_once(job_id: int, stage: str, step: int, total: int, left: float) -> None:
+        steps.append(step)
+        if len(steps) == 1:
+            qtbot.keyClick(window, Qt.Key.Key_Escape)
+
+    window.service.progress.connect(press_escape_once)
+    with qtbot.waitSignal(window.service.job_cancelled, timeout=WAIT_MS):
+        window.generate()
+    assert max(steps) < 200  # stopped long before the end
+    assert window.gallery.count() == 0
+    assert not (window.out_dir.exists() and any(window.out_dir.glob("*.png")))
+    # The next job runs normally.
+    fast(window, steps=2)
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
+        window.generate()
+    assert window.gallery.count() == 1
+
+
+def test_jobs_queue_while_one_runs(qtbot, make_window) -> None:
+    window = make_window()
+    finished: list = []
+    window.service.job_finished.connect(finished.append)
+    fast(window, prompt="a cat", seed=1, steps=6)
+    window.generate()
+    fast(window, prompt="a dog", seed=2)
+    window.generate()
+    assert window.service.pending == 1
+    assert "waiting" in window.panel.generate_button.text()
+    qtbot.waitUntil(lambda: len(finished) == 2, timeout=WAIT_MS)
+    prompts = [window.gallery.item(i).data(Qt.ItemDataRole.UserRole + 1).prompt for i in range(2)]
+    assert prompts == ["a dog", "a cat"]  # newest first
+
+
+def test_bad_checkpoint_shows_an_error_and_the_window_survives(
+    qtbot, make_window, tmp_path: Path, decoder_dir: Path
+) -> None:
+    window = make_window(prior=tmp_path / "no-such-prior")
+    fast(window)
+    with qtbot.waitSignal(window.service.job_failed, timeout=WAIT_MS) as failed:
+        window.generate()
+    error = failed.args[0]
+    assert "no-such-prior" in error.message
+    assert "Traceback" in error.details
+    qtbot.waitUntil(lambda: getattr(window, "error_box", None) is not None and window.error_box.isVisible())
+    assert str(tmp_path / "app.log") in window.error_box.informativeText()
+    assert window.progress.isHidden()
+
+
+def test_invalid_input_is_explained_in_the_panel(qtbot, make_window) -> None:
+    window = make_window()
+    fast(window)
+    window.panel.prompt.setPlainText("")
+    window.generate()
+    assert window.panel.error_label.isVisible()
+    assert window.service.pending == 0 and not window.service.busy
+
+
+def test_reuse_settings_from_the_gallery(qtbot, make_window) -> None:
+    window = make_window()
+    fast(window, prompt="a red horse", seed=77)
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
+        window.generate()
+    fast(window, prompt="something else", seed=1)
+    window.panel.random_seed.setChecked(True)
+    window.gallery.setCurrentRow(0)
+    params = window.gallery.current_params()
+    window.panel.set_params(params)
+    assert window.panel.prompt.toPlainText() == "a red horse"
+    assert not window.panel.random_seed.isChecked()
+    assert window.panel.params().seed == 77
+
+
+def test_copy_image_and_parameters(qtbot, make_window) -> None:
+    window = make_window()
+    fast(window, prompt="a blue dog", seed=9)
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
+        window.generate()
+    window.copy_image()
+    assert not QGuiApplication.clipboard().image().isNull()
+    window.copy_parameters()
+    assert "a blue dog" in QGuiApplication.clipboard().text()
+
+
+def test_closing_during_a_job_cancels_and_stops_the_thread(qtbot, make_window) -> None:
+    window = make_window()
+    fast(window, steps=200)
+    with qtbot.waitSignal(window.service.progress, timeout=WAIT_MS):
+        window.generate()
+    assert window.service.busy
+    window.close()
+    assert window.service._thread.isFinished()

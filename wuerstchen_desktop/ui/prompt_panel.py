@@ -1,0 +1,232 @@
+"""The prompt panel: everything a job needs, edited as widgets, read back as ``GenerationParams``."""
+
+from __future__ import annotations
+
+import secrets
+
+from PySide6.QtCore import QRegularExpression, Qt, Signal
+from PySide6.QtGui import QRegularExpressionValidator
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from wuerstchen_desktop.core.params import (
+    ASPECT_RATIOS,
+    MAX_DECODER_STEPS,
+    MAX_GUIDANCE,
+    MAX_IMAGES,
+    MAX_PRIOR_STEPS,
+    MAX_SEED,
+    MAX_SIZE,
+    MIN_SIZE,
+    SIZE_STEP,
+    GenerationParams,
+    size_for_aspect,
+    stage_c_size,
+)
+
+CUSTOM = "custom"
+
+
+class PromptPanel(QWidget):
+    """Emits ``generate_requested`` when the user asks for images; ``params()`` reads the widgets."""
+
+    generate_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.prompt = QPlainTextEdit()
+        self.prompt.setPlaceholderText(self.tr("Describe the image…"))
+        self.prompt.setAccessibleName(self.tr("Prompt"))
+        self.prompt.setTabChangesFocus(True)
+        self.negative = QPlainTextEdit()
+        self.negative.setPlaceholderText(self.tr("What to avoid (optional)"))
+        self.negative.setAccessibleName(self.tr("Negative prompt"))
+        self.negative.setTabChangesFocus(True)
+        self.negative.setMaximumHeight(70)
+
+        self.aspect = QComboBox()
+        self.aspect.setAccessibleName(self.tr("Image size"))
+        for name, ratio in ASPECT_RATIOS.items():
+            w, h = size_for_aspect(ratio)
+            self.aspect.addItem(f"{name}  ({w}×{h})", (w, h))
+        self.aspect.addItem(self.tr("Custom"), CUSTOM)
+        self.width_box = self._size_box(self.tr("Width"))
+        self.height_box = self._size_box(self.tr("Height"))
+        self.latent_label = QLabel()
+        self.latent_label.setToolTip(self.tr("Stage C composes the image in a latent of this size."))
+
+        self.seed = QLineEdit("0")
+        self.seed.setAccessibleName(self.tr("Seed"))
+        self.seed.setValidator(QRegularExpressionValidator(QRegularExpression(r"\d{1,19}"), self.seed))
+        self.random_seed = QCheckBox(self.tr("Random"))
+        self.random_seed.setToolTip(self.tr("Pick a new seed for every job; untick to keep this seed."))
+        self.random_seed.setChecked(True)
+        self.images = QSpinBox()
+        self.images.setRange(1, MAX_IMAGES)
+        self.images.setAccessibleName(self.tr("Images per job"))
+
+        self.official = QCheckBox(self.tr("Official schedule (29 steps)"))
+        self.official.setChecked(True)
+        self.prior_steps = QSpinBox()
+        self.prior_steps.setRange(1, MAX_PRIOR_STEPS)
+        self.prior_steps.setValue(30)
+        self.prior_steps.setAccessibleName(self.tr("Prior steps"))
+        self.prior_guidance = self._guidance_box(4.0, self.tr("Prior guidance"))
+        self.decoder_steps = QSpinBox()
+        self.decoder_steps.setRange(1, MAX_DECODER_STEPS)
+        self.decoder_steps.setValue(12)
+        self.decoder_steps.setAccessibleName(self.tr("Decoder steps"))
+        self.decoder_guidance = self._guidance_box(0.0, self.tr("Decoder guidance"))
+
+        self.generate_button = QPushButton(self.tr("Generate"))
+        self.generate_button.setDefault(True)
+        self.generate_button.setToolTip(self.tr("Generate (Ctrl+Enter)"))
+        self.generate_button.clicked.connect(self.generate_requested)
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet("color: #d9534f;")
+        self.error_label.hide()
+
+        self._layout()
+        self.aspect.currentIndexChanged.connect(self._aspect_changed)
+        self.width_box.valueChanged.connect(self._update_latent_label)
+        self.height_box.valueChanged.connect(self._update_latent_label)
+        self.random_seed.toggled.connect(lambda on: self.seed.setReadOnly(on))
+        self.official.toggled.connect(lambda on: self.prior_steps.setEnabled(not on))
+        self.prior_steps.setEnabled(False)
+        self.seed.setReadOnly(True)
+        self._aspect_changed()
+
+    def _size_box(self, name: str) -> QSpinBox:
+        box = QSpinBox()
+        box.setRange(MIN_SIZE, MAX_SIZE)
+        box.setSingleStep(SIZE_STEP)
+        box.setSuffix(" px")
+        box.setAccessibleName(name)
+        box.setValue(1024)
+        return box
+
+    def _guidance_box(self, value: float, name: str) -> QDoubleSpinBox:
+        box = QDoubleSpinBox()
+        box.setRange(0.0, MAX_GUIDANCE)
+        box.setSingleStep(0.5)
+        box.setDecimals(2)
+        box.setValue(value)
+        box.setAccessibleName(name)
+        box.setToolTip(self.tr("Classifier-free guidance; used above 1."))
+        return box
+
+    def _layout(self) -> None:
+        root = QVBoxLayout(self)
+        root.addWidget(QLabel(self.tr("Prompt")))
+        root.addWidget(self.prompt, 2)
+        root.addWidget(QLabel(self.tr("Negative prompt")))
+        root.addWidget(self.negative)
+
+        form = QFormLayout()
+        form.addRow(self.tr("Size"), self.aspect)
+        sizes = QHBoxLayout()
+        sizes.addWidget(self.width_box)
+        sizes.addWidget(QLabel("×"))
+        sizes.addWidget(self.height_box)
+        form.addRow("", sizes)
+        form.addRow("", self.latent_label)
+        seed_row = QHBoxLayout()
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.random_seed)
+        form.addRow(self.tr("Seed"), seed_row)
+        form.addRow(self.tr("Images"), self.images)
+        root.addLayout(form)
+
+        advanced = QGroupBox(self.tr("Advanced"))
+        adv = QFormLayout(advanced)
+        adv.addRow(self.official)
+        adv.addRow(self.tr("Prior steps"), self.prior_steps)
+        adv.addRow(self.tr("Prior guidance"), self.prior_guidance)
+        adv.addRow(self.tr("Decoder steps"), self.decoder_steps)
+        adv.addRow(self.tr("Decoder guidance"), self.decoder_guidance)
+        root.addWidget(advanced)
+        root.addWidget(self.error_label)
+        root.addWidget(self.generate_button)
+
+    def _aspect_changed(self) -> None:
+        data = self.aspect.currentData()
+        custom = data == CUSTOM
+        self.width_box.setEnabled(custom)
+        self.height_box.setEnabled(custom)
+        if not custom:
+            w, h = data
+            self.width_box.setValue(w)
+            self.height_box.setValue(h)
+        self._update_latent_label()
+
+    def _update_latent_label(self) -> None:
+        w, h = stage_c_size(self.width_box.value(), self.height_box.value())
+        self.latent_label.setText(self.tr("Stage C latent: {0}×{1}").format(w, h))
+
+    def next_seed(self) -> int:
+        """The seed for the next job: a new random one unless the seed is locked."""
+        if self.random_seed.isChecked():
+            self.seed.setText(str(secrets.randbelow(2**32)))
+        text = self.seed.text() or "0"
+        return min(int(text), MAX_SEED)
+
+    def params(self) -> GenerationParams:
+        """The job the widgets describe; raises ``InvalidParams`` with a message to show."""
+        return GenerationParams(
+            prompt=self.prompt.toPlainText().strip(),
+            negative_prompt=self.negative.toPlainText().strip(),
+            width=self.width_box.value(),
+            height=self.height_box.value(),
+            seed=self.next_seed(),
+            images=self.images.value(),
+            prior_steps=None if self.official.isChecked() else self.prior_steps.value(),
+            prior_guidance=self.prior_guidance.value(),
+            decoder_steps=self.decoder_steps.value(),
+            decoder_guidance=self.decoder_guidance.value(),
+        )
+
+    def set_params(self, p: GenerationParams, *, lock_seed: bool = True) -> None:
+        """Fill every widget from ``p``; the seed is locked so the same image can be made again."""
+        self.prompt.setPlainText(p.prompt)
+        self.negative.setPlainText(p.negative_prompt)
+        index = self.aspect.findData((p.width, p.height))
+        self.aspect.setCurrentIndex(index if index >= 0 else self.aspect.findData(CUSTOM))
+        self.width_box.setValue(p.width)
+        self.height_box.setValue(p.height)
+        self.set_seed(p.seed, lock=lock_seed)
+        self.images.setValue(p.images)
+        self.official.setChecked(p.prior_steps is None)
+        if p.prior_steps is not None:
+            self.prior_steps.setValue(p.prior_steps)
+        self.prior_guidance.setValue(p.prior_guidance)
+        self.decoder_steps.setValue(p.decoder_steps)
+        self.decoder_guidance.setValue(p.decoder_guidance)
+
+    def set_seed(self, seed: int, *, lock: bool = True) -> None:
+        self.seed.setText(str(seed))
+        if lock:
+            self.random_seed.setChecked(False)
+
+    def show_error(self, message: str) -> None:
+        self.error_label.setText(message)
+        self.error_label.setVisible(bool(message))
+
+    def set_busy_hint(self, queued: int) -> None:
+        text = self.tr("Generate") if queued == 0 else self.tr("Queue ({0} waiting)").format(queued)
+        self.generate_button.setText(text)
+        self.generate_button.setToolTip(self.tr("Generate (Ctrl+Enter)"))
+        self.generate_button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)

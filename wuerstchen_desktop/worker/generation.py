@@ -1,0 +1,213 @@
+"""The generation worker (on its own QThread) and the service the window talks to (on the GUI thread).
+
+The worker owns the pipeline. torch and transformers are imported there, on first use, so the window
+is up before they load. Cancellation is a ``threading.Event`` the pipeline checks between steps, so it
+takes effect within one step even while the worker thread is busy.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from wuerstchen_desktop.core.errors import Cancelled, WuerstchenError
+from wuerstchen_desktop.worker.jobs import EngineConfig, Job, JobError, JobResult
+
+if TYPE_CHECKING:
+    from wuerstchen_desktop.core.pipeline import Pipeline, StepEvent
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_S = 0.05  # at most 20 progress signals a second reach the GUI thread
+
+
+class GenerationWorker(QObject):
+    """Runs one job at a time on the worker thread. Create it, move it to a QThread, call via signals."""
+
+    engine_status = Signal(str)  # "Loading models…", "Ready: cpu, float32"
+    engine_failed = Signal(str)
+    job_started = Signal(int)
+    progress = Signal(int, str, int, int, float)  # job id, stage, step, total, seconds left (-1: unknown)
+    job_finished = Signal(object)  # JobResult
+    job_failed = Signal(object)  # JobError
+    job_cancelled = Signal(int)
+
+    def __init__(self, config: EngineConfig) -> None:
+        super().__init__()
+        self.config = config
+        self._pipeline: Pipeline | None = None
+
+    def _ensure_pipeline(self) -> Pipeline:
+        if self._pipeline is None:
+            self.engine_status.emit(self.tr("Loading the engine…"))
+            from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
+            from wuerstchen_desktop.core.devices import choose
+            from wuerstchen_desktop.core.pipeline import Pipeline
+
+            choice = choose(self.config.device, self.config.dtype)
+            pipe = Pipeline(
+                prior_source(self.config.prior, self.config.offline),
+                decoder_source(self.config.decoder, self.config.offline),
+                choice.device,
+                choice.dtype,
+            )
+            pipe.verify()
+            self._pipeline = pipe
+            self.engine_status.emit(self.tr("Ready: {0}").format(choice.describe()))
+        return self._pipeline
+
+    @Slot()
+    def prepare(self) -> None:
+        """Import torch and load the models ahead of the first job, so it starts at once."""
+        try:
+            self._ensure_pipeline().load()
+            self.engine_status.emit(self.tr("Ready: {0}").format(self._describe()))
+        except WuerstchenError as exc:
+            log.warning("engine not ready: %s", exc)
+            self.engine_failed.emit(str(exc))
+        except Exception as exc:  # reported, never fatal: the window stays usable
+            log.exception("engine failed to start")
+            self.engine_failed.emit(self.tr("The engine could not start: {0}").format(exc))
+
+    def _describe(self) -> str:
+        pipe = self._pipeline
+        return f"{pipe.device.type}, {str(pipe.dtype).removeprefix('torch.')}" if pipe else ""
+
+    @Slot(object)
+    def run_job(self, job: Job) -> None:
+        self.job_started.emit(job.id)
+        started = time.monotonic()
+        try:
+            if job.cancel.is_set():
+                raise Cancelled()
+            pipe = self._ensure_pipeline()
+            result = pipe.generate(
+                job.params, on_step=self._progress_reporter(job.id), cancel=job.cancel.is_set
+            )
+            from wuerstchen_desktop.core.imagefile import default_stem, save_image
+
+            paths = tuple(
+                save_image(image, job.out_dir, default_stem(p.seed, p.prompt), job.image_format)
+                for image, p in zip(result.images, result.params, strict=True)
+            )
+            self.job_finished.emit(
+                JobResult(job.id, paths, time.monotonic() - started, tuple(result.warnings))
+            )
+        except Cancelled:
+            log.info("job %d cancelled", job.id)
+            self.job_cancelled.emit(job.id)
+        except WuerstchenError as exc:
+            log.warning("job %d failed: %s", job.id, exc, exc_info=True)
+            self.job_failed.emit(JobError(job.id, str(exc), traceback.format_exc()))
+        except Exception as exc:  # the worker must survive anything a job does
+            log.exception("job %d crashed", job.id)
+            message = self.tr("Something went wrong while generating: {0}").format(exc)
+            self.job_failed.emit(JobError(job.id, message, traceback.format_exc()))
+
+    def _progress_reporter(self, job_id: int) -> Callable[[StepEvent], None]:
+        stage_started: dict[str, float] = {}
+        last_emit = [0.0]
+
+        def report(event: StepEvent) -> None:
+            now = time.monotonic()
+            started = stage_started.setdefault(event.stage, now)
+            if event.step < event.total and now - last_emit[0] < PROGRESS_INTERVAL_S:
+                return
+            last_emit[0] = now
+            left = (now - started) / event.step * (event.total - event.step) if event.step else -1.0
+            self.progress.emit(job_id, event.stage, event.step, event.total, left)
+
+        return report
+
+
+class GenerationService(QObject):
+    """The window's handle on generation: a job queue in front of one worker on one thread."""
+
+    engine_status = Signal(str)
+    engine_failed = Signal(str)
+    queue_changed = Signal(int)  # jobs waiting, not counting the running one
+    job_started = Signal(int)
+    progress = Signal(int, str, int, int, float)
+    job_finished = Signal(object)
+    job_failed = Signal(object)
+    job_cancelled = Signal(int)
+    _dispatch = Signal(object)
+    _prepare = Signal()
+
+    def __init__(self, config: EngineConfig, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._pending: deque[Job] = deque()
+        self._running: Job | None = None
+        self._thread = QThread()
+        self._thread.setObjectName("generation")
+        self._worker = GenerationWorker(config)
+        self._worker.moveToThread(self._thread)
+        self._dispatch.connect(self._worker.run_job)
+        self._prepare.connect(self._worker.prepare)
+        self._worker.engine_status.connect(self.engine_status)
+        self._worker.engine_failed.connect(self.engine_failed)
+        self._worker.job_started.connect(self.job_started)
+        self._worker.progress.connect(self.progress)
+        for done in (self._worker.job_finished, self._worker.job_failed, self._worker.job_cancelled):
+            done.connect(self._on_done)
+        self._worker.job_finished.connect(self.job_finished)
+        self._worker.job_failed.connect(self.job_failed)
+        self._worker.job_cancelled.connect(self.job_cancelled)
+        self._thread.finished.connect(self._worker.deleteLater)
+        self._thread.start()
+
+    @property
+    def busy(self) -> bool:
+        return self._running is not None
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def warm_up(self) -> None:
+        """Load the engine in the background now; jobs submitted meanwhile wait for it."""
+        self._prepare.emit()
+
+    def submit(self, job: Job) -> int:
+        self._pending.append(job)
+        self.queue_changed.emit(len(self._pending))
+        self._next()
+        return job.id
+
+    def cancel_current(self) -> None:
+        if self._running is not None:
+            self._running.cancel.set()
+
+    def cancel_all(self) -> None:
+        dropped = list(self._pending)
+        self._pending.clear()
+        for job in dropped:
+            self.job_cancelled.emit(job.id)
+        self.queue_changed.emit(0)
+        self.cancel_current()
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Cancel everything, wait for the worker to stop, and end its thread. True if it stopped."""
+        self.cancel_all()
+        self._thread.quit()
+        stopped = self._thread.wait(timeout_ms)
+        if not stopped:
+            log.error("the generation thread did not stop within %d ms", timeout_ms)
+        return bool(stopped)
+
+    def _next(self) -> None:
+        if self._running is None and self._pending:
+            self._running = self._pending.popleft()
+            self.queue_changed.emit(len(self._pending))
+            self._dispatch.emit(self._running)
+
+    @Slot(object)
+    def _on_done(self, _outcome: object) -> None:
+        self._running = None
+        self._next()

@@ -1,0 +1,52 @@
+"""What the window asks the worker to do, and what the worker reports back (plain data, no torch)."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO, GenerationParams
+
+_ids = itertools.count(1)
+
+
+def next_job_id() -> int:
+    return next(_ids)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Which checkpoints to use and where; fixed for the life of one worker."""
+
+    prior: str = DEFAULT_PRIOR_REPO
+    decoder: str = DEFAULT_DECODER_REPO
+    device: str = "auto"
+    dtype: str = "auto"
+    offline: bool = False
+
+
+@dataclass(frozen=True)
+class Job:
+    params: GenerationParams
+    out_dir: Path
+    image_format: str = "png"
+    id: int = field(default_factory=next_job_id)
+    # Each job has its own flag, so a late cancel can never reach the job after it.
+    cancel: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class JobResult:
+    job_id: int
+    paths: tuple[Path, ...]
+    seconds: float
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobError:
+    job_id: int
+    message: str
+    details: str
