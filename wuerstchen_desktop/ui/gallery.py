@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImageReader, QPixmap
-from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QImageReader, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QListView,
+    QListWidget,
+    QListWidgetItem,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+    QWidget,
+)
 
 THUMB = 160
 PATH_ROLE = Qt.ItemDataRole.UserRole
@@ -29,6 +37,33 @@ def load_thumbnail(path: Path, size: int, ratio: float) -> QPixmap:
     return pixmap
 
 
+class ThumbnailDelegate(QStyledItemDelegate):
+    """Just the picture, centred in its cell, with a frame in the highlight colour when selected."""
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        icon = index.data(Qt.ItemDataRole.DecorationRole)
+        cell = QRect(option.rect).adjusted(3, 3, -3, -3)
+        target = cell
+        if isinstance(icon, QIcon):
+            pixmap = icon.pixmap(cell.size())
+            size = pixmap.deviceIndependentSize().toSize()
+            target = QRect(
+                cell.x() + (cell.width() - size.width()) // 2,
+                cell.y() + (cell.height() - size.height()) // 2,
+                size.width(),
+                size.height(),
+            )
+            painter.drawPixmap(target.topLeft(), pixmap)
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.setPen(QPen(option.palette.highlight(), 3))
+            painter.drawRect(target.adjusted(-2, -2, 1, 1))
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+        return QSize(THUMB + 8, THUMB + 8)
+
+
 class Gallery(QListWidget):
     """Items carry the image path and, when known, the ``GenerationParams`` that made it."""
 
@@ -42,7 +77,10 @@ class Gallery(QListWidget):
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setMovement(QListView.Movement.Static)
         self.setUniformItemSizes(True)
-        self.setSpacing(4)
+        self.setGridSize(QSize(THUMB + 8, THUMB + 8))
+        self.setFlow(QListView.Flow.LeftToRight)
+        self.setWrapping(True)
+        self.setItemDelegate(ThumbnailDelegate(self))
         self.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
         self.currentItemChanged.connect(self._current_changed)
 

@@ -7,7 +7,7 @@ import json
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QPoint, Qt, QUrl
+from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QGuiApplication, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
     QLabel,
@@ -63,10 +63,10 @@ class MainWindow(QMainWindow):
         self.cancel_button.setToolTip(self.tr("Cancel the running job (Esc)"))
         self.cancel_button.hide()
         status = self.statusBar()
-        status.addWidget(self.engine_label)
         status.addPermanentWidget(self.stage_label)
         status.addPermanentWidget(self.progress)
         status.addPermanentWidget(self.cancel_button)
+        status.addPermanentWidget(self.engine_label)
 
         self._actions()
         self.panel.generate_requested.connect(self.generate)
@@ -168,6 +168,7 @@ class MainWindow(QMainWindow):
 
     # -- worker reports ---------------------------------------------------------------------------
     def _job_started(self, job_id: int) -> None:
+        self.statusBar().clearMessage()
         self.progress.setRange(0, 0)
         self.progress.show()
         self.cancel_button.show()
@@ -192,7 +193,9 @@ class MainWindow(QMainWindow):
             item_params = params.for_image(i) if params is not None else None
             self.gallery.add_image(path, item_params)
         if result.paths:
-            self.gallery.setCurrentRow(len(result.paths) - 1)
+            self.gallery.setCurrentRow(
+                len(result.paths) - 1, QItemSelectionModel.SelectionFlag.ClearAndSelect
+            )
         note = " ".join(result.warnings)
         self.statusBar().showMessage(
             self.tr("Done in {0:.1f} s. {1}").format(result.seconds, note).strip(), 10_000

@@ -1,0 +1,60 @@
+"""Take a screenshot of the main window after one generation on tiny checkpoints.
+
+Run under a real X server to see what an artist sees, for example:
+    xvfb-run -s "-screen 0 1600x1000x24" python tests/tools/window_screenshot.py docs/window.png
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+
+def main(out: Path) -> int:
+    from wuerstchen_desktop.core import tiny
+    from wuerstchen_desktop.core.params import GenerationParams
+    from wuerstchen_desktop.ui.main_window import MainWindow
+    from wuerstchen_desktop.worker.generation import GenerationService
+    from wuerstchen_desktop.worker.jobs import EngineConfig
+
+    app = QApplication(sys.argv[:1])
+    root = Path(tempfile.mkdtemp(prefix="wuerstchen-shot-"))
+    prior = tiny.write_prior_repo(root / "prior")
+    decoder = tiny.write_decoder_repo(root / "decoder")
+    service = GenerationService(EngineConfig(str(prior), str(decoder), "cpu", "float32"))
+    window = MainWindow(service, root / "out")
+    window.resize(1360, 860)
+    window.show()
+    prompt = "an astronaut riding a horse, oil painting"
+    for seed in (3, 4):
+        window.panel.set_params(
+            GenerationParams(prompt, width=768, height=512, seed=seed, prior_steps=4, decoder_steps=2)
+        )
+        window.generate()
+    window.panel.set_params(
+        GenerationParams(prompt, width=768, height=512, seed=5, prior_steps=200, decoder_steps=40)
+    )
+    window.generate()
+
+    def shoot(*_args: object) -> None:
+        window.grab().save(str(out))
+        print(out)
+        QTimer.singleShot(0, lambda: (window.close(), app.quit()))
+
+    seen = {"n": 0}
+
+    def on_progress(job_id: int, stage: str, step: int, total: int, left: float) -> None:
+        if job_id == 3 and stage == "decoder" and step >= 5 and not seen["n"]:
+            seen["n"] = 1
+            shoot()
+
+    service.progress.connect(on_progress)
+    return int(app.exec())
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else "window.png")))
