@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import logging.handlers
 import sys
@@ -20,12 +21,13 @@ log = logging.getLogger("wuerstchen_desktop")
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="wuerstchen-desktop", description="Würstchen Desktop")
-    p.add_argument("--prior", default=DEFAULT_PRIOR_REPO, metavar="REPO_OR_DIR")
-    p.add_argument("--decoder", default=DEFAULT_DECODER_REPO, metavar="REPO_OR_DIR")
+    # Given options apply to this session only; the saved settings stay as they are.
+    p.add_argument("--prior", default=None, metavar="REPO_OR_DIR", help=f"default {DEFAULT_PRIOR_REPO}")
+    p.add_argument("--decoder", default=None, metavar="REPO_OR_DIR", help=f"default {DEFAULT_DECODER_REPO}")
     p.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder")
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
-    p.add_argument("--offline", action="store_true")
+    p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16", "float16"])
+    p.add_argument("--offline", action="store_true", default=None)
     p.add_argument("--verbose", action="store_true")
     return p.parse_args(list(argv))
 
@@ -79,8 +81,9 @@ def main(argv: Sequence[str]) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from wuerstchen_desktop.cli import default_output_dir
     from wuerstchen_desktop.ui.main_window import MainWindow
+    from wuerstchen_desktop.ui.settings_dialog import SettingsStore
+    from wuerstchen_desktop.ui.theme import apply_theme
     from wuerstchen_desktop.worker.generation import GenerationService
     from wuerstchen_desktop.worker.jobs import EngineConfig
 
@@ -95,9 +98,21 @@ def main(argv: Sequence[str]) -> int:
     app.setOrganizationName("Wuerstchen Desktop")
     app.setApplicationVersion(__version__)
 
-    config = EngineConfig(args.prior, args.decoder, args.device, args.dtype, args.offline)
-    service = GenerationService(config)
-    window = MainWindow(service, args.out or default_output_dir(), log_file)
+    store = SettingsStore()
+    stored, _warnings = store.load()  # each bad value was logged and replaced by its default
+    overrides = {
+        "prior": args.prior,
+        "decoder": args.decoder,
+        "output_dir": args.out,
+        "device": args.device,
+        "dtype": args.dtype,
+        "offline": args.offline,
+    }
+    settings = dataclasses.replace(stored, **{k: v for k, v in overrides.items() if v is not None})
+    apply_theme(app, settings.theme)
+
+    service = GenerationService(EngineConfig.from_settings(settings))
+    window = MainWindow(service, settings, store if settings == stored else None, log_file)
     service.engine_failed.connect(window.engine_label.setText)
     window.show()
     # The engine (torch, transformers, the weights) loads once the window is on screen.

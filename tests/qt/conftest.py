@@ -8,7 +8,11 @@ import pytest
 @pytest.fixture
 def make_window(qtbot, prior_dir: Path, decoder_dir: Path, tmp_path: Path):
     """A real main window over a real GenerationService (worker on its own QThread), tiny checkpoints."""
+    from PySide6.QtCore import QSettings
+
+    from wuerstchen_desktop.core.settings import Settings
     from wuerstchen_desktop.ui.main_window import MainWindow
+    from wuerstchen_desktop.ui.settings_dialog import SettingsStore
     from wuerstchen_desktop.worker.generation import GenerationService
     from wuerstchen_desktop.worker.jobs import EngineConfig
 
@@ -16,7 +20,11 @@ def make_window(qtbot, prior_dir: Path, decoder_dir: Path, tmp_path: Path):
 
     def make(prior: Path = prior_dir, decoder: Path = decoder_dir) -> MainWindow:
         service = GenerationService(EngineConfig(str(prior), str(decoder), "cpu", "float32"))
-        window = MainWindow(service, tmp_path / "out", tmp_path / "app.log")
+        settings = Settings(
+            device="cpu", dtype="float32", output_dir=tmp_path / "out", prior=str(prior), decoder=str(decoder)
+        )
+        store = SettingsStore(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+        window = MainWindow(service, settings, store, tmp_path / "app.log")
         qtbot.addWidget(window)
         window.show()
         window.activateWindow()

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication
 def main(out: Path) -> int:
     from wuerstchen_desktop.core import tiny
     from wuerstchen_desktop.core.params import GenerationParams
+    from wuerstchen_desktop.core.settings import Settings
     from wuerstchen_desktop.ui.main_window import MainWindow
     from wuerstchen_desktop.worker.generation import GenerationService
     from wuerstchen_desktop.worker.jobs import EngineConfig
@@ -26,7 +27,7 @@ def main(out: Path) -> int:
     prior = tiny.write_prior_repo(root / "prior")
     decoder = tiny.write_decoder_repo(root / "decoder")
     service = GenerationService(EngineConfig(str(prior), str(decoder), "cpu", "float32"))
-    window = MainWindow(service, root / "out")
+    window = MainWindow(service, Settings(device="cpu", dtype="float32", output_dir=root / "out"))
     window.resize(1360, 860)
     window.show()
     prompt = "an astronaut riding a horse, oil painting"

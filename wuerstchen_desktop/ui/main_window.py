@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QUrl
 from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QGuiApplication, QKeySequence, QPixmap
 from PySide6.QtWidgets import (
+    QApplication,
     QLabel,
     QMainWindow,
     QMenu,
@@ -21,21 +22,32 @@ from PySide6.QtWidgets import (
 
 from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.params import GenerationParams
+from wuerstchen_desktop.core.settings import Settings
 from wuerstchen_desktop.ui.gallery import Gallery
 from wuerstchen_desktop.ui.image_view import ImageView
 from wuerstchen_desktop.ui.prompt_panel import PromptPanel
+from wuerstchen_desktop.ui.settings_dialog import SettingsDialog, SettingsStore
+from wuerstchen_desktop.ui.theme import apply_theme
 from wuerstchen_desktop.worker.generation import GenerationService
-from wuerstchen_desktop.worker.jobs import Job, JobError, JobResult
+from wuerstchen_desktop.worker.jobs import EngineConfig, Job, JobError, JobResult
 
 log = logging.getLogger(__name__)
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, service: GenerationService, out_dir: Path, log_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        service: GenerationService,
+        settings: Settings,
+        store: SettingsStore | None = None,
+        log_file: Path | None = None,
+    ) -> None:
         super().__init__()
         self.service = service
-        self.out_dir = out_dir
+        self.settings = settings
+        self.store = store
         self.log_file = log_file
+        self.auto_choice = ""
         self.job_params: dict[int, GenerationParams] = {}
         self.setWindowTitle(self.tr("Würstchen Desktop"))
         self.resize(1360, 860)
@@ -75,6 +87,7 @@ class MainWindow(QMainWindow):
         self.gallery.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.gallery.customContextMenuRequested.connect(self._gallery_menu)
         service.engine_status.connect(self.engine_label.setText)
+        service.engine_ready.connect(self._engine_ready)
         service.job_started.connect(self._job_started)
         service.progress.connect(self._progress)
         service.job_finished.connect(self._job_finished)
@@ -105,6 +118,8 @@ class MainWindow(QMainWindow):
         self.copy_params_action = action(
             self.tr("Copy parameters"), [QKeySequence("Ctrl+Shift+C")], self.copy_parameters
         )
+        self.settings_action = action(self.tr("Settings…"), [QKeySequence("Ctrl+,")], self.open_settings)
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.toggle_fit_action = action(self.tr("Fit / 100%"), [QKeySequence("Ctrl+0")], self.view.toggle_fit)
 
     def generate(self) -> None:
@@ -117,9 +132,32 @@ class MainWindow(QMainWindow):
             self.panel.show_error(self.tr("Type a prompt first."))
             return
         self.panel.show_error("")
-        job = Job(params, self.out_dir)
+        job = Job(params, self.settings.output_dir, self.settings.image_format)
         self.job_params[job.id] = params
         self.service.submit(job)
+
+    @property
+    def out_dir(self) -> Path:
+        return self.settings.output_dir
+
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.settings, self.auto_choice, self)
+        dialog.accepted.connect(lambda: self.apply_settings(dialog.settings()))
+        dialog.open()
+        self.settings_dialog = dialog
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Save and use new settings; the engine reloads between jobs if its part changed."""
+        self.settings = settings
+        if self.store is not None:
+            self.store.save(settings)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, settings.theme)
+        self.service.reconfigure(EngineConfig.from_settings(settings))
+
+    def _engine_ready(self, description: str, reasons: str) -> None:
+        self.auto_choice = self.tr("Now using {0}: {1}").format(description, reasons)
 
     def copy_image(self) -> None:
         if self.view.has_image():

@@ -7,6 +7,7 @@ takes effect within one step even while the worker thread is busy.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 import traceback
@@ -32,6 +33,7 @@ class GenerationWorker(QObject):
 
     engine_status = Signal(str)  # "Loading models…", "Ready: cpu, float32"
     engine_failed = Signal(str)
+    engine_ready = Signal(str, str)  # "cpu, float32", and why auto chose it
     job_started = Signal(int)
     progress = Signal(int, str, int, int, float)  # job id, stage, step, total, seconds left (-1: unknown)
     job_finished = Signal(object)  # JobResult
@@ -60,7 +62,18 @@ class GenerationWorker(QObject):
             pipe.verify()
             self._pipeline = pipe
             self.engine_status.emit(self.tr("Ready: {0}").format(choice.describe()))
+            self.engine_ready.emit(choice.describe(), "; ".join(choice.reasons))
         return self._pipeline
+
+    @Slot(object)
+    def configure(self, config: EngineConfig) -> None:
+        """Use other checkpoints or another device from the next job on; the old models are freed."""
+        if config == self.config:
+            return
+        self.config = config
+        self._pipeline = None
+        gc.collect()
+        self.engine_status.emit(self.tr("Settings changed: the engine reloads for the next job"))
 
     @Slot()
     def prepare(self) -> None:
@@ -131,6 +144,7 @@ class GenerationService(QObject):
 
     engine_status = Signal(str)
     engine_failed = Signal(str)
+    engine_ready = Signal(str, str)
     queue_changed = Signal(int)  # jobs waiting, not counting the running one
     job_started = Signal(int)
     progress = Signal(int, str, int, int, float)
@@ -139,6 +153,7 @@ class GenerationService(QObject):
     job_cancelled = Signal(int)
     _dispatch = Signal(object)
     _prepare = Signal()
+    _configure = Signal(object)
 
     def __init__(self, config: EngineConfig, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -150,6 +165,8 @@ class GenerationService(QObject):
         self._worker.moveToThread(self._thread)
         self._dispatch.connect(self._worker.run_job)
         self._prepare.connect(self._worker.prepare)
+        self._configure.connect(self._worker.configure)
+        self._worker.engine_ready.connect(self.engine_ready)
         self._worker.engine_status.connect(self.engine_status)
         self._worker.engine_failed.connect(self.engine_failed)
         self._worker.job_started.connect(self.job_started)
@@ -173,6 +190,10 @@ class GenerationService(QObject):
     def warm_up(self) -> None:
         """Load the engine in the background now; jobs submitted meanwhile wait for it."""
         self._prepare.emit()
+
+    def reconfigure(self, config: EngineConfig) -> None:
+        """Takes effect between jobs: the running job finishes with the engine it started with."""
+        self._configure.emit(config)
 
     def submit(self, job: Job) -> int:
         self._pending.append(job)

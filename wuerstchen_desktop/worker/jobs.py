@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO, GenerationParams
+from wuerstchen_desktop.core.settings import Settings
 
 _ids = itertools.count(1)
 
@@ -25,6 +26,10 @@ class EngineConfig:
     device: str = "auto"
     dtype: str = "auto"
     offline: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EngineConfig:
+        return cls(settings.prior, settings.decoder, settings.device, settings.dtype, settings.offline)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,77 @@
+"""The user's preferences as plain data, with validation: a bad stored value falls back to its default
+and is reported, so a damaged settings file never stops the app from starting."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
+
+log = logging.getLogger(__name__)
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "device": ("auto", "cpu", "cuda", "mps"),
+    "dtype": ("auto", "float32", "bfloat16", "float16"),
+    "image_format": ("png", "jpeg", "webp"),
+    "theme": ("system", "dark", "light"),
+}
+
+
+def default_output_dir() -> Path:
+    from platformdirs import user_pictures_path
+
+    return user_pictures_path() / "Wuerstchen"
+
+
+@dataclass(frozen=True)
+class Settings:
+    device: str = "auto"
+    dtype: str = "auto"
+    output_dir: Path = dataclasses.field(default_factory=default_output_dir)
+    image_format: str = "png"
+    prior: str = DEFAULT_PRIOR_REPO
+    decoder: str = DEFAULT_DECODER_REPO
+    offline: bool = False
+    theme: str = "system"
+
+    def to_mapping(self) -> dict[str, Any]:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> tuple[Settings, list[str]]:
+        """Read stored values; each bad one is replaced by its default and named in the returned warnings."""
+        defaults = cls()
+        values: dict[str, Any] = {}
+        warnings: list[str] = []
+        for field in dataclasses.fields(cls):
+            if field.name not in data:
+                continue
+            raw = data[field.name]
+            default = getattr(defaults, field.name)
+            value = _coerce(field.name, raw, default)
+            if value is None:
+                warnings.append(f"setting {field.name}={raw!r} is not valid; using {default!r}")
+                log.warning("setting %s=%r is not valid; using the default %r", field.name, raw, default)
+            else:
+                values[field.name] = value
+        return cls(**values), warnings
+
+
+def _coerce(name: str, raw: Any, default: Any) -> Any:
+    """The stored value in the field's type, or None when it cannot be one."""
+    if name in CHOICES:
+        return raw if isinstance(raw, str) and raw in CHOICES[name] else None
+    if isinstance(default, bool):
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.lower() in ("true", "false"):  # QSettings stores text in INI files
+            return raw.lower() == "true"
+        return None
+    if isinstance(default, Path):
+        return Path(raw).expanduser() if isinstance(raw, str) and raw.strip() else None
+    return raw if isinstance(raw, str) and raw.strip() else None

@@ -1,0 +1,116 @@
+"""Settings, kept with QSettings and validated by ``core.settings`` (bad values fall back to defaults)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from wuerstchen_desktop.core.settings import CHOICES, Settings
+
+
+class SettingsStore:
+    """``Settings`` in a QSettings file (the platform's native place unless a file is given)."""
+
+    def __init__(self, qsettings: QSettings | None = None) -> None:
+        self.qsettings = qsettings if qsettings is not None else QSettings()
+
+    def load(self) -> tuple[Settings, list[str]]:
+        data = {key: self.qsettings.value(key) for key in self.qsettings.allKeys()}
+        return Settings.from_mapping(data)
+
+    def save(self, settings: Settings) -> None:
+        for key, value in settings.to_mapping().items():
+            self.qsettings.setValue(key, value)
+        self.qsettings.sync()
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings, auto_choice: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Settings"))
+        self.setMinimumWidth(560)
+        labels = {
+            "device": {"auto": self.tr("Automatic"), "cpu": "CPU", "cuda": "NVIDIA CUDA", "mps": "Apple MPS"},
+            "dtype": {
+                "auto": self.tr("Automatic"),
+                "float32": "float32",
+                "bfloat16": "bfloat16",
+                "float16": "float16",
+            },
+            "image_format": {"png": "PNG", "jpeg": "JPEG", "webp": "WebP"},
+            "theme": {"system": self.tr("System"), "dark": self.tr("Dark"), "light": self.tr("Light")},
+        }
+        self.combos: dict[str, QComboBox] = {}
+        for name, choices in CHOICES.items():
+            combo = QComboBox()
+            for value in choices:
+                combo.addItem(labels[name][value], value)
+            combo.setCurrentIndex(combo.findData(getattr(settings, name)))
+            self.combos[name] = combo
+        self.auto_label = QLabel(auto_choice)
+        self.auto_label.setWordWrap(True)
+        output_row, self.output_dir = self._path_row(str(settings.output_dir), self.tr("Output folder"))
+        prior_row, self.prior = self._path_row(settings.prior, self.tr("Prior checkpoints"))
+        decoder_row, self.decoder = self._path_row(settings.decoder, self.tr("Decoder checkpoints"))
+        self.offline = QCheckBox(self.tr("Never use the network"))
+        self.offline.setChecked(settings.offline)
+
+        form = QFormLayout()
+        form.addRow(self.tr("Device"), self.combos["device"])
+        form.addRow(self.tr("Precision"), self.combos["dtype"])
+        form.addRow("", self.auto_label)
+        form.addRow(self.tr("Output folder"), output_row)
+        form.addRow(self.tr("Image format"), self.combos["image_format"])
+        form.addRow(self.tr("Prior (Hub id or folder)"), prior_row)
+        form.addRow(self.tr("Decoder (Hub id or folder)"), decoder_row)
+        form.addRow(self.tr("Offline"), self.offline)
+        form.addRow(self.tr("Theme"), self.combos["theme"])
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        root = QVBoxLayout(self)
+        root.addLayout(form)
+        root.addWidget(buttons)
+
+    def _path_row(self, value: str, name: str) -> tuple[QWidget, QLineEdit]:
+        holder = QWidget(self)
+        row = QHBoxLayout(holder)
+        row.setContentsMargins(0, 0, 0, 0)
+        edit = QLineEdit(value)
+        edit.setAccessibleName(name)
+        browse = QPushButton(self.tr("Browse…"))
+        browse.clicked.connect(lambda: self._browse(edit, name))
+        row.addWidget(edit, 1)
+        row.addWidget(browse)
+        return holder, edit
+
+    def _browse(self, edit: QLineEdit, title: str) -> None:
+        folder = QFileDialog.getExistingDirectory(self, title, edit.text())
+        if folder:
+            edit.setText(folder)
+
+    def settings(self) -> Settings:
+        """What the dialog shows, validated like stored values."""
+        data = {name: combo.currentData() for name, combo in self.combos.items()}
+        data.update(
+            output_dir=self.output_dir.text(),
+            prior=self.prior.text().strip(),
+            decoder=self.decoder.text().strip(),
+            offline=self.offline.isChecked(),
+        )
+        return Settings.from_mapping(data)[0]
