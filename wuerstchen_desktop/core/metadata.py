@@ -1,0 +1,400 @@
+"""What an image says about how it was made: our JSON record, A1111 text, EXIF UserComment.
+
+Two texts travel in every image. The A1111-style ``parameters`` text is for other tools (Civitai, SD Prompt
+Reader, A1111's PNG Info); it is lossy. The private ``wuerstchen`` JSON record is exact: the whole
+``GenerationParams``, the prior schedule, the models, the app version and the Stage C latent, so a job is
+reproduced (or decoded again without Stage C) from the file alone. Nothing here imports torch or Pillow.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+import string
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from wuerstchen_desktop import __version__
+from wuerstchen_desktop.core.errors import InvalidParams, WuerstchenError
+from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO, GenerationParams
+
+SCHEMA = 1
+APP_NAME = "wuerstchen-desktop"
+SAMPLER_NAME = "Würstchen DDPM"
+OFFICIAL_PRIOR_CALLS = 29
+LATENT_KEY = "stage_c"
+MAX_RECORD_CHARS = 4_000_000
+MAX_LATENT_BYTES = 2_000_000
+USER_COMMENT_UNICODE = b"UNICODE\0"
+# Fields of a file name pattern; "/" makes folders. The command line keeps its historical flat names.
+DEFAULT_PATTERN = "{date}/{time}-{seed}-{slug}"
+FLAT_PATTERN = "{stamp}-{seed}-{slug}"
+PATTERN_FIELDS = ("date", "time", "stamp", "seed", "slug", "width", "height")
+
+
+class ImageReadError(WuerstchenError):
+    """An image file is broken, hostile or not an image; nothing in it can be trusted."""
+
+
+class NoParametersFound(WuerstchenError):
+    """A readable image that carries no generation parameters we understand."""
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """The exact story of one image, as stored in its ``wuerstchen`` JSON chunk.
+
+    ``latent`` is the image's Stage C latent ``(1, 16, h, w)`` as float16 safetensors bytes (see
+    ``encode_latent``); ``prior_schedule`` the exact timesteps Stage C ran; ``model_hash`` the first 10 hex
+    digits of the prior weights' sha256 when known.
+    """
+
+    params: GenerationParams
+    prior_model: str = DEFAULT_PRIOR_REPO
+    decoder_model: str = DEFAULT_DECODER_REPO
+    prior_revision: str | None = None
+    decoder_revision: str | None = None
+    model_hash: str | None = None
+    prior_schedule: tuple[float, ...] = ()
+    created: str = ""
+    app_version: str = __version__
+    latent: bytes | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class ImageParameters:
+    """What a file told us. ``record`` is set for our own files, which give back everything exactly;
+    for other tools' files only the fields they carried are set."""
+
+    source: str  # "wuerstchen" or "a1111"
+    prompt: str
+    negative_prompt: str = ""
+    seed: int | None = None
+    steps: int | None = None
+    guidance: float | None = None
+    width: int | None = None
+    height: int | None = None
+    record: ImageRecord | None = None
+
+    @classmethod
+    def from_record(cls, record: ImageRecord) -> ImageParameters:
+        p = record.params
+        steps = OFFICIAL_PRIOR_CALLS if p.prior_steps is None else p.prior_steps
+        neg, guidance = p.negative_prompt, p.prior_guidance
+        return cls("wuerstchen", p.prompt, neg, p.seed, steps, guidance, p.width, p.height, record)
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """A plain, JSON-ready view (the latent is summarised, not dumped)."""
+        out: dict[str, Any] = {
+            "source": self.source,
+            "prompt": self.prompt,
+            "negative_prompt": self.negative_prompt,
+            "seed": self.seed,
+            "steps": self.steps,
+            "guidance": self.guidance,
+            "width": self.width,
+            "height": self.height,
+        }
+        if self.record is not None:
+            data = record_to_dict(self.record)
+            data.pop(LATENT_KEY, None)
+            data["has_stage_c_latent"] = self.record.latent is not None
+            out["wuerstchen"] = data
+        return out
+
+
+# -- the Stage C latent -------------------------------------------------------------------------------
+def encode_latent(latent: Any) -> bytes:
+    """One image's Stage C latent (array-like ``(16, h, w)`` or ``(1, 16, h, w)``) as float16 safetensors."""
+    import numpy as np
+    from safetensors.numpy import save
+
+    arr = np.asarray(latent, dtype=np.float16)
+    if arr.ndim == 3:
+        arr = arr[None]
+    if arr.ndim != 4 or arr.shape[0] != 1:
+        raise ValueError(f"expected one latent (1, C, h, w), got shape {arr.shape}")
+    return save({LATENT_KEY: np.ascontiguousarray(arr)})
+
+
+def decode_latent(data: bytes) -> Any:
+    """The ``(1, 16, h, w)`` float16 numpy array stored by ``encode_latent``."""
+    from safetensors.numpy import load
+
+    try:
+        arr = load(data)[LATENT_KEY]
+    except Exception as exc:  # safetensors raises its own error types for malformed bytes
+        raise ImageReadError(
+            "The stored Stage C latent is damaged.", "Generate the image again from its parameters."
+        ) from exc
+    if arr.ndim != 4 or arr.shape[0] != 1:
+        raise ImageReadError(f"The stored Stage C latent has the wrong shape {tuple(arr.shape)}.")
+    return arr
+
+
+# -- the JSON record ----------------------------------------------------------------------------------
+def record_to_dict(record: ImageRecord) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "schema": SCHEMA,
+        "app": APP_NAME,
+        "app_version": record.app_version,
+        "created": record.created,
+        "params": record.params.to_dict(),
+        "prior_schedule": list(record.prior_schedule),
+        "models": {
+            "prior": {"id": record.prior_model, "revision": record.prior_revision, "hash": record.model_hash},
+            "decoder": {"id": record.decoder_model, "revision": record.decoder_revision},
+        },
+    }
+    if record.latent is not None:
+        out[LATENT_KEY] = {
+            "format": "safetensors-float16",
+            "base64": base64.b64encode(record.latent).decode("ascii"),
+        }
+    return out
+
+
+def record_to_json(record: ImageRecord) -> str:
+    # ASCII escapes keep every prompt exact, lone surrogates and NULs included, in any container.
+    return json.dumps(record_to_dict(record), ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+
+
+def _damaged(detail: str) -> ImageReadError:
+    return ImageReadError(
+        f"The Würstchen parameters stored in this image are damaged ({detail}).",
+        "The picture itself may be fine, but its parameters cannot be used; pick another image.",
+    )
+
+
+def _get(data: dict[str, Any], key: str, kind: type | tuple[type, ...], optional: bool = False) -> Any:
+    value = data.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise _damaged(f"{key!r} should be {getattr(kind, '__name__', 'of another type')}")
+    return value
+
+
+def record_from_json(text: str) -> ImageRecord:
+    """Parse and check a ``wuerstchen`` chunk; any surprise is an ``ImageReadError``, never a crash."""
+    if len(text) > MAX_RECORD_CHARS:
+        raise _damaged("it is far too large")
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError) as exc:
+        raise _damaged("not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise _damaged("not a JSON object")
+    schema = _get(data, "schema", int)
+    if schema > SCHEMA:
+        raise ImageReadError(
+            "This image was made by a newer Würstchen Desktop.", "Update the app to read its parameters."
+        )
+    models = _get(data, "models", dict)
+    prior = _get(models, "prior", dict)
+    decoder = _get(models, "decoder", dict)
+    schedule = _get(data, "prior_schedule", list)
+    if not all(isinstance(t, (int, float)) and not isinstance(t, bool) for t in schedule):
+        raise _damaged("'prior_schedule' should hold numbers")
+    try:
+        params = GenerationParams.from_dict(_get(data, "params", dict))
+    except WuerstchenError as exc:
+        raise _damaged(exc.message.rstrip(".")) from exc
+    latent = None
+    if data.get(LATENT_KEY) is not None:
+        encoded = _get(_get(data, LATENT_KEY, dict), "base64", str)
+        if len(encoded) > MAX_LATENT_BYTES * 4 // 3 + 4:
+            raise _damaged("the latent is far too large")
+        try:
+            latent = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise _damaged("the latent is not base64") from exc
+    return ImageRecord(
+        params=params,
+        prior_model=_get(prior, "id", str),
+        decoder_model=_get(decoder, "id", str),
+        prior_revision=_get(prior, "revision", str, optional=True),
+        decoder_revision=_get(decoder, "revision", str, optional=True),
+        model_hash=_get(prior, "hash", str, optional=True),
+        prior_schedule=tuple(float(t) for t in schedule),
+        created=_get(data, "created", str),
+        app_version=_get(data, "app_version", str),
+        latent=latent,
+    )
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not allowed")
+
+
+# -- the A1111 text -----------------------------------------------------------------------------------
+def plain_text(text: str) -> str:
+    """``text`` made safe for UTF-8/UTF-16 containers: NULs and lone surrogates become U+FFFD."""
+    return text.replace("\0", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
+def _quote(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False) if re.search(r"[,:\n\r\"]", value) else value
+
+
+def format_parameters(record: ImageRecord) -> str:
+    """The A1111-style text: prompt lines, ``Negative prompt:`` (always), then one ``Steps:`` line."""
+    p = record.params
+    steps = OFFICIAL_PRIOR_CALLS if p.prior_steps is None else p.prior_steps
+    model = record.prior_model.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or record.prior_model
+    pairs = [
+        ("Steps", str(steps)),
+        ("Sampler", SAMPLER_NAME),
+        ("CFG scale", repr(float(p.prior_guidance))),
+        ("Seed", str(p.seed)),
+        ("Size", f"{p.width}x{p.height}"),
+    ]
+    if record.model_hash:
+        pairs.append(("Model hash", record.model_hash[:10]))
+    pairs += [
+        ("Model", model),
+        ("Decoder steps", str(p.decoder_steps)),
+        ("Decoder CFG scale", repr(float(p.decoder_guidance))),
+        ("Version", f"{APP_NAME} {record.app_version}"),
+    ]
+    last = ", ".join(f"{k}: {_quote(plain_text(v))}" for k, v in pairs)
+    return plain_text(f"{p.prompt}\nNegative prompt: {p.negative_prompt}\n{last}")
+
+
+_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+_SIZE = re.compile(r"^\s*(\d+)\s*[x×]\s*(\d+)\s*$")
+
+
+def _unquote(value: str) -> str:
+    value = value.strip()
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        try:
+            loaded = json.loads(value)
+        except ValueError:
+            return value
+        return loaded if isinstance(loaded, str) else value
+    return value
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value.strip()) if value is not None and len(value) < 40 else None
+    except ValueError:
+        return None
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        number = float(value.strip()) if value is not None and len(value) < 40 else None
+    except ValueError:
+        return None
+    return number if number is not None and math.isfinite(number) else None
+
+
+def parse_parameters(text: str) -> ImageParameters:
+    """Read A1111-style text (ours or another tool's) the way A1111's PNG Info does."""
+    lines = text.strip().replace("\r\n", "\n").split("\n")
+    found: dict[str, str] = {}
+    if len(lines) > 0 and len(_PARAM.findall(lines[-1])) >= 3:
+        found = {k.strip(): _unquote(v) for k, v in _PARAM.findall(lines.pop())}
+    prompt: list[str] = []
+    negative: list[str] | None = None
+    for line in lines:
+        if negative is None and line.startswith("Negative prompt:"):
+            negative = [line[len("Negative prompt:") :].lstrip(" ")]
+        elif negative is not None:
+            negative.append(line)
+        else:
+            prompt.append(line)
+    if not found and negative is None:
+        raise NoParametersFound("The text holds no generation parameters.")
+    width = height = None
+    size = _SIZE.match(found.get("Size", ""))
+    if size:
+        width, height = int(size.group(1)), int(size.group(2))
+    return ImageParameters(
+        "a1111",
+        "\n".join(prompt).strip(),
+        "\n".join(negative or []).strip(),
+        seed=_int(found.get("Seed")),
+        steps=_int(found.get("Steps")),
+        guidance=_float(found.get("CFG scale")),
+        width=width,
+        height=height,
+    )
+
+
+# -- EXIF UserComment ---------------------------------------------------------------------------------
+def encode_user_comment(text: str) -> bytes:
+    """EXIF UserComment as A1111 writes it: ``UNICODE\\0`` then UTF-16BE."""
+    return USER_COMMENT_UNICODE + plain_text(text).encode("utf-16-be")
+
+
+def decode_user_comment(data: bytes | str) -> str:
+    """Any of the UserComment encodings seen in the wild (UTF-16 either byte order, ASCII, bare UTF-8)."""
+    if isinstance(data, str):
+        return data
+    head, body = data[:8], data[8:]
+    if head == USER_COMMENT_UNICODE:
+        if body[:2] in (b"\xfe\xff", b"\xff\xfe"):
+            return body.decode("utf-16", "replace")
+        # Without a BOM, guess the byte order from where the zero bytes of ASCII characters sit.
+        big = body[0::2].count(0) >= body[1::2].count(0)
+        return body[: len(body) // 2 * 2].decode("utf-16-be" if big else "utf-16-le", "replace")
+    if head in (b"ASCII\0\0\0", b"\0" * 8):
+        body = body.rstrip(b"\0")
+        return body.decode("utf-8", "replace")
+    return data.rstrip(b"\0").decode("utf-8", "replace")
+
+
+# -- file names ---------------------------------------------------------------------------------------
+def slug(text: str, limit: int = 40) -> str:
+    """A short, file-name-safe summary of a prompt."""
+    words = re.sub(r"[^\w\s-]", "", text, flags=re.UNICODE).split()
+    out = "-".join(words)[:limit].strip("-_").lower()
+    return out or "untitled"
+
+
+def default_stem(seed: int, prompt: str, when: float | None = None) -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
+    return f"{stamp}-{seed}-{slug(prompt)}"
+
+
+def check_pattern(pattern: str) -> None:
+    """Refuse a file name pattern with unknown fields or one that could leave the output folder."""
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None]
+    except ValueError as exc:
+        raise InvalidParams(f"The file name pattern {pattern!r} is malformed: {exc}.") from exc
+    known = ", ".join("{" + f + "}" for f in PATTERN_FIELDS)
+    for name in fields:
+        if name not in PATTERN_FIELDS:
+            raise InvalidParams(f"The file name pattern has an unknown field {{{name}}}.", f"Use {known}.")
+    parts = pattern.replace("\\", "/").split("/")
+    if pattern.startswith(("/", "\\")) or any(p in ("", ".", "..") for p in parts) or ":" in pattern:
+        raise InvalidParams(
+            f"The file name pattern {pattern!r} must name a file inside the output folder.",
+            "Use plain names separated by /, for example {date}/{time}-{seed}-{slug}.",
+        )
+
+
+def file_stem(pattern: str, params: GenerationParams, when: float | None = None) -> str:
+    """The relative path, without extension, that ``pattern`` gives an image (``/`` separates folders)."""
+    check_pattern(pattern)
+    t = time.localtime(when)
+    values: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d", t),
+        "time": time.strftime("%H%M%S", t),
+        "stamp": time.strftime("%Y%m%d-%H%M%S", t),
+        "seed": params.seed,
+        "slug": slug(params.prompt),
+        "width": params.width,
+        "height": params.height,
+    }
+    parts = pattern.format(**values).replace("\\", "/").split("/")
+    clean = [re.sub(r'[<>:"|?*\x00-\x1f]', "_", p).strip(" .") or "_" for p in parts]
+    return "/".join(p if not p.startswith(".") else "_" + p for p in clean)
