@@ -16,6 +16,7 @@ from wuerstchen_desktop.core.errors import Cancelled, WuerstchenError
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
 
 if TYPE_CHECKING:
+    from wuerstchen_desktop.core.download import DownloadProgress
     from wuerstchen_desktop.core.pipeline import StepEvent
 
 EXIT_OK, EXIT_USER, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
@@ -79,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     dl = sub.add_parser("download", help="download the checkpoints")
     _add_model_args(dl)
     sub.add_parser("info", help="devices, the precision auto would pick, and the checkpoints on disk")
+    rd = sub.add_parser("read", help="print the parameters embedded in an image as JSON")
+    rd.add_argument("image", type=Path, metavar="IMAGE")
     return parser
 
 
@@ -109,9 +112,9 @@ class Progress:
 
 
 def default_output_dir() -> Path:
-    from platformdirs import user_pictures_path
+    from wuerstchen_desktop.core.settings import default_output_dir as settings_default
 
-    return user_pictures_path() / "Wuerstchen"
+    return settings_default()
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -119,7 +122,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
     from wuerstchen_desktop.core.devices import choose
-    from wuerstchen_desktop.core.imagefile import default_stem, save_image
+    from wuerstchen_desktop.core.imagefile import FLAT_PATTERN, make_record, write_image
     from wuerstchen_desktop.core.params import GenerationParams
     from wuerstchen_desktop.core.pipeline import Pipeline
 
@@ -148,18 +151,82 @@ def cmd_generate(args: argparse.Namespace) -> int:
     for warning in pipe.prompt_warnings([params]):
         print(f"Note: {warning}", file=sys.stderr)
     result = pipe.generate(params, on_step=Progress(sys.stderr))
-    for image, p in zip(result.images, result.params, strict=True):
-        path = save_image(image, out, default_stem(p.seed, p.prompt), args.format)
+    models = {
+        "prior_model": pipe.prior_source.ref,
+        "decoder_model": pipe.decoder_source.ref,
+        "prior_revision": pipe.prior_source.commit,
+        "decoder_revision": pipe.decoder_source.commit,
+        "model_hash": (pipe.prior_source.weights_sha256() or "")[:10] or None,
+    }
+    for i, (image, p) in enumerate(zip(result.images, result.params, strict=True)):
+        record = make_record(p, result.stage_c[i], **models)
+        path = write_image(image, record, out, args.format, FLAT_PATTERN)
         print(path, flush=True)
     return EXIT_OK
 
 
-def cmd_download(args: argparse.Namespace) -> int:
-    from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
+class DownloadBar:
+    """Bytes done of total, speed and time left, on one line of stderr (a line per file when not a tty)."""
 
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.file = ""
+
+    def __call__(self, p: DownloadProgress) -> None:
+        from wuerstchen_desktop.core.download import human
+
+        done = p.done / p.total if p.total else 1.0
+        bar = "#" * round(done * 24) + "." * (24 - round(done * 24))
+        left = f"~{p.eta / 60:.0f} min left" if p.eta is not None and p.eta >= 90 else ""
+        left = left or (f"~{p.eta:.0f} s left" if p.eta is not None else "")
+        speed = f"{human(p.speed)}/s" if p.speed else ""
+        line = f"[{bar}] {human(p.done)} of {human(p.total)}  {speed}  {left}  {p.file}".rstrip()
+        if self.tty:
+            self.stream.write("\r\x1b[K" + line + ("\n" if p.done >= p.total else ""))
+        elif p.file != self.file or p.done >= p.total:
+            self.stream.write(line + "\n")
+        self.file = p.file
+        self.stream.flush()
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from wuerstchen_desktop.core import hubcache
+    from wuerstchen_desktop.core.catalogue import repos_needed
+    from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
+    from wuerstchen_desktop.core.download import download, plan
+
+    repos = [r for r in repos_needed(args.prior, args.decoder) if not Path(r).expanduser().exists()]
+    # Complete but not yet verified (another tool's download, an interrupted one): the download verifies it.
+    unverified = [r for r in repos if not hubcache.local_status(r).verified]
+    if unverified and not args.offline:
+        the_plan = plan(unverified)
+        print(the_plan.describe(), file=sys.stderr, flush=True)
+        download(the_plan, on_progress=DownloadBar(sys.stderr))
     for source in (prior_source(args.prior, args.offline), decoder_source(args.decoder, args.offline)):
-        print(f"{source.ref}: ready", flush=True)
+        commit = f" (commit {source.commit})" if source.commit else ""
+        print(f"{source.ref}: ready{commit}", flush=True)
     return EXIT_OK
+
+
+def print_checkpoints() -> None:
+    """Each catalogue repository: what is on disk, its size, and whether it was verified."""
+    from wuerstchen_desktop.core import hubcache
+    from wuerstchen_desktop.core.catalogue import CATALOGUE
+    from wuerstchen_desktop.core.download import human
+
+    print(f"Checkpoints in {hubcache.cache_root()}:")
+    for entry in CATALOGUE.values():
+        st = hubcache.local_status(entry.repo_id)
+        about = "" if entry.size_is_exact else "about "
+        if st.complete:
+            state = "verified" if st.verified else "not verified: run `wuerstchen-desktop download` to check"
+            state = f"{human(st.size)}, {state}, commit {st.commit}"
+        elif st.files or st.partial_bytes:
+            state = f"partly downloaded: {human(st.size + st.partial_bytes)} of {about}{human(entry.size)}"
+        else:
+            state = f"not downloaded ({about}{human(entry.size)})"
+        print(f"  {entry.repo_id}: {state}")
 
 
 def cmd_info(args: argparse.Namespace) -> int:
@@ -183,6 +250,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"Auto choice: {choice.describe()}")
     for reason in choice.reasons:
         print(f"  - {reason}")
+    print_checkpoints()
     return EXIT_OK
 
 
@@ -192,7 +260,20 @@ def run_gui(argv: Sequence[str]) -> int:
     return app_main(list(argv))
 
 
-COMMANDS = {"generate": cmd_generate, "download": cmd_download, "info": cmd_info}
+def cmd_read(args: argparse.Namespace) -> int:
+    import json
+
+    from wuerstchen_desktop.core.imagefile import read_parameters
+
+    data = read_parameters(args.image).to_json_dict()
+    try:
+        print(json.dumps(data, ensure_ascii=False, indent=2), flush=True)
+    except UnicodeEncodeError:  # a console that cannot show every character still gets valid JSON
+        print(json.dumps(data, indent=2), flush=True)
+    return EXIT_OK
+
+
+COMMANDS = {"generate": cmd_generate, "download": cmd_download, "info": cmd_info, "read": cmd_read}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,28 +6,20 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from wuerstchen_desktop.core import hubcache
+from wuerstchen_desktop.core.catalogue import ALLOW_PATTERNS as ALLOW_PATTERNS
 from wuerstchen_desktop.core.errors import CheckpointError, OfflineError
 from wuerstchen_desktop.core.loading import REDOWNLOAD_HINT, read_json
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
 
+if TYPE_CHECKING:
+    from wuerstchen_desktop.core.download import CancelToken, ProgressCallback
+
 log = logging.getLogger(__name__)
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-# What a pipeline needs from a repository: never the pickle ``.bin`` duplicates.
-ALLOW_PATTERNS = [
-    "model_index.json",
-    "config.json",
-    "*/config.json",
-    "*.safetensors",
-    "*/*.safetensors",
-    "*.safetensors.index.json",
-    "*/*.safetensors.index.json",
-    "tokenizer/*.json",
-    "tokenizer/*.txt",
-    "scheduler/*.json",
-]
 
 
 @dataclass(frozen=True)
@@ -55,6 +47,12 @@ class PriorSource:
     latent_mean: float = 42.0
     latent_std: float = 1.0
     resolution_multiple: float = 42.67
+    commit: str | None = None  # the Hub commit of the prior weights, when they came from the cache
+
+    def weights_sha256(self) -> str | None:
+        """The prior weights' sha256 when the Hugging Face cache already names the file by it (no hashing)."""
+        target = (self.prior_dir / "diffusion_pytorch_model.safetensors").resolve()
+        return target.name if re.fullmatch(r"[0-9a-f]{64}", target.name) else None
 
 
 @dataclass(frozen=True)
@@ -65,6 +63,7 @@ class DecoderSource:
     root: Path
     sampler: SamplerConfig
     latent_dim_scale: float = 10.67
+    commit: str | None = None  # the Hub commit, when the folder came from the cache
 
 
 def _number(index: dict[str, Any], key: str, default: float) -> float:
@@ -74,10 +73,25 @@ def _number(index: dict[str, Any], key: str, default: float) -> float:
     return float(value)
 
 
-def resolve(ref: str, offline: bool = False) -> Path:
+def commit_of(folder: Path) -> str | None:
+    """The commit a Hugging Face cache snapshot folder holds (``.../snapshots/<commit>``), else None."""
+    parts = folder.resolve().parts
+    if len(parts) >= 2 and parts[-2] == "snapshots" and hubcache.COMMIT.match(parts[-1]):
+        return parts[-1]
+    return None
+
+
+def resolve(
+    ref: str,
+    offline: bool = False,
+    *,
+    on_progress: ProgressCallback | None = None,
+    cancel: CancelToken = None,
+) -> Path:
     """A local folder for ``ref``: the folder itself, or the repository's snapshot in the HF cache.
 
-    Online and not yet cached, the repository is downloaded (safetensors and configs only).
+    A complete snapshot on disk is used without touching the network. Otherwise, online, the repository is
+    downloaded (the catalogue's files, or safetensors and configs only): resumable and verified.
     """
     path = Path(ref).expanduser()
     if path.is_dir():
@@ -86,30 +100,81 @@ def resolve(ref: str, offline: bool = False) -> Path:
         raise CheckpointError(
             f"No checkpoint folder at {path}.", "Check the path, or give a Hub repository id."
         )
-    from huggingface_hub import snapshot_download
-    from huggingface_hub.errors import LocalEntryNotFoundError
+    local = hubcache.local_snapshot(ref)
+    if local is not None:
+        return local
+    from huggingface_hub import constants
 
-    try:
-        return Path(snapshot_download(ref, allow_patterns=ALLOW_PATTERNS, local_files_only=True))
-    except LocalEntryNotFoundError:
-        if offline:
-            raise OfflineError(
-                f"The checkpoints of {ref} are not on this computer, and the app is offline.",
-                "Run `wuerstchen-desktop download` while online, or pass a folder you already have.",
-            ) from None
-    try:
-        return Path(snapshot_download(ref, allow_patterns=ALLOW_PATTERNS))
-    except Exception as exc:  # network, auth, disk: all end in the same advice
+    if offline or constants.is_offline_mode():
+        partial = hubcache.local_status(ref)
+        state = "are only partly on this computer" if partial.files or partial.partial_bytes else "are not on"
         raise OfflineError(
-            f"Could not download {ref}: {exc}",
-            "Check the connection and try again, or pass a folder you already have.",
-        ) from exc
+            f"The checkpoints of {ref} {state}{'' if partial.files else ' this computer'}, and the app is "
+            "offline.",
+            "Run `wuerstchen-desktop download` while online, or use a folder you already have "
+            "(--prior/--decoder FOLDER).",
+        )
+    from wuerstchen_desktop.core.download import ensure
+
+    return ensure([ref], on_progress=on_progress, cancel=cancel)[0]
 
 
-def prior_source(ref: str = DEFAULT_PRIOR_REPO, offline: bool = False) -> PriorSource:
+def import_folder(folder: Path | str) -> PriorSource | DecoderSource:
+    """Check a folder in the Hub layout (a copy of another computer's download, or a snapshot of a Hugging
+    Face cache) from its configs and file headers, and return it as a source the pipeline can use.
+
+    Accepts a repository folder, a cache snapshot folder, or a cache ``models--owner--name`` folder.
+    """
+    from wuerstchen_desktop.core.loading import check_stage
+    from wuerstchen_desktop.core.models import (
+        StageA,
+        StageAConfig,
+        StageB,
+        StageBConfig,
+        StageC,
+        StageCConfig,
+    )
+    from wuerstchen_desktop.core.text import check_text_model, check_tokenizer
+
+    root = Path(folder).expanduser()
+    if root.name.startswith("models--") and (root / "snapshots").is_dir():
+        commit = hubcache.read_ref(root, "main")
+        snapshots = sorted((root / "snapshots").iterdir())
+        root = root / "snapshots" / commit if commit else (snapshots[-1] if snapshots else root)
+    if not root.is_dir():
+        raise CheckpointError(f"No folder at {root}.", "Choose the folder that holds the checkpoints.")
+    source: PriorSource | DecoderSource
+    if (root / "decoder").is_dir():
+        source = decoder_source(str(root))
+        check_stage(StageB, StageBConfig, root / "decoder")
+        check_stage(StageA, StageAConfig, root / "vqgan")
+        text_roots = [root]
+    elif (root / "prior").is_dir() or (root / "config.json").is_file():
+        source = prior_source(str(root), offline=True)
+        check_stage(StageC, StageCConfig, source.prior_dir)
+        text_roots = [source.text_root]
+    else:
+        raise CheckpointError(
+            f"{root} holds no Würstchen checkpoints: it has no decoder/ or prior/ folder and no config.json.",
+            "Choose a folder laid out like warp-ai/wuerstchen or warp-ai/wuerstchen-prior (a copy of a "
+            "download, or a snapshot folder of a Hugging Face cache).",
+        )
+    for text_root in text_roots:
+        check_tokenizer(text_root / "tokenizer")
+        check_text_model(text_root / "text_encoder")
+    return source
+
+
+def prior_source(
+    ref: str = DEFAULT_PRIOR_REPO,
+    offline: bool = False,
+    *,
+    on_progress: ProgressCallback | None = None,
+    cancel: CancelToken = None,
+) -> PriorSource:
     """A prior side: a full prior repository, or a bare prior model whose text encoder comes from the
     default prior repository (the interpolated, finetuned and base priors are published that way)."""
-    root = resolve(ref, offline)
+    root = resolve(ref, offline, on_progress=on_progress, cancel=cancel)
     if (root / "prior").is_dir():
         index_path = root / "model_index.json"
         index = read_json(index_path) if index_path.is_file() else {}
@@ -121,9 +186,14 @@ def prior_source(ref: str = DEFAULT_PRIOR_REPO, offline: bool = False) -> PriorS
             latent_mean=_number(index, "latent_mean", 42.0),
             latent_std=_number(index, "latent_std", 1.0),
             resolution_multiple=_number(index, "resolution_multiple", 42.67),
+            commit=commit_of(root),
         )
     if (root / "config.json").is_file():
-        base = prior_source(DEFAULT_PRIOR_REPO, offline) if ref != DEFAULT_PRIOR_REPO else None
+        base = (
+            prior_source(DEFAULT_PRIOR_REPO, offline, on_progress=on_progress, cancel=cancel)
+            if ref != DEFAULT_PRIOR_REPO
+            else None
+        )
         if base is None:
             raise CheckpointError(f"{root} has no prior/ folder.", REDOWNLOAD_HINT)
         return PriorSource(
@@ -134,6 +204,7 @@ def prior_source(ref: str = DEFAULT_PRIOR_REPO, offline: bool = False) -> PriorS
             latent_mean=base.latent_mean,
             latent_std=base.latent_std,
             resolution_multiple=base.resolution_multiple,
+            commit=commit_of(root),
         )
     raise CheckpointError(
         f"{root} is not a Würstchen prior: it has neither a prior/ folder nor a config.json.",
@@ -141,8 +212,14 @@ def prior_source(ref: str = DEFAULT_PRIOR_REPO, offline: bool = False) -> PriorS
     )
 
 
-def decoder_source(ref: str = DEFAULT_DECODER_REPO, offline: bool = False) -> DecoderSource:
-    root = resolve(ref, offline)
+def decoder_source(
+    ref: str = DEFAULT_DECODER_REPO,
+    offline: bool = False,
+    *,
+    on_progress: ProgressCallback | None = None,
+    cancel: CancelToken = None,
+) -> DecoderSource:
+    root = resolve(ref, offline, on_progress=on_progress, cancel=cancel)
     if not (root / "decoder").is_dir():
         raise CheckpointError(
             f"{root} is not a Würstchen decoder: it has no decoder/ folder.",
@@ -155,4 +232,5 @@ def decoder_source(ref: str = DEFAULT_DECODER_REPO, offline: bool = False) -> De
         root=root,
         sampler=SamplerConfig.read(root),
         latent_dim_scale=_number(index, "latent_dim_scale", 10.67),
+        commit=commit_of(root),
     )

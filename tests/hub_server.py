@@ -1,0 +1,267 @@
+"""A small Hub on 127.0.0.1 that answers huggingface_hub as huggingface.co does, with faults on demand.
+
+Repositories are folders on disk. ``*.safetensors`` and ``*.bin`` files are served as LFS files: the resolve
+endpoint answers with a redirect to a "CDN" on another host name (``localhost``), carrying ``X-Linked-Etag``
+(the sha256) and ``X-Linked-Size``; other files are served directly with their git blob id as ETag. Every
+response names the commit in ``X-Repo-Commit``. Byte counts and ``Range`` starts are recorded per file so
+tests can assert on exactly what was sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+LFS = (".safetensors", ".bin")
+
+
+def git_blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+@dataclass
+class Repo:
+    repo_id: str
+    commit: str
+    files: dict[str, bytes]
+
+    def is_lfs(self, path: str) -> bool:
+        return path.endswith(LFS)
+
+    def sha256(self, path: str) -> str:
+        return hashlib.sha256(self.files[path]).hexdigest()
+
+
+@dataclass
+class Faults:
+    """What goes wrong, keyed by file path in the repository (or repo id for ``status``)."""
+
+    drop_after: dict[str, int] = field(default_factory=dict)  # close the connection after N bytes, once
+    corrupt_once: set[str] = field(default_factory=set)  # flip one byte in the next full body
+    stall: dict[str, int] = field(default_factory=dict)  # send N bytes, then nothing, on every try
+    delay: dict[str, float] = field(default_factory=dict)  # seconds between 8 KB chunks
+    status: dict[str, int] = field(default_factory=dict)  # answer every request for it with this code
+    no_range: bool = False  # ignore Range, as some proxies do
+
+
+class HubServer:
+    def __init__(self) -> None:
+        self.repos: dict[str, Repo] = {}
+        self.faults = Faults()
+        self.token: str | None = None
+        # Per file path, one [range start, body bytes sent] per GET; a connection still sending after
+        # reset_counts() updates only its own, detached entry.
+        self.transfers: defaultdict[str, list[list[int]]] = defaultdict(list)
+        self.log: list[tuple[str, str, str | None]] = []  # method, path, authorization
+        self.released = threading.Event()
+        self.lock = threading.Lock()
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd.daemon_threads = True
+        self.httpd.hub = self  # type: ignore[attr-defined]
+        self.port = self.httpd.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.cdn = f"http://localhost:{self.port}/cdn"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def add_repo(self, repo_id: str, folder: Path, extra: dict[str, bytes] | None = None) -> Repo:
+        files = {
+            p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+        }
+        files.update(extra or {})
+        commit = hashlib.sha1(repo_id.encode() + b"".join(files.values())).hexdigest()
+        self.repos[repo_id] = Repo(repo_id, commit, files)
+        return self.repos[repo_id]
+
+    @property
+    def gets(self) -> dict[str, list[int]]:
+        """The Range start of each GET, per file path."""
+        with self.lock:
+            return {name: [t[0] for t in ts] for name, ts in self.transfers.items() if ts}
+
+    @property
+    def sent(self) -> dict[str, int]:
+        """Body bytes sent, per file path."""
+        with self.lock:
+            return {name: sum(t[1] for t in ts) for name, ts in self.transfers.items() if ts}
+
+    def reset_counts(self) -> None:
+        with self.lock:
+            self.transfers.clear()
+            self.log.clear()
+
+    def __enter__(self) -> HubServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.released.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    @property
+    def hub(self) -> HubServer:
+        return self.server.hub  # type: ignore[attr-defined]
+
+    def do_HEAD(self) -> None:
+        self._route(head=True)
+
+    def do_GET(self) -> None:
+        self._route(head=False)
+
+    def _reply(self, code: int, headers: dict[str, str] | None = None, body: bytes = b"") -> None:
+        self.send_response(code)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _error(self, code: int, error_code: str = "") -> None:
+        headers = {"Content-Type": "application/json"}
+        if error_code:
+            headers["X-Error-Code"] = error_code
+        self._reply(code, headers, json.dumps({"error": f"{code} {error_code}"}).encode())
+
+    def _route(self, head: bool) -> None:
+        hub = self.hub
+        path = unquote(urlparse(self.path).path)
+        with hub.lock:
+            hub.log.append((self.command, path, self.headers.get("authorization")))
+        if m := re.fullmatch(r"/cdn/([^/]+/[^/]+)/([0-9a-f]{64})", path):
+            repo = hub.repos[m.group(1)]
+            name = next(p for p in repo.files if repo.is_lfs(p) and repo.sha256(p) == m.group(2))
+            return self._body(repo, name, head)
+        if hub.token and self.headers.get("authorization") != f"Bearer {hub.token}":
+            return self._error(401, "RepoNotFound")
+        if m := re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/([^/]+))?", path):
+            return self._info(m.group(1), m.group(2) or "main")
+        if m := re.fullmatch(r"/api/models/([^/]+/[^/]+)/tree/([^/]+)", path):
+            return self._tree(m.group(1), m.group(2))
+        if m := re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path):
+            return self._resolve(m.group(1), m.group(2), m.group(3), head)
+        self._error(404)
+
+    def _repo(self, repo_id: str, revision: str) -> Repo | None:
+        hub = self.hub
+        if repo_id in hub.faults.status:
+            self._error(hub.faults.status[repo_id])
+            return None
+        repo = hub.repos.get(repo_id)
+        if repo is None:
+            self._error(404, "RepoNotFound")
+        elif revision not in ("main", repo.commit):
+            self._error(404, "RevisionNotFound")
+            return None
+        return repo
+
+    def _entry(self, repo: Repo, path: str, tree: bool) -> dict[str, object]:
+        data = repo.files[path]
+        entry: dict[str, object] = {"size": len(data)}
+        lfs = {"size": len(data), "pointerSize": 134}
+        if tree:
+            entry.update(type="file", path=path, oid=git_blob_id(data))
+            lfs["oid"] = repo.sha256(path)  # type: ignore[assignment]
+        else:
+            entry.update(rfilename=path, blobId=git_blob_id(data))
+            lfs["sha256"] = repo.sha256(path)  # type: ignore[assignment]
+        if repo.is_lfs(path):
+            entry["lfs"] = lfs
+        return entry
+
+    def _info(self, repo_id: str, revision: str) -> None:
+        if (repo := self._repo(repo_id, revision)) is None:
+            return
+        info = {
+            "_id": repo.commit[:24],
+            "id": repo_id,
+            "modelId": repo_id,
+            "sha": repo.commit,
+            "private": False,
+            "siblings": [self._entry(repo, p, tree=False) for p in repo.files],
+        }
+        self._reply(200, {"Content-Type": "application/json"}, json.dumps(info).encode())
+
+    def _tree(self, repo_id: str, revision: str) -> None:
+        if (repo := self._repo(repo_id, revision)) is not None:
+            entries = [self._entry(repo, p, tree=True) for p in repo.files]
+            self._reply(200, {"Content-Type": "application/json"}, json.dumps(entries).encode())
+
+    def _resolve(self, repo_id: str, revision: str, name: str, head: bool) -> None:
+        if (repo := self._repo(repo_id, revision)) is None:
+            return
+        if name in self.hub.faults.status:
+            return self._error(self.hub.faults.status[name])
+        if name not in repo.files:
+            return self._error(404, "EntryNotFound")
+        data = repo.files[name]
+        if repo.is_lfs(name):
+            sha = repo.sha256(name)
+            headers = {
+                "X-Repo-Commit": repo.commit,
+                "ETag": f'"{git_blob_id(data)}"',
+                "X-Linked-Etag": f'"{sha}"',
+                "X-Linked-Size": str(len(data)),
+                "Location": f"{self.hub.cdn}/{repo_id}/{sha}",
+            }
+            return self._reply(302, headers)
+        self._body(repo, name, head, {"X-Repo-Commit": repo.commit, "ETag": f'"{git_blob_id(data)}"'})
+
+    def _body(self, repo: Repo, name: str, head: bool, extra: dict[str, str] | None = None) -> None:
+        hub, faults = self.hub, self.hub.faults
+        data = repo.files[name]
+        start = 0
+        m = re.fullmatch(r"bytes=(\d+)-", self.headers.get("Range", ""))
+        if m and not faults.no_range:
+            start = int(m.group(1))
+        if start > len(data):
+            return self._reply(416, {"Content-Range": f"bytes */{len(data)}"})
+        body = data[start:]
+        if not head and start == 0 and name in faults.corrupt_once:
+            faults.corrupt_once.discard(name)
+            body = bytes([body[0] ^ 0xFF]) + body[1:]
+        self.send_response(206 if start else 200)
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Accept-Ranges", "bytes")
+        self.end_headers()
+        if head:
+            return
+        transfer = [start, 0]
+        with hub.lock:
+            hub.transfers[name].append(transfer)
+        limit = len(body)
+        if name in faults.drop_after:
+            limit = min(limit, faults.drop_after.pop(name) - start)
+        stall = faults.stall.get(name)
+        if stall is not None:
+            limit = min(limit, max(stall - start, 0))
+        for i in range(0, limit, 8192):
+            piece = body[i : min(i + 8192, limit)]
+            self.wfile.write(piece)
+            self.wfile.flush()
+            with hub.lock:
+                transfer[1] += len(piece)
+            time.sleep(faults.delay.get(name, 0.0))
+        if stall is not None:
+            hub.released.wait(30)
+        if limit < len(body):
+            self.close_connection = True

@@ -1,0 +1,372 @@
+"""Download checkpoints into the standard Hugging Face cache: resumable, verified, cancellable.
+
+huggingface_hub lists the repository, builds the headers (token, user agent) and the HTTP session (proxies
+from the environment, ``HF_HUB_OFFLINE``). The bytes are fetched here, with HTTP ``Range`` into
+``blobs/<etag>.incomplete``, so a download interrupted by a dropped connection or a killed process continues
+from what is on disk, which huggingface_hub 2.x no longer does across processes. Every file is hashed
+against its ETag (the sha256 of an LFS file) before it enters the cache. No torch import here: the
+command line and the GUI can plan a download before the heavy libraries load.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wuerstchen_desktop.core import catalogue, hubcache
+from wuerstchen_desktop.core.errors import Cancelled, OfflineError
+
+log = logging.getLogger(__name__)
+
+FOLDER_HINT = "Or use a folder you already have: pass it with --prior/--decoder, or import it in the app."
+RETRY_HINT = "Check the connection and proxy settings and try again: the download continues where it stopped."
+POLL_S = 0.5  # how long one socket read may block before cancel is checked again
+
+
+class DownloadError(OfflineError):
+    """The checkpoints could not be fetched; what is already on disk is kept for the next try."""
+
+
+class Stalled(Exception):
+    """The server sent nothing for the stall timeout; retried like a dropped connection."""
+
+
+class NotEnoughSpace(DownloadError):
+    """Too little free disk space for the download, found before a single byte was fetched."""
+
+
+@dataclass(frozen=True)
+class DownloadProgress:
+    """Reported while downloading; ``speed`` in bytes/s and ``eta`` in seconds (None until known)."""
+
+    done: int
+    total: int
+    speed: float
+    eta: float | None
+    file: str
+    phase: str = "downloading"  # or "verifying"
+
+
+ProgressCallback = Callable[[DownloadProgress], None]
+CancelToken = threading.Event | Callable[[], bool] | None
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    path: str
+    size: int
+    etag: str | None  # the sha256 of an LFS file or the git id of a small one, as the listing gives it
+    on_disk: int = 0  # bytes already in the cache: the whole file, or a partial download
+
+
+@dataclass(frozen=True)
+class RepoPlan:
+    repo_id: str
+    revision: str
+    commit: str
+    files: tuple[RemoteFile, ...]
+
+
+@dataclass(frozen=True)
+class DownloadPlan:
+    """What a download will fetch, and whether it fits; shown to the user before it starts."""
+
+    repos: tuple[RepoPlan, ...]
+    cache: Path
+    free: int
+    endpoint: str | None = None
+    token: str | bool | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(f.size for r in self.repos for f in r.files)
+
+    @property
+    def on_disk(self) -> int:
+        return sum(min(f.on_disk, f.size) for r in self.repos for f in r.files)
+
+    @property
+    def to_fetch(self) -> int:
+        return self.total - self.on_disk
+
+    @property
+    def fits(self) -> bool:
+        return self.free >= self.to_fetch
+
+    def describe(self) -> str:
+        have = f" ({human(self.on_disk)} already on disk)" if self.on_disk else ""
+        return f"To download: {human(self.to_fetch)}{have}; free space in {self.cache}: {human(self.free)}."
+
+
+def human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+def _cancel_check(cancel: CancelToken) -> Callable[[], bool]:
+    if cancel is None:
+        return lambda: False
+    if isinstance(cancel, threading.Event):
+        return cancel.is_set
+    return cancel
+
+
+def _http_error(exc: Exception, what: str) -> DownloadError | None:
+    """A clear error for a failure that retrying will not fix; None for a transient one."""
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    if isinstance(exc, OfflineModeIsEnabled):
+        return DownloadError(
+            f"Cannot download {what}: offline mode is on (HF_HUB_OFFLINE).",
+            "Unset HF_HUB_OFFLINE to download. " + FOLDER_HINT,
+        )
+    if isinstance(exc, GatedRepoError) or (
+        isinstance(exc, HfHubHTTPError)
+        and exc.response is not None
+        and exc.response.status_code in (401, 403)
+    ):
+        return DownloadError(
+            f"The server refused access to {what}.",
+            "If this mirror needs a token, set HF_TOKEN or run `hf auth login`. " + FOLDER_HINT,
+        )
+    if isinstance(exc, (RepositoryNotFoundError, RevisionNotFoundError)) or (
+        isinstance(exc, HfHubHTTPError) and exc.response is not None and exc.response.status_code == 404
+    ):
+        return DownloadError(
+            f"{what} was not found on the server (HTTP 404).",
+            "Check the repository name and HF_ENDPOINT. " + FOLDER_HINT,
+        )
+    if isinstance(exc, HfHubHTTPError) and exc.response is not None:
+        code = exc.response.status_code
+        if code in (408, 429) or code >= 500:
+            return None
+        return DownloadError(f"The server answered HTTP {code} for {what}.", RETRY_HINT)
+    return None
+
+
+def _transient(exc: Exception) -> bool:
+    import httpx2
+    from huggingface_hub.errors import HfHubHTTPError
+
+    return isinstance(exc, (httpx2.TransportError, HfHubHTTPError, Stalled)) and not isinstance(
+        exc, httpx2.ProxyError
+    )
+
+
+class _Retry:
+    """Backoff between attempts; an attempt that made progress resets the count."""
+
+    def __init__(self, retries: int, backoff: float, cancelled: Callable[[], bool]) -> None:
+        self.retries, self.backoff, self.cancelled = retries, backoff, cancelled
+        self.failures = 0
+
+    def failed(self, exc: Exception, what: str) -> None:
+        """Wait before the next attempt, or raise the error the user sees."""
+        clear = _http_error(exc, what)
+        if clear is not None:
+            raise clear from exc
+        if not _transient(exc):
+            raise exc
+        self.failures += 1
+        if self.failures > self.retries:
+            raise DownloadError(
+                f"Could not download {what} after {self.retries + 1} tries: {_short(exc)}.",
+                RETRY_HINT + " " + FOLDER_HINT,
+            ) from exc
+        delay = min(self.backoff * 2 ** (self.failures - 1), 30.0)
+        log.warning("%s: %s; trying again in %.1f s", what, _short(exc), delay)
+        end = time.monotonic() + delay
+        while time.monotonic() < end:
+            if self.cancelled():
+                raise Cancelled()
+            time.sleep(min(0.05, max(0.0, end - time.monotonic())))
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# -- planning --------------------------------------------------------------------------------------
+def plan(
+    repo_ids: Sequence[str],
+    *,
+    cache_dir: Path | str | None = None,
+    endpoint: str | None = None,
+    token: str | bool | None = None,
+    timeout: float = 10.0,
+    retries: int = 3,
+    backoff: float = 1.0,
+) -> DownloadPlan:
+    """List each repository at its catalogue revision and compare with what the cache already holds."""
+    import httpx2
+    from huggingface_hub import HfApi
+
+    cache = hubcache.cache_root(cache_dir)
+    api = HfApi(endpoint=endpoint, token=token)
+    repos = []
+    for repo_id in repo_ids:
+        revision = catalogue.revision_for(repo_id)
+        retry = _Retry(retries, backoff, lambda: False)
+        while True:
+            try:
+                info = api.model_info(repo_id, revision=revision, files_metadata=True, timeout=timeout)
+                break
+            except httpx2.ConnectError as exc:  # no route, refused, no name: nothing to wait for
+                raise DownloadError(
+                    f"Could not download {repo_id}: cannot reach {api.endpoint} ({_short(exc)}).",
+                    RETRY_HINT + " " + FOLDER_HINT,
+                ) from exc
+            except Exception as exc:
+                retry.failed(exc, repo_id)
+        siblings = {s.rfilename: s for s in info.siblings or []}
+        paths, missing = catalogue.wanted(repo_id, list(siblings))
+        if missing or not info.sha:
+            raise DownloadError(
+                f"The server's copy of {repo_id} lacks {', '.join(missing) or 'a commit id'}.",
+                "Check HF_ENDPOINT, or try again later. " + FOLDER_HINT,
+            )
+        rdir = hubcache.repo_dir(cache, repo_id)
+        manifest = hubcache.read_manifest(rdir, info.sha) or {"files": {}}
+        files = []
+        for path in paths:
+            s = siblings[path]
+            entry = catalogue.lookup(repo_id)
+            known = entry.file(path) if entry is not None else None
+            size = s.lfs.size if s.lfs else s.size
+            size = size if size is not None else (known.size if known is not None else 0)
+            etag = s.lfs.sha256 if s.lfs else s.blob_id
+            files.append(RemoteFile(path, size, etag, _on_disk(rdir, info.sha, path, etag, size, manifest)))
+        repos.append(RepoPlan(repo_id, revision, info.sha, tuple(files)))
+    cache.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(cache).free
+    return DownloadPlan(tuple(repos), cache, free, endpoint, token)
+
+
+def _on_disk(
+    rdir: Path, commit: str, path: str, etag: str | None, size: int, manifest: dict[str, Any]
+) -> int:
+    done = manifest["files"].get(path, {})
+    if done.get("etag") and (rdir / "snapshots" / commit / path).exists():
+        return size
+    if etag is None:
+        return 0
+    blob = rdir / "blobs" / etag
+    if blob.exists():
+        return blob.stat().st_size
+    part = blob.with_name(etag + hubcache.PART_SUFFIX)
+    return part.stat().st_size if part.exists() else 0
+
+
+# -- downloading -----------------------------------------------------------------------------------
+@dataclass
+class _Meter:
+    """Bytes done of the whole plan, speed over the last few seconds, reported at most 5 times a second."""
+
+    total: int
+    callback: ProgressCallback | None
+    done: int = 0
+    samples: collections.deque[tuple[float, int]] = field(default_factory=collections.deque)
+    fetched: int = 0
+    last: float = 0.0
+
+    def add(
+        self, n: int, file: str, fetched: bool = True, phase: str = "downloading", force: bool = False
+    ) -> None:
+        self.done += n
+        now = time.monotonic()
+        if fetched:
+            self.fetched += n
+            self.samples.append((now, self.fetched))
+            while len(self.samples) > 2 and now - self.samples[0][0] > 5.0:
+                self.samples.popleft()
+        if self.callback is None or (not force and now - self.last < 0.2):
+            return
+        self.last = now
+        speed = 0.0
+        if len(self.samples) >= 2 and self.samples[-1][0] > self.samples[0][0]:
+            (t0, b0), (t1, b1) = self.samples[0], self.samples[-1]
+            speed = (b1 - b0) / (t1 - t0)
+        eta = (self.total - self.done) / speed if speed > 0 else None
+        self.callback(DownloadProgress(self.done, self.total, speed, eta, file, phase))
+
+
+def download(
+    the_plan: DownloadPlan,
+    *,
+    on_progress: ProgressCallback | None = None,
+    cancel: CancelToken = None,
+    timeout: float = 10.0,
+    stall_timeout: float = 30.0,
+    retries: int = 5,
+    backoff: float = 1.0,
+) -> list[Path]:
+    """Fetch what ``the_plan`` lacks; return each repository's snapshot folder.
+
+    Raises NotEnoughSpace before fetching anything, DownloadError after ``retries`` failed tries in a row,
+    Cancelled within about a second of ``cancel``. Partial files stay in the cache for the next try.
+    """
+    if not the_plan.fits:
+        raise NotEnoughSpace(
+            f"Not enough disk space: the download needs {human(the_plan.to_fetch)}, and {the_plan.cache} "
+            f"has {human(the_plan.free)} free.",
+            "Free some space, or set HF_HUB_CACHE (or HF_HOME) to a disk with more room, and try again.",
+        )
+    from wuerstchen_desktop.core.fetch import Fetcher
+
+    cancelled = _cancel_check(cancel)
+    meter = _Meter(the_plan.total, on_progress)
+    fetcher = Fetcher(the_plan, meter, cancelled, timeout, stall_timeout, retries, backoff)
+    snapshots = [fetcher.repo(repo) for repo in the_plan.repos]
+    meter.add(0, "", fetched=False, force=True)
+    return snapshots
+
+
+def ensure(
+    repo_ids: Sequence[str],
+    *,
+    cache_dir: Path | str | None = None,
+    endpoint: str | None = None,
+    token: str | bool | None = None,
+    on_progress: ProgressCallback | None = None,
+    cancel: CancelToken = None,
+    timeout: float = 10.0,
+    stall_timeout: float = 30.0,
+    retries: int = 5,
+    backoff: float = 1.0,
+) -> list[Path]:
+    """Plan and download in one call; what is already complete on disk is not fetched again."""
+    the_plan = plan(
+        repo_ids,
+        cache_dir=cache_dir,
+        endpoint=endpoint,
+        token=token,
+        timeout=timeout,
+        retries=min(retries, 3),
+        backoff=backoff,
+    )
+    return download(
+        the_plan,
+        on_progress=on_progress,
+        cancel=cancel,
+        timeout=timeout,
+        stall_timeout=stall_timeout,
+        retries=retries,
+        backoff=backoff,
+    )

@@ -1,0 +1,194 @@
+"""The standard Hugging Face cache layout, read and written without the network.
+
+``<cache>/models--owner--name/`` holds ``blobs/<etag>`` (the sha256 of an LFS file, the git sha1 of a small
+one), ``snapshots/<commit>/<path>`` (a relative symlink to the blob, or a copy where links are not allowed)
+and ``refs/<revision>`` (the commit). Files another tool downloaded there are found and reused. What this
+app verified is recorded in ``.wuerstchen/<commit>.json`` beside those folders, which other tools ignore.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from wuerstchen_desktop.core import catalogue
+
+COMMIT = re.compile(r"^[0-9a-f]{40}$")
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+PART_SUFFIX = ".incomplete"
+
+
+def cache_root(cache_dir: Path | str | None = None) -> Path:
+    """``cache_dir``, or the cache huggingface_hub uses (``HF_HUB_CACHE``, else ``HF_HOME/hub``)."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    from huggingface_hub import constants
+
+    return Path(constants.HF_HUB_CACHE)
+
+
+def repo_dir(cache: Path, repo_id: str) -> Path:
+    return cache / ("models--" + repo_id.replace("/", "--"))
+
+
+def read_ref(rdir: Path, revision: str) -> str | None:
+    if COMMIT.match(revision):
+        return revision
+    ref = rdir / "refs" / revision
+    try:
+        commit = ref.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return commit if COMMIT.match(commit) else None
+
+
+def write_ref(rdir: Path, revision: str, commit: str) -> None:
+    if revision == commit:
+        return
+    ref = rdir / "refs" / revision
+    ref.parent.mkdir(parents=True, exist_ok=True)
+    ref.write_text(commit, encoding="utf-8")
+
+
+def place(rdir: Path, commit: str, path: str, etag: str) -> Path:
+    """Point ``snapshots/<commit>/<path>`` at ``blobs/<etag>``: a relative symlink, else a copy."""
+    blob = rdir / "blobs" / etag
+    pointer = rdir / "snapshots" / commit / path
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    if pointer.is_symlink() or pointer.exists():
+        pointer.unlink()
+    try:
+        os.symlink(os.path.relpath(blob, pointer.parent), pointer)
+    except OSError:  # Windows without developer mode, or a file system without links
+        shutil.copyfile(blob, pointer)
+    return pointer
+
+
+def hasher_for(etag: str, size: int) -> Any:
+    """A hash object whose hex digest equals ``etag`` for an intact file, or None if it cannot be checked."""
+    if SHA256.match(etag):
+        return hashlib.sha256()
+    if COMMIT.match(etag):  # a git blob id: sha1 over a header and the content
+        h = hashlib.sha1()
+        h.update(f"blob {size}\0".encode())
+        return h
+    return None
+
+
+def file_matches(path: Path, etag: str, cancel: Callable[[], bool] | None = None) -> bool | None:
+    """Whether ``path`` hashes to ``etag``; None when ``etag`` is of no known hash kind."""
+    size = path.stat().st_size
+    h = hasher_for(etag, size)
+    if h is None:
+        return None
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 22):
+            if cancel is not None and cancel():
+                from wuerstchen_desktop.core.errors import Cancelled
+
+                raise Cancelled()
+            h.update(chunk)
+    return bool(h.hexdigest() == etag)
+
+
+# -- what this app recorded ------------------------------------------------------------------------
+def manifest_path(rdir: Path, commit: str) -> Path:
+    return rdir / ".wuerstchen" / f"{commit}.json"
+
+
+def read_manifest(rdir: Path, commit: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(manifest_path(rdir, commit).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("files"), dict) else None
+
+
+def write_manifest(rdir: Path, commit: str, data: dict[str, Any]) -> None:
+    path = manifest_path(rdir, commit)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+# -- what is on disk -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LocalFile:
+    path: str
+    size: int  # bytes on disk (for a partial download, the bytes so far)
+    present: bool
+    verified: bool
+
+
+@dataclass(frozen=True)
+class LocalStatus:
+    """One repository in the cache at the revision the app uses."""
+
+    repo_id: str
+    revision: str
+    commit: str | None
+    snapshot: Path | None
+    files: tuple[LocalFile, ...]
+    partial_bytes: int  # bytes of interrupted downloads waiting to be continued
+
+    @property
+    def complete(self) -> bool:
+        return self.snapshot is not None and bool(self.files) and all(f.present for f in self.files)
+
+    @property
+    def verified(self) -> bool:
+        return self.complete and all(f.verified for f in self.files)
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files if f.present)
+
+
+def _expected_paths(repo_id: str, snapshot: Path, manifest: dict[str, Any] | None) -> list[str]:
+    if manifest is not None:
+        return sorted(manifest["files"])
+    entry = catalogue.lookup(repo_id)
+    if entry is not None:
+        return [f.path for f in entry.files if f.required or (snapshot / f.path).exists()]
+    return sorted(p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_file())
+
+
+def local_status(
+    repo_id: str, revision: str | None = None, cache_dir: Path | str | None = None
+) -> LocalStatus:
+    """What the cache holds of ``repo_id``: never touches the network."""
+    revision = revision or catalogue.revision_for(repo_id)
+    rdir = repo_dir(cache_root(cache_dir), repo_id)
+    commit = read_ref(rdir, revision)
+    snapshot = rdir / "snapshots" / commit if commit else None
+    partial = sum(p.stat().st_size for p in (rdir / "blobs").glob("*" + PART_SUFFIX))
+    if snapshot is None or commit is None or not snapshot.is_dir():
+        return LocalStatus(repo_id, revision, commit, None, (), partial)
+    manifest = read_manifest(rdir, commit)
+    recorded = manifest["files"] if manifest is not None else {}
+    files = []
+    for path in _expected_paths(repo_id, snapshot, manifest):
+        target = snapshot / path
+        size = target.stat().st_size if target.exists() else 0
+        info = recorded.get(path) or {}
+        present = target.exists() and (not info or size == info.get("size"))
+        files.append(LocalFile(path, size, present, present and bool(info.get("verified"))))
+    return LocalStatus(repo_id, revision, commit, snapshot, tuple(files), partial)
+
+
+def local_snapshot(
+    repo_id: str, revision: str | None = None, cache_dir: Path | str | None = None
+) -> Path | None:
+    """The complete snapshot folder of ``repo_id`` in the cache, or None."""
+    status = local_status(repo_id, revision, cache_dir)
+    return status.snapshot if status.complete else None
