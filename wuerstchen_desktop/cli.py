@@ -122,7 +122,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
     from wuerstchen_desktop.core.devices import choose
-    from wuerstchen_desktop.core.imagefile import FLAT_PATTERN, make_record, write_image
+    from wuerstchen_desktop.core.imagefile import FLAT_PATTERN, write_image
     from wuerstchen_desktop.core.params import GenerationParams
     from wuerstchen_desktop.core.pipeline import Pipeline
 
@@ -151,16 +151,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     for warning in pipe.prompt_warnings([params]):
         print(f"Note: {warning}", file=sys.stderr)
     result = pipe.generate(params, on_step=Progress(sys.stderr))
-    models = {
-        "prior_model": pipe.prior_source.ref,
-        "decoder_model": pipe.decoder_source.ref,
-        "prior_revision": pipe.prior_source.commit,
-        "decoder_revision": pipe.decoder_source.commit,
-        "model_hash": (pipe.prior_source.weights_sha256() or "")[:10] or None,
-    }
     for i, (image, p) in enumerate(zip(result.images, result.params, strict=True)):
-        record = make_record(p, result.stage_c[i], **models)
-        path = write_image(image, record, out, args.format, FLAT_PATTERN)
+        path = write_image(image, pipe.image_record(p, result.stage_c[i]), out, args.format, FLAT_PATTERN)
         print(path, flush=True)
     return EXIT_OK
 

@@ -17,7 +17,9 @@ from PIL import Image
 
 from wuerstchen_desktop.core.checkpoints import DecoderSource, PriorSource
 from wuerstchen_desktop.core.errors import Cancelled, InvalidParams
+from wuerstchen_desktop.core.imagefile import make_record
 from wuerstchen_desktop.core.loading import check_stage, load_stage
+from wuerstchen_desktop.core.metadata import ImageRecord
 from wuerstchen_desktop.core.models import StageA, StageAConfig, StageB, StageBConfig, StageC, StageCConfig
 from wuerstchen_desktop.core.params import GenerationParams
 from wuerstchen_desktop.core.schedule import WuerstchenSampler, prior_timesteps, uniform_timesteps
@@ -142,6 +144,19 @@ class Pipeline:
         """Load every model now rather than on first use."""
         for _ in (self.prior_text, self.prior, self.decoder_text, self.decoder, self.vqgan):
             pass
+
+    def image_record(self, params: GenerationParams, stage_c: torch.Tensor) -> ImageRecord:
+        """What an image file records of how it was made: the job, the exact weights, its Stage C latent."""
+        sha = self.prior_source.weights_sha256()
+        return make_record(
+            params,
+            stage_c,
+            prior_model=self.prior_source.ref,
+            decoder_model=self.decoder_source.ref,
+            prior_revision=self.prior_source.commit,
+            decoder_revision=self.decoder_source.commit,
+            model_hash=sha[:10] if sha else None,
+        )
 
     # -- geometry ---------------------------------------------------------------------------------
     def stage_c_size(self, width: int, height: int) -> tuple[int, int]:
