@@ -24,7 +24,9 @@ def make_window(qtbot, prior_dir: Path, decoder_dir: Path, tmp_path: Path):
             device="cpu", dtype="float32", output_dir=tmp_path / "out", prior=str(prior), decoder=str(decoder)
         )
         store = SettingsStore(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-        window = MainWindow(service, settings, store, tmp_path / "app.log")
+        window = MainWindow(
+            service, settings, store, tmp_path / "app.log", index_path=tmp_path / "index.sqlite3"
+        )
         qtbot.addWidget(window)
         window.show()
         window.activateWindow()
@@ -35,6 +37,7 @@ def make_window(qtbot, prior_dir: Path, decoder_dir: Path, tmp_path: Path):
     yield make
     for window in made:
         window.service.shutdown()
+        window.history.shutdown()
 
 
 def fast(window, prompt: str = "a cat", seed: int = 5, images: int = 1, steps: int = 2) -> None:

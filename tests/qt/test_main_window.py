@@ -1,4 +1,4 @@
-"""The window over the real worker thread and the real tiny pipeline."""
+"""The window over the real worker threads, the real tiny pipeline and a real history index."""
 
 from __future__ import annotations
 
@@ -12,18 +12,39 @@ from tests.qt.conftest import fast
 WAIT_MS = 60_000
 
 
-def test_generate_shows_and_saves_the_image(qtbot, make_window) -> None:
+def generate_and_wait(qtbot, window, count: int) -> None:
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
+        window.generate()
+    qtbot.waitUntil(lambda: window.gallery.count() >= count, timeout=WAIT_MS)
+
+
+def test_generate_shows_saves_and_lists_the_image(qtbot, make_window) -> None:
     window = make_window()
     fast(window, images=2, seed=11)
     with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS) as done:
         qtbot.keyClick(window.panel.prompt, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     result = done.args[0]
     assert len(result.paths) == 2 and all(Path(p).is_file() for p in result.paths)
-    assert window.gallery.count() == 2
+    assert all(window.out_dir in Path(p).parents for p in result.paths)
+    qtbot.waitUntil(lambda: window.gallery.count() == 2, timeout=WAIT_MS)
+    assert sorted(window.gallery.item_at(i).seed for i in range(2)) == [11, 12]
     assert window.view.has_image()
-    seeds = sorted(window.gallery.item(i).data(Qt.ItemDataRole.UserRole + 1).seed for i in range(2))
-    assert seeds == [11, 12]
     assert window.progress.isHidden()
+    # The thumbnails arrive from the history thread.
+    model = window.gallery.model
+    qtbot.waitUntil(lambda: model.data(model.index(0), Qt.ItemDataRole.DecorationRole) is not None)
+
+
+def test_images_carry_their_parameters(qtbot, make_window) -> None:
+    from wuerstchen_desktop.core.imagefile import read_parameters
+
+    window = make_window()
+    fast(window, prompt="a red dog", seed=21)
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS) as done:
+        window.generate()
+    found = read_parameters(done.args[0].paths[0])
+    assert found.record is not None and found.record.latent is not None
+    assert found.record.params == window.panel.current_or_default().replace(prompt="a red dog", images=1)
 
 
 def test_progress_reports_stage_step_and_eta(qtbot, make_window) -> None:
@@ -33,8 +54,7 @@ def test_progress_reports_stage_step_and_eta(qtbot, make_window) -> None:
     window.service.progress.connect(lambda *a: reports.append(a))
     with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
         window.generate()
-    stages = [r[1] for r in reports]
-    assert stages[0] == "prior" and stages[-1] == "vqgan"
+    assert reports[0][1] == "prior" and reports[-1][1] == "vqgan"
     assert ("prior", 4, 4) in [(r[1], r[2], r[3]) for r in reports]
     assert all(r[4] >= 0 for r in reports)
 
@@ -53,13 +73,9 @@ def test_cancel_with_escape(qtbot, make_window) -> None:
     with qtbot.waitSignal(window.service.job_cancelled, timeout=WAIT_MS):
         window.generate()
     assert max(steps) < 200  # stopped long before the end
-    assert window.gallery.count() == 0
-    assert not (window.out_dir.exists() and any(window.out_dir.glob("*.png")))
-    # The next job runs normally.
-    fast(window, steps=2)
-    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
-        window.generate()
-    assert window.gallery.count() == 1
+    assert not any(window.out_dir.rglob("*.png"))
+    fast(window, steps=2)  # the next job runs normally
+    generate_and_wait(qtbot, window, 1)
 
 
 def test_jobs_queue_while_one_runs(qtbot, make_window) -> None:
@@ -72,14 +88,11 @@ def test_jobs_queue_while_one_runs(qtbot, make_window) -> None:
     window.generate()
     assert window.service.pending == 1
     assert "waiting" in window.panel.generate_button.text()
-    qtbot.waitUntil(lambda: len(finished) == 2, timeout=WAIT_MS)
-    prompts = [window.gallery.item(i).data(Qt.ItemDataRole.UserRole + 1).prompt for i in range(2)]
-    assert prompts == ["a dog", "a cat"]  # newest first
+    qtbot.waitUntil(lambda: len(finished) == 2 and window.gallery.count() == 2, timeout=WAIT_MS)
+    assert [window.gallery.item_at(i).prompt for i in range(2)] == ["a dog", "a cat"]  # newest first
 
 
-def test_bad_checkpoint_shows_an_error_and_the_window_survives(
-    qtbot, make_window, tmp_path: Path, decoder_dir: Path
-) -> None:
+def test_bad_checkpoint_shows_an_error_and_the_window_survives(qtbot, make_window, tmp_path: Path) -> None:
     window = make_window(prior=tmp_path / "no-such-prior")
     fast(window)
     with qtbot.waitSignal(window.service.job_failed, timeout=WAIT_MS) as failed:
@@ -101,33 +114,21 @@ def test_invalid_input_is_explained_in_the_panel(qtbot, make_window) -> None:
     assert window.service.pending == 0 and not window.service.busy
 
 
-def test_reuse_settings_from_the_gallery(qtbot, make_window) -> None:
-    window = make_window()
-    fast(window, prompt="a red horse", seed=77)
-    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
-        window.generate()
-    fast(window, prompt="something else", seed=1)
-    window.panel.random_seed.setChecked(True)
-    window.gallery.setCurrentRow(0)
-    params = window.gallery.current_params()
-    window.panel.set_params(params)
-    assert window.panel.prompt.toPlainText() == "a red horse"
-    assert not window.panel.random_seed.isChecked()
-    assert window.panel.params().seed == 77
-
-
 def test_copy_image_and_parameters(qtbot, make_window) -> None:
     window = make_window()
     fast(window, prompt="a blue dog", seed=9)
-    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
-        window.generate()
+    generate_and_wait(qtbot, window, 1)
+    window.gallery.select_row(0)
     window.copy_image()
     assert not QGuiApplication.clipboard().image().isNull()
+    QGuiApplication.clipboard().clear()
     window.copy_parameters()
-    assert "a blue dog" in QGuiApplication.clipboard().text()
+    qtbot.waitUntil(lambda: "Steps: " in QGuiApplication.clipboard().text())
+    text = QGuiApplication.clipboard().text()
+    assert text.startswith("a blue dog\nNegative prompt:") and "Seed: 9" in text
 
 
-def test_closing_during_a_job_cancels_and_stops_the_thread(qtbot, make_window) -> None:
+def test_closing_during_a_job_cancels_and_stops_the_threads(qtbot, make_window) -> None:
     window = make_window()
     fast(window, steps=200)
     with qtbot.waitSignal(window.service.progress, timeout=WAIT_MS):
@@ -135,3 +136,4 @@ def test_closing_during_a_job_cancels_and_stops_the_thread(qtbot, make_window) -
     assert window.service.busy
     window.close()
     assert window.service._thread.isFinished()
+    assert window.history._thread.isFinished()

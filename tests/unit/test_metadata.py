@@ -41,6 +41,7 @@ params_strategy = st.builds(
     prior_guidance=st.floats(0, 30),
     decoder_steps=st.integers(1, 100),
     decoder_guidance=st.floats(0, 30),
+    decoder_seed=st.none() | st.integers(0, MAX_SEED - 15),
 )
 tricky = st.sampled_from(
     ["", "a\nmulti\nline\nprompt", "Negative prompt: not really", "Steps: 3, Seed: 4, Size: 5x6",

@@ -116,3 +116,11 @@ def test_stage_c_size() -> None:
     assert stage_c_size(1024, 1024) == (24, 24)
     assert stage_c_size(1536, 1536) == (36, 36)
     assert stage_c_size(256, 384) == (6, 9)
+
+
+def test_decoder_seed_follows_the_image_index_and_is_validated() -> None:
+    p = GenerationParams("x", seed=10, images=3, decoder_seed=100)
+    assert (p.for_image(2).seed, p.for_image(2).decoder_seed) == (12, 102)
+    assert GenerationParams("x", seed=1).for_image(0).decoder_seed is None
+    with pytest.raises(InvalidParams, match="decoder seed"):
+        GenerationParams("x", decoder_seed=-1)

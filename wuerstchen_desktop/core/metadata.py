@@ -259,6 +259,10 @@ def format_parameters(record: ImageRecord) -> str:
         ("Model", model),
         ("Decoder steps", str(p.decoder_steps)),
         ("Decoder CFG scale", repr(float(p.decoder_guidance))),
+    ]
+    if p.decoder_seed is not None:
+        pairs.append(("Decoder seed", str(p.decoder_seed)))
+    pairs += [
         ("Version", f"{APP_NAME} {record.app_version}"),
     ]
     last = ", ".join(f"{k}: {_quote(plain_text(v))}" for k, v in pairs)

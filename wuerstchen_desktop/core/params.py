@@ -103,6 +103,9 @@ class GenerationParams:
     prior_guidance: float = 4.0
     decoder_steps: int = 12
     decoder_guidance: float = 0.0
+    # None: Stage B continues image i's generator after Stage C (as the reference does). A number: Stage B
+    # draws from its own generator seeded decoder_seed + i, over the same composition ("vary detail").
+    decoder_seed: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.prompt, str):
@@ -120,12 +123,15 @@ class GenerationParams:
         _check_int("number of decoder steps", self.decoder_steps, 1, MAX_DECODER_STEPS)
         _check_float("prior guidance", self.prior_guidance, 0.0, MAX_GUIDANCE)
         _check_float("decoder guidance", self.decoder_guidance, 0.0, MAX_GUIDANCE)
+        if self.decoder_seed is not None:
+            _check_int("decoder seed", self.decoder_seed, 0, MAX_SEED - (self.images - 1))
 
     def for_image(self, index: int) -> GenerationParams:
         """The parameters that regenerate image ``index`` of this job on its own."""
         if not 0 <= index < self.images:
             raise IndexError(f"image {index} of a job of {self.images}")
-        return dataclasses.replace(self, seed=self.seed + index, images=1)
+        decoder_seed = None if self.decoder_seed is None else self.decoder_seed + index
+        return dataclasses.replace(self, seed=self.seed + index, images=1, decoder_seed=decoder_seed)
 
     def replace(self, **changes: Any) -> GenerationParams:
         return dataclasses.replace(self, **changes)

@@ -1,108 +1,246 @@
-"""The history gallery: thumbnails, newest first, with the actions an artist reaches for."""
+"""The history gallery: thumbnails from the history index, newest first, loaded page by page and
+thumbnail by thumbnail as they come into view, with search and favourites."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImageReader, QPainter, QPen, QPixmap
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QRect,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLineEdit,
     QListView,
-    QListWidget,
-    QListWidgetItem,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
+    QVBoxLayout,
     QWidget,
 )
 
+from wuerstchen_desktop.worker.history import PAGE, HistoryService
+
 THUMB = 160
-PATH_ROLE = Qt.ItemDataRole.UserRole
-PARAMS_ROLE = Qt.ItemDataRole.UserRole + 1
+ITEM_ROLE = Qt.ItemDataRole.UserRole + 1
+Index = QModelIndex | QPersistentModelIndex
 
 
-def load_thumbnail(path: Path, size: int, ratio: float) -> QPixmap:
-    """A thumbnail read at the size it is shown (decoding only what is needed), sharp on HiDPI."""
-    reader = QImageReader(str(path))
-    reader.setAutoTransform(True)
-    full = reader.size()
-    target = int(size * ratio)
-    if full.isValid() and max(full.width(), full.height()) > target:
-        reader.setScaledSize(full.scaled(target, target, Qt.AspectRatioMode.KeepAspectRatio))
-    image = reader.read()
-    if image.isNull():
-        return QPixmap()
-    pixmap = QPixmap.fromImage(image)
-    pixmap.setDevicePixelRatio(ratio)
-    return pixmap
+class GalleryModel(QAbstractListModel):
+    """Rows are history items (``core.history.Item``); pixmaps arrive from the history thread."""
+
+    def __init__(self, history: HistoryService, scale: float = 1.0) -> None:
+        super().__init__()
+        self.history = history
+        self.scale = scale
+        self.items: list[Any] = []
+        self.query = ""
+        self.favourites_only = False
+        self._request = 0
+        self._exhausted = False
+        self._loading = False
+        self._pixmaps: dict[int, QPixmap] = {}
+        self._asked: set[int] = set()
+        history.worker.page.connect(self._on_page)
+        history.worker.thumbnail_ready.connect(self._on_thumbnail)
+
+    # -- loading ----------------------------------------------------------------------------------
+    def reload(self, query: str | None = None, favourites_only: bool | None = None) -> None:
+        self.beginResetModel()
+        self.items = []
+        if query is not None:
+            self.query = query
+        if favourites_only is not None:
+            self.favourites_only = favourites_only
+        self._exhausted = False
+        self._loading = False
+        self.endResetModel()
+        self._request = self.history.next_request()
+        self._load_more()
+
+    def _load_more(self) -> None:
+        if not self._loading and not self._exhausted:
+            self._loading = True
+            self.history.list_page(self._request, self.query, self.favourites_only, len(self.items), PAGE)
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008 - Qt's signature
+        return not parent.isValid() and not self._exhausted and not self._loading
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008 - Qt's signature
+        self._load_more()
+
+    def _on_page(self, request: int, items: list[Any]) -> None:
+        if request != self._request:
+            return  # an answer to a search that has since changed
+        self._loading = False
+        self._exhausted = len(items) < PAGE
+        known = {item.id for item in self.items}
+        fresh = [item for item in items if item.id not in known]
+        if fresh:
+            self.beginInsertRows(QModelIndex(), len(self.items), len(self.items) + len(fresh) - 1)
+            self.items.extend(fresh)
+            self.endInsertRows()
+
+    def _on_thumbnail(self, item_id: int, px: int, data: bytes) -> None:
+        pixmap = QPixmap()
+        if not pixmap.loadFromData(data):
+            return
+        pixmap.setDevicePixelRatio(self.scale)
+        self._pixmaps[item_id] = pixmap
+        row = self.row_of(item_id)
+        if row is not None:
+            index = self.index(row)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+    # -- edits --------------------------------------------------------------------------------------
+    def matches(self, item: Any) -> bool:
+        if self.favourites_only and not item.favourite:
+            return False
+        prompt = item.prompt.casefold()
+        return all(word in prompt for word in self.query.casefold().split())
+
+    def insert_newest(self, item: Any) -> None:
+        if self.row_of(item.id) is None and self.matches(item):
+            self.beginInsertRows(QModelIndex(), 0, 0)
+            self.items.insert(0, item)
+            self.endInsertRows()
+
+    def remove(self, item_id: int) -> None:
+        row = self.row_of(item_id)
+        if row is not None:
+            self.beginRemoveRows(QModelIndex(), row, row)
+            del self.items[row]
+            self.endRemoveRows()
+
+    def replace(self, item: Any) -> None:
+        row = self.row_of(item.id)
+        if row is not None:
+            self.items[row] = item
+            self.dataChanged.emit(self.index(row), self.index(row))
+
+    def row_of(self, item_id: int) -> int | None:
+        return next((i for i, item in enumerate(self.items) if item.id == item_id), None)
+
+    # -- Qt model -----------------------------------------------------------------------------------
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
+        return 0 if parent.isValid() else len(self.items)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or index.row() >= len(self.items):
+            return None
+        item = self.items[index.row()]
+        if role == ITEM_ROLE:
+            return item
+        if role == Qt.ItemDataRole.DecorationRole:
+            pixmap = self._pixmaps.get(item.id)
+            if pixmap is None and item.id not in self._asked:
+                self._asked.add(item.id)  # asked once; the answer or a failure message comes back
+                self.history.thumbnail(item.id, THUMB, self.scale)
+            return pixmap
+        if role == Qt.ItemDataRole.ToolTipRole:
+            star = "★ " if item.favourite else ""
+            return f"{star}{item.prompt or item.path.name}"
+        if role == Qt.ItemDataRole.AccessibleTextRole:
+            return item.prompt or item.path.name
+        return None
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
-    """Just the picture, centred in its cell, with a frame in the highlight colour when selected."""
+    """Just the picture, centred in its cell, a frame in the highlight colour when selected, a star on
+    favourites."""
 
-    def paint(
-        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
-    ) -> None:
-        icon = index.data(Qt.ItemDataRole.DecorationRole)
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         cell = QRect(option.rect).adjusted(3, 3, -3, -3)
         target = cell
-        if isinstance(icon, QIcon):
-            pixmap = icon.pixmap(cell.size())
-            size = pixmap.deviceIndependentSize().toSize()
+        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+        if isinstance(pixmap, QPixmap) and not pixmap.isNull():
+            size = (
+                pixmap.deviceIndependentSize()
+                .toSize()
+                .scaled(cell.size(), Qt.AspectRatioMode.KeepAspectRatio)
+            )
             target = QRect(
                 cell.x() + (cell.width() - size.width()) // 2,
                 cell.y() + (cell.height() - size.height()) // 2,
                 size.width(),
                 size.height(),
             )
-            painter.drawPixmap(target.topLeft(), pixmap)
+            painter.drawPixmap(target, pixmap)
+        else:
+            painter.fillRect(cell, option.palette.alternateBase())
+        item = index.data(ITEM_ROLE)
+        if item is not None and item.favourite:
+            painter.setPen(QPen(Qt.GlobalColor.yellow))
+            painter.drawText(
+                target.adjusted(4, 2, -4, -2), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignRight, "★"
+            )
         if option.state & QStyle.StateFlag.State_Selected:
             painter.setPen(QPen(option.palette.highlight(), 3))
             painter.drawRect(target.adjusted(-2, -2, 1, 1))
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+    def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         return QSize(THUMB + 8, THUMB + 8)
 
 
-class Gallery(QListWidget):
-    """Items carry the image path and, when known, the ``GenerationParams`` that made it."""
+class GalleryPanel(QWidget):
+    """Search box, favourites filter and the thumbnail grid."""
 
-    image_activated = Signal(Path)
+    item_activated = Signal(object)  # Item
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, history: HistoryService, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setAccessibleName(self.tr("History"))
-        self.setViewMode(QListView.ViewMode.IconMode)
-        self.setIconSize(QSize(THUMB, THUMB))
-        self.setResizeMode(QListView.ResizeMode.Adjust)
-        self.setMovement(QListView.Movement.Static)
-        self.setUniformItemSizes(True)
-        self.setGridSize(QSize(THUMB + 8, THUMB + 8))
-        self.setFlow(QListView.Flow.LeftToRight)
-        self.setWrapping(True)
-        self.setItemDelegate(ThumbnailDelegate(self))
-        self.setSelectionMode(QListWidget.SelectionMode.ExtendedSelection)
-        self.currentItemChanged.connect(self._current_changed)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText(self.tr("Search prompts…"))
+        self.search.setClearButtonEnabled(True)
+        self.search.setAccessibleName(self.tr("Search the history"))
+        self.favourites = QCheckBox(self.tr("★ only"))
+        self.favourites.setToolTip(self.tr("Show favourites only"))
+        self.view = QListView()
+        self.view.setAccessibleName(self.tr("History"))
+        self.view.setViewMode(QListView.ViewMode.IconMode)
+        self.view.setResizeMode(QListView.ResizeMode.Adjust)
+        self.view.setMovement(QListView.Movement.Static)
+        self.view.setUniformItemSizes(True)
+        self.view.setGridSize(QSize(THUMB + 8, THUMB + 8))
+        self.view.setWrapping(True)
+        self.view.setSelectionMode(QListView.SelectionMode.SingleSelection)
+        self.view.setItemDelegate(ThumbnailDelegate(self.view))
+        self.model = GalleryModel(history, self.devicePixelRatioF() or 1.0)
+        self.view.setModel(self.model)
+        self.view.selectionModel().currentChanged.connect(self._current_changed)
+        self.search.textChanged.connect(lambda text: self.model.reload(query=text))
+        self.favourites.toggled.connect(lambda on: self.model.reload(favourites_only=on))
 
-    def add_image(self, path: Path, params: object | None = None) -> QListWidgetItem:
-        item = QListWidgetItem(QIcon(load_thumbnail(path, THUMB, self.devicePixelRatioF() or 1.0)), "")
-        item.setData(PATH_ROLE, str(path))
-        item.setData(PARAMS_ROLE, params)
-        item.setToolTip(path.name)
-        self.insertItem(0, item)
-        return item
+        bar = QHBoxLayout()
+        bar.addWidget(self.search, 1)
+        bar.addWidget(self.favourites)
+        root = QVBoxLayout(self)
+        root.setContentsMargins(0, 0, 0, 0)
+        root.addLayout(bar)
+        root.addWidget(self.view, 1)
 
-    def current_path(self) -> Path | None:
-        item = self.currentItem()
-        return Path(item.data(PATH_ROLE)) if item is not None else None
+    def count(self) -> int:
+        return self.model.rowCount()
 
-    def current_params(self) -> object | None:
-        item = self.currentItem()
-        return item.data(PARAMS_ROLE) if item is not None else None
+    def current_item(self) -> Any:
+        index = self.view.currentIndex()
+        return index.data(ITEM_ROLE) if index.isValid() else None
 
-    def paths(self) -> list[Path]:
-        return [Path(self.item(i).data(PATH_ROLE)) for i in range(self.count())]
+    def select_row(self, row: int) -> None:
+        self.view.setCurrentIndex(self.model.index(row))
 
-    def _current_changed(self, current: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
-        if current is not None:
-            self.image_activated.emit(Path(current.data(PATH_ROLE)))
+    def item_at(self, row: int) -> Any:
+        return self.model.items[row]
+
+    def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        item = current.data(ITEM_ROLE) if current.isValid() else None
+        if item is not None:
+            self.item_activated.emit(item)

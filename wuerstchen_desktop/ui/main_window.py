@@ -3,14 +3,25 @@ is happening and how long it will take."""
 
 from __future__ import annotations
 
-import json
 import logging
+import secrets
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QGuiApplication, QKeySequence, QPixmap
+from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDesktopServices,
+    QDragEnterEvent,
+    QDropEvent,
+    QGuiApplication,
+    QKeySequence,
+    QPixmap,
+)
 from PySide6.QtWidgets import (
     QApplication,
+    QFileDialog,
     QLabel,
     QMainWindow,
     QMenu,
@@ -20,18 +31,21 @@ from PySide6.QtWidgets import (
     QSplitter,
 )
 
+from wuerstchen_desktop.core.carry import carry_over
 from wuerstchen_desktop.core.errors import InvalidParams
-from wuerstchen_desktop.core.params import GenerationParams
+from wuerstchen_desktop.core.metadata import format_parameters
 from wuerstchen_desktop.core.settings import Settings
-from wuerstchen_desktop.ui.gallery import Gallery
+from wuerstchen_desktop.ui.gallery import GalleryPanel
 from wuerstchen_desktop.ui.image_view import ImageView
 from wuerstchen_desktop.ui.prompt_panel import PromptPanel
 from wuerstchen_desktop.ui.settings_dialog import SettingsDialog, SettingsStore
 from wuerstchen_desktop.ui.theme import apply_theme
 from wuerstchen_desktop.worker.generation import GenerationService
+from wuerstchen_desktop.worker.history import HistoryService
 from wuerstchen_desktop.worker.jobs import EngineConfig, Job, JobError, JobResult
 
 log = logging.getLogger(__name__)
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp)"
 
 
 class MainWindow(QMainWindow):
@@ -41,30 +55,41 @@ class MainWindow(QMainWindow):
         settings: Settings,
         store: SettingsStore | None = None,
         log_file: Path | None = None,
+        history: HistoryService | None = None,
+        index_path: Path | None = None,
     ) -> None:
         super().__init__()
         self.service = service
+        self.history = history if history is not None else HistoryService(self)
         self.settings = settings
         self.store = store
         self.log_file = log_file
+        self.index_path = index_path
         self.auto_choice = ""
-        self.job_params: dict[int, GenerationParams] = {}
+        self.undo_token: str | None = None
+        self._reads: dict[int, str] = {}  # history read request -> what to do with the answer
         self.setWindowTitle(self.tr("Würstchen Desktop"))
+        self.setAcceptDrops(True)
         self.resize(1360, 860)
 
         self.panel = PromptPanel()
         self.panel.setMinimumWidth(320)
         self.view = ImageView()
-        self.gallery = Gallery()
+        self.gallery = GalleryPanel(self.history)
         self.gallery.setMinimumWidth(200)
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        splitter.addWidget(self.panel)
-        splitter.addWidget(self.view)
-        splitter.addWidget(self.gallery)
+        for widget in (self.panel, self.view, self.gallery):
+            splitter.addWidget(widget)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([360, 760, 360])
         self.setCentralWidget(splitter)
+        self._status_bar()
+        self._actions()
+        self._connect()
+        self.history.open(settings.output_dir, index_path)
+        self.panel.prompt.setFocus()
 
+    def _status_bar(self) -> None:
         self.engine_label = QLabel(self.tr("Starting…"))
         self.stage_label = QLabel()
         self.progress = QProgressBar()
@@ -74,53 +99,61 @@ class MainWindow(QMainWindow):
         self.cancel_button = QPushButton(self.tr("Cancel"))
         self.cancel_button.setToolTip(self.tr("Cancel the running job (Esc)"))
         self.cancel_button.hide()
+        self.undo_button = QPushButton(self.tr("Undo"))
+        self.undo_button.hide()
         status = self.statusBar()
+        status.addPermanentWidget(self.undo_button)
         status.addPermanentWidget(self.stage_label)
         status.addPermanentWidget(self.progress)
         status.addPermanentWidget(self.cancel_button)
         status.addPermanentWidget(self.engine_label)
 
-        self._actions()
+    def _connect(self) -> None:
         self.panel.generate_requested.connect(self.generate)
         self.cancel_button.clicked.connect(self.service.cancel_current)
-        self.gallery.image_activated.connect(self.show_image)
-        self.gallery.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.gallery.customContextMenuRequested.connect(self._gallery_menu)
-        service.engine_status.connect(self.engine_label.setText)
-        service.engine_ready.connect(self._engine_ready)
-        service.job_started.connect(self._job_started)
-        service.progress.connect(self._progress)
-        service.job_finished.connect(self._job_finished)
-        service.job_failed.connect(self._job_failed)
-        service.job_cancelled.connect(self._job_cancelled)
-        service.queue_changed.connect(self._queue_changed)
-        self.panel.prompt.setFocus()
+        self.undo_button.clicked.connect(self.undo_delete)
+        self.gallery.item_activated.connect(lambda item: self.show_image(item.path))
+        self.gallery.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.gallery.view.customContextMenuRequested.connect(self._gallery_menu)
+        s = self.service
+        s.engine_status.connect(self.engine_label.setText)
+        s.engine_ready.connect(self._engine_ready)
+        s.job_started.connect(self._job_started)
+        s.progress.connect(self._progress)
+        s.job_finished.connect(self._job_finished)
+        s.job_failed.connect(self._job_failed)
+        s.job_cancelled.connect(self._job_cancelled)
+        s.queue_changed.connect(self.panel.set_busy_hint)
+        h = self.history.worker
+        h.opened.connect(lambda _count: self.gallery.model.reload())
+        h.added.connect(self._history_added)
+        h.removed.connect(self._history_removed)
+        h.restored.connect(self._history_added)
+        h.changed.connect(self.gallery.model.replace)
+        h.parameters_read.connect(self._parameters_read)
+        h.latent_read.connect(self._latent_read)
+        h.failed.connect(lambda message: self.statusBar().showMessage(message, 10_000))
 
     # -- actions ----------------------------------------------------------------------------------
     def _actions(self) -> None:
-        def action(
-            text: str, keys: list[QKeySequence], slot, context=Qt.ShortcutContext.WindowShortcut
-        ) -> QAction:
+        def action(text: str, keys: list[str], slot: Any) -> QAction:
             act = QAction(text, self)
-            act.setShortcuts(keys)
-            act.setShortcutContext(context)
+            act.setShortcuts([QKeySequence(k) for k in keys])
             act.triggered.connect(slot)
             self.addAction(act)
             return act
 
-        self.generate_action = action(
-            self.tr("Generate"), [QKeySequence("Ctrl+Return"), QKeySequence("Ctrl+Enter")], self.generate
-        )
-        self.cancel_action = action(
-            self.tr("Cancel"), [QKeySequence(Qt.Key.Key_Escape)], self.service.cancel_current
-        )
-        self.copy_image_action = action(self.tr("Copy image"), [QKeySequence("Ctrl+C")], self.copy_image)
-        self.copy_params_action = action(
-            self.tr("Copy parameters"), [QKeySequence("Ctrl+Shift+C")], self.copy_parameters
-        )
-        self.settings_action = action(self.tr("Settings…"), [QKeySequence("Ctrl+,")], self.open_settings)
+        self.generate_action = action(self.tr("Generate"), ["Ctrl+Return", "Ctrl+Enter"], self.generate)
+        self.cancel_action = action(self.tr("Cancel"), ["Esc"], self.service.cancel_current)
+        self.copy_image_action = action(self.tr("Copy image"), ["Ctrl+C"], self.copy_image)
+        self.copy_params_action = action(self.tr("Copy parameters"), ["Ctrl+Shift+C"], self.copy_parameters)
+        self.open_action = action(self.tr("Open image…"), ["Ctrl+O"], self.open_image)
+        self.paste_action = action(self.tr("Paste parameters"), ["Ctrl+Shift+V"], self.paste_parameters)
+        self.delete_action = action(self.tr("Delete"), ["Del"], self.delete_current)
+        self.undo_action = action(self.tr("Undo delete"), ["Ctrl+Z"], self.undo_delete)
+        self.settings_action = action(self.tr("Settings…"), ["Ctrl+,"], self.open_settings)
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
-        self.toggle_fit_action = action(self.tr("Fit / 100%"), [QKeySequence("Ctrl+0")], self.view.toggle_fit)
+        self.fit_action = action(self.tr("Fit / 100%"), ["Ctrl+0"], self.view.toggle_fit)
 
     def generate(self) -> None:
         try:
@@ -132,41 +165,45 @@ class MainWindow(QMainWindow):
             self.panel.show_error(self.tr("Type a prompt first."))
             return
         self.panel.show_error("")
-        job = Job(params, self.settings.output_dir, self.settings.image_format)
-        self.job_params[job.id] = params
-        self.service.submit(job)
+        self.service.submit(Job(params, self.settings.output_dir, self.settings.image_format))
 
     @property
     def out_dir(self) -> Path:
         return self.settings.output_dir
-
-    def open_settings(self) -> None:
-        dialog = SettingsDialog(self.settings, self.auto_choice, self)
-        dialog.accepted.connect(lambda: self.apply_settings(dialog.settings()))
-        dialog.open()
-        self.settings_dialog = dialog
-
-    def apply_settings(self, settings: Settings) -> None:
-        """Save and use new settings; the engine reloads between jobs if its part changed."""
-        self.settings = settings
-        if self.store is not None:
-            self.store.save(settings)
-        app = QApplication.instance()
-        if isinstance(app, QApplication):
-            apply_theme(app, settings.theme)
-        self.service.reconfigure(EngineConfig.from_settings(settings))
-
-    def _engine_ready(self, description: str, reasons: str) -> None:
-        self.auto_choice = self.tr("Now using {0}: {1}").format(description, reasons)
 
     def copy_image(self) -> None:
         if self.view.has_image():
             QGuiApplication.clipboard().setPixmap(self.view.pixmap())
 
     def copy_parameters(self) -> None:
-        params = self.gallery.current_params()
-        if isinstance(params, GenerationParams):
-            QGuiApplication.clipboard().setText(json.dumps(params.to_dict(), ensure_ascii=False, indent=2))
+        item = self.gallery.current_item()
+        if item is not None:
+            self._read(self.history.read_file(item.path), "copy")
+
+    def open_image(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, self.tr("Open an image"), str(self.out_dir), IMAGE_FILTER)
+        if name:
+            self._read(self.history.read_file(Path(name)), "use")
+
+    def paste_parameters(self) -> None:
+        text = QGuiApplication.clipboard().text()
+        if text.strip():
+            self._read(self.history.read_text(text), "use")
+
+    def delete_current(self) -> None:
+        item = self.gallery.current_item()
+        if item is not None and (self.gallery.view.hasFocus() or self.view.hasFocus()):
+            self.history.delete(item.id)
+
+    def undo_delete(self) -> None:
+        if self.undo_token is not None:
+            self.history.restore(self.undo_token)
+            self.undo_token = None
+            self.undo_button.hide()
+
+    def vary_detail(self, item: Any) -> None:
+        """Decode the item's stored composition again with a new decoder seed: no Stage C."""
+        self._read(self.history.read_latent(item.id), "vary")
 
     def show_image(self, path: Path) -> None:
         pixmap = QPixmap(str(path))
@@ -177,34 +214,125 @@ class MainWindow(QMainWindow):
             return
         self.view.set_pixmap(pixmap)
 
-    def _gallery_menu(self, pos: QPoint) -> None:
-        item = self.gallery.itemAt(pos)
-        if item is None:
-            return
-        self.gallery.setCurrentItem(item)
-        params = self.gallery.current_params()
-        path = self.gallery.current_path()
-        menu = QMenu(self)
-        if isinstance(params, GenerationParams):
-            menu.addAction(self.tr("Use all settings"), lambda: self.panel.set_params(params))
-            menu.addAction(self.tr("Use prompt"), lambda: self._use_prompt(params))
-            menu.addAction(self.tr("Use seed"), lambda: self.panel.set_seed(params.seed))
-            menu.addSeparator()
-        menu.addAction(self.copy_image_action)
-        if isinstance(params, GenerationParams):
-            menu.addAction(self.copy_params_action)
-        if path is not None:
-            menu.addAction(
-                self.tr("Show in folder"),
-                lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent))),
-            )
-        menu.exec(self.gallery.viewport().mapToGlobal(pos))
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.settings, self.auto_choice, self)
+        dialog.accepted.connect(lambda: self.apply_settings(dialog.settings()))
+        dialog.open()
+        self.settings_dialog = dialog
 
-    def _use_prompt(self, params: GenerationParams) -> None:
-        self.panel.prompt.setPlainText(params.prompt)
-        self.panel.negative.setPlainText(params.negative_prompt)
+    def apply_settings(self, settings: Settings) -> None:
+        """Save and use new settings; the engine reloads between jobs if its part changed."""
+        old, self.settings = self.settings, settings
+        if self.store is not None:
+            self.store.save(settings)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, settings.theme)
+        if settings.output_dir != old.output_dir:
+            self.history.open(settings.output_dir, self.index_path)
+        self.service.reconfigure(EngineConfig.from_settings(settings))
+
+    # -- drag and drop ----------------------------------------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self._dropped_request(event.mimeData(), dry_run=True):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        if self._dropped_request(event.mimeData(), dry_run=False):
+            event.acceptProposedAction()
+
+    def _dropped_request(self, mime: QMimeData, dry_run: bool) -> bool:
+        files = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+        if files:
+            if not dry_run:
+                self._read(self.history.read_file(files[0]), "use")
+            return True
+        if mime.hasText() and mime.text().strip():
+            if not dry_run:
+                self._read(self.history.read_text(mime.text()), "use")
+            return True
+        return False
+
+    # -- answers from the history thread ----------------------------------------------------------
+    def _read(self, request: int, purpose: str) -> None:
+        self._reads[request] = purpose
+
+    def _parameters_read(self, request: int, found: Any, error: str | None) -> None:
+        purpose = self._reads.pop(request, None)
+        if purpose is None:
+            return
+        if error is not None:
+            self.statusBar().showMessage(error, 15_000)
+            return
+        if purpose == "copy":
+            text = format_parameters(found.record) if found.record is not None else found.prompt
+            QGuiApplication.clipboard().setText(text)
+            return
+        params, notes = carry_over(found, self.panel.current_or_default())
+        self.panel.set_params(params)
+        message = " ".join(notes) or self.tr("All settings carried over.")
+        self.statusBar().showMessage(message, 15_000)
+        self.panel.show_note(" ".join(notes))
+
+    def _latent_read(self, request: int, found: Any, error: str | None) -> None:
+        if self._reads.pop(request, None) != "vary":
+            return
+        if error is not None:
+            self.statusBar().showMessage(error, 15_000)
+            return
+        parameters, latent = found
+        if parameters.record is None:
+            return
+        params = parameters.record.params.replace(images=1, decoder_seed=secrets.randbelow(2**32))
+        self.service.submit(Job(params, self.out_dir, self.settings.image_format, stage_c=latent))
+
+    def _history_added(self, item: Any) -> None:
+        self.gallery.model.insert_newest(item)
+
+    def _history_removed(self, item_id: int, token: str) -> None:
+        self.gallery.model.remove(item_id)
+        self.undo_token = token
+        self.undo_button.show()
+        self.statusBar().showMessage(self.tr("Deleted. Undo with Ctrl+Z."), 15_000)
+        QTimer.singleShot(30_000, self.undo_button.hide)
+
+    def _gallery_menu(self, pos: QPoint) -> None:
+        index = self.gallery.view.indexAt(pos)
+        if not index.isValid():
+            return
+        self.gallery.view.setCurrentIndex(index)
+        item = self.gallery.current_item()
+        menu = QMenu(self)
+        menu.addAction(
+            self.tr("Use all settings"), lambda: self._read(self.history.read_file(item.path), "use")
+        )
+        menu.addAction(self.tr("Use prompt"), lambda: self._use_prompt(item))
+        if item.seed is not None:
+            menu.addAction(self.tr("Use seed"), lambda: self.panel.set_seed(item.seed))
+        vary = menu.addAction(self.tr("Vary detail"), lambda: self.vary_detail(item))
+        vary.setEnabled(item.has_latent)
+        vary.setToolTip(self.tr("Decode the same composition with a new decoder seed"))
+        menu.addSeparator()
+        menu.addAction(self.copy_image_action)
+        menu.addAction(self.copy_params_action)
+        menu.addAction(
+            self.tr("Show in folder"),
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(item.path.parent))),
+        )
+        star = self.tr("Remove from favourites") if item.favourite else self.tr("Add to favourites")
+        menu.addAction(star, lambda: self.history.set_favourite(item.id, not item.favourite))
+        menu.addSeparator()
+        menu.addAction(self.tr("Delete"), lambda: self.history.delete(item.id))
+        menu.exec(self.gallery.view.viewport().mapToGlobal(pos))
+
+    def _use_prompt(self, item: Any) -> None:
+        self.panel.prompt.setPlainText(item.prompt)
+        self.panel.negative.setPlainText(item.negative_prompt)
 
     # -- worker reports ---------------------------------------------------------------------------
+    def _engine_ready(self, description: str, reasons: str) -> None:
+        self.auto_choice = self.tr("Now using {0}: {1}").format(description, reasons)
+
     def _job_started(self, job_id: int) -> None:
         self.statusBar().clearMessage()
         self.progress.setRange(0, 0)
@@ -226,14 +354,10 @@ class MainWindow(QMainWindow):
             self.stage_label.setText("")
 
     def _job_finished(self, result: JobResult) -> None:
-        params = self.job_params.pop(result.job_id, None)
-        for i, path in enumerate(result.paths):
-            item_params = params.for_image(i) if params is not None else None
-            self.gallery.add_image(path, item_params)
+        for path in result.paths:
+            self.history.add(path)
         if result.paths:
-            self.gallery.setCurrentRow(
-                len(result.paths) - 1, QItemSelectionModel.SelectionFlag.ClearAndSelect
-            )
+            self.show_image(result.paths[-1])
         note = " ".join(result.warnings)
         self.statusBar().showMessage(
             self.tr("Done in {0:.1f} s. {1}").format(result.seconds, note).strip(), 10_000
@@ -241,7 +365,6 @@ class MainWindow(QMainWindow):
         self._job_done()
 
     def _job_failed(self, error: JobError) -> None:
-        self.job_params.pop(error.job_id, None)
         self._job_done()
         box = QMessageBox(QMessageBox.Icon.Warning, self.tr("Could not generate"), error.message, parent=self)
         if self.log_file is not None:
@@ -251,16 +374,13 @@ class MainWindow(QMainWindow):
         self.error_box = box
 
     def _job_cancelled(self, job_id: int) -> None:
-        self.job_params.pop(job_id, None)
         self.statusBar().showMessage(self.tr("Cancelled."), 5_000)
         self._job_done()
-
-    def _queue_changed(self, waiting: int) -> None:
-        self.panel.set_busy_hint(waiting)
 
     # -- shutdown ---------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.service.busy:
             self.engine_label.setText(self.tr("Cancelling…"))
         self.service.shutdown()
+        self.history.shutdown()
         event.accept()

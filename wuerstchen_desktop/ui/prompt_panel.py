@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.params import (
     ASPECT_RATIOS,
     MAX_DECODER_STEPS,
@@ -99,6 +100,9 @@ class PromptPanel(QWidget):
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #d9534f;")
         self.error_label.hide()
+        self.note_label = QLabel()
+        self.note_label.setWordWrap(True)
+        self.note_label.hide()
 
         self._layout()
         self.aspect.currentIndexChanged.connect(self._aspect_changed)
@@ -159,6 +163,7 @@ class PromptPanel(QWidget):
         adv.addRow(self.tr("Decoder steps"), self.decoder_steps)
         adv.addRow(self.tr("Decoder guidance"), self.decoder_guidance)
         root.addWidget(advanced)
+        root.addWidget(self.note_label)
         root.addWidget(self.error_label)
         root.addWidget(self.generate_button)
 
@@ -220,6 +225,29 @@ class PromptPanel(QWidget):
         self.seed.setText(str(seed))
         if lock:
             self.random_seed.setChecked(False)
+
+    def current_or_default(self) -> GenerationParams:
+        """The panel's job as far as it is valid, without drawing a new random seed."""
+        try:
+            seed = min(int(self.seed.text() or "0"), MAX_SEED)
+            return GenerationParams(
+                prompt="",
+                width=self.width_box.value(),
+                height=self.height_box.value(),
+                seed=seed,
+                images=self.images.value(),
+                prior_steps=None if self.official.isChecked() else self.prior_steps.value(),
+                prior_guidance=self.prior_guidance.value(),
+                decoder_steps=self.decoder_steps.value(),
+                decoder_guidance=self.decoder_guidance.value(),
+            )
+        except InvalidParams:
+            return GenerationParams("")
+
+    def show_note(self, message: str) -> None:
+        """What could not be carried over from a dropped or opened image."""
+        self.note_label.setText(message)
+        self.note_label.setVisible(bool(message))
 
     def show_error(self, message: str) -> None:
         self.error_label.setText(message)

@@ -13,11 +13,11 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from wuerstchen_desktop.core.errors import Cancelled, WuerstchenError
+from wuerstchen_desktop.core.errors import Cancelled, InvalidParams, WuerstchenError
 from wuerstchen_desktop.worker.jobs import EngineConfig, Job, JobError, JobResult
 
 if TYPE_CHECKING:
@@ -100,18 +100,16 @@ class GenerationWorker(QObject):
             if job.cancel.is_set():
                 raise Cancelled()
             pipe = self._ensure_pipeline()
-            result = pipe.generate(
-                job.params, on_step=self._progress_reporter(job.id), cancel=job.cancel.is_set
-            )
-            from wuerstchen_desktop.core.imagefile import default_stem, save_image
+            images, params, latents, warnings = self._make_images(pipe, job)
+            from wuerstchen_desktop.core.imagefile import DEFAULT_PATTERN, write_image
 
             paths = tuple(
-                save_image(image, job.out_dir, default_stem(p.seed, p.prompt), job.image_format)
-                for image, p in zip(result.images, result.params, strict=True)
+                write_image(
+                    image, pipe.image_record(p, latent), job.out_dir, job.image_format, DEFAULT_PATTERN
+                )
+                for image, p, latent in zip(images, params, latents, strict=True)
             )
-            self.job_finished.emit(
-                JobResult(job.id, paths, time.monotonic() - started, tuple(result.warnings))
-            )
+            self.job_finished.emit(JobResult(job.id, paths, time.monotonic() - started, tuple(warnings)))
         except Cancelled:
             log.info("job %d cancelled", job.id)
             self.job_cancelled.emit(job.id)
@@ -122,6 +120,25 @@ class GenerationWorker(QObject):
             log.exception("job %d crashed", job.id)
             message = self.tr("Something went wrong while generating: {0}").format(exc)
             self.job_failed.emit(JobError(job.id, message, traceback.format_exc()))
+
+    def _make_images(self, pipe: Pipeline, job: Job) -> tuple[list[Any], list[Any], Any, list[str]]:
+        """Generate the job's images, or decode its stored Stage C latent again with the decoder seed."""
+        on_step, cancel = self._progress_reporter(job.id), job.cancel.is_set
+        if job.stage_c is None:
+            result = pipe.generate(job.params, on_step=on_step, cancel=cancel)
+            return result.images, result.params, result.stage_c, result.warnings
+        import torch
+
+        from wuerstchen_desktop.core.pipeline import to_pil
+
+        p = job.params
+        if p.decoder_seed is None:
+            raise InvalidParams("Decoding a stored composition needs a decoder seed.")
+        latent = torch.as_tensor(job.stage_c, dtype=torch.float32).reshape(1, *job.stage_c.shape[-3:])
+        with torch.inference_mode():
+            generator = torch.Generator("cpu").manual_seed(p.decoder_seed)
+            pixels = pipe.run_decoder(latent, [p], [generator], on_step, cancel)
+        return to_pil(pixels), [p], latent, []
 
     def _progress_reporter(self, job_id: int) -> Callable[[StepEvent], None]:
         stage_started: dict[str, float] = {}

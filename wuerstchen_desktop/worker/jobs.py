@@ -6,6 +6,7 @@ import itertools
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO, GenerationParams
 from wuerstchen_desktop.core.settings import Settings
@@ -38,6 +39,9 @@ class Job:
     out_dir: Path
     image_format: str = "png"
     id: int = field(default_factory=next_job_id)
+    # A stored Stage C latent (1, 16, h, w) to decode again without running Stage C ("vary detail");
+    # the params then carry the decoder seed.
+    stage_c: Any = field(default=None, compare=False, repr=False)
     # Each job has its own flag, so a late cancel can never reach the job after it.
     cancel: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
 
