@@ -46,6 +46,15 @@ def repo_copy(tiny_root: Path, tmp_path: Path):
     return copy
 
 
+@pytest.fixture
+def hub(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A Hub on 127.0.0.1 serving the tiny checkpoints; huggingface_hub points at it, the cache is empty."""
+    from tests.hub_server import tiny_hub
+
+    with tiny_hub(tiny_root, tmp_path / "hf-cache", monkeypatch) as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def pipeline(prior_dir: Path, decoder_dir: Path):
     from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source

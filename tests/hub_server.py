@@ -9,15 +9,18 @@ tests can assert on exactly what was sent.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 LFS = (".safetensors", ".bin")
@@ -265,3 +268,32 @@ class _Handler(BaseHTTPRequestHandler):
             hub.released.wait(30)
         if limit < len(body):
             self.close_connection = True
+
+
+TINY_REPOS = {
+    "warp-ai/wuerstchen": "wuerstchen",
+    "warp-ai/wuerstchen-prior": "wuerstchen-prior",
+    "warp-ai/wuerstchen-prior-model-finetuned": "wuerstchen-prior-model-finetuned",
+}
+PICKLE_EXTRA = {"warp-ai/wuerstchen": {"decoder/diffusion_pytorch_model.bin": b"pickle" * 1000}}
+
+
+@contextlib.contextmanager
+def tiny_hub(tiny_root: Path, cache: Path, monkeypatch: Any) -> Iterator[HubServer]:
+    """A loopback Hub serving the tiny checkpoints (the decoder also with a pickle file that must never be
+    fetched), with huggingface_hub pointed at it and at an empty cache."""
+    from huggingface_hub import constants
+
+    server = HubServer()
+    for repo_id, folder in TINY_REPOS.items():
+        server.add_repo(repo_id, tiny_root / folder, extra=PICKLE_EXTRA.get(repo_id))
+    # huggingface_hub reads these once at import: the environment alone would not reach it now.
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", server.url)
+    template = server.url + "/{repo_id}/resolve/{revision}/{filename}"
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    monkeypatch.setenv("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
+    with server:
+        yield server

@@ -18,7 +18,7 @@ def make_window(qtbot, prior_dir: Path, decoder_dir: Path, tmp_path: Path):
 
     made: list = []
 
-    def make(prior: Path = prior_dir, decoder: Path = decoder_dir) -> MainWindow:
+    def make(prior: Path | str = prior_dir, decoder: Path | str = decoder_dir) -> MainWindow:
         service = GenerationService(EngineConfig(str(prior), str(decoder), "cpu", "float32"))
         settings = Settings(
             device="cpu", dtype="float32", output_dir=tmp_path / "out", prior=str(prior), decoder=str(decoder)

@@ -13,12 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.hub_server import HubServer
 from wuerstchen_desktop.core import download, hubcache
 from wuerstchen_desktop.core.download import DownloadError, DownloadProgress, NotEnoughSpace
 from wuerstchen_desktop.core.errors import Cancelled
-
-sys.path.insert(0, str(Path(__file__).parents[1]))
-from hub_server import HubServer
 
 DECODER, PRIOR, FINETUNED = (
     "warp-ai/wuerstchen",
@@ -28,26 +26,6 @@ DECODER, PRIOR, FINETUNED = (
 BIG = "decoder/diffusion_pytorch_model.safetensors"  # the third file of the decoder repository
 PICKLE = "decoder/diffusion_pytorch_model.bin"
 FAST = {"timeout": 5.0, "retries": 2, "backoff": 0.01, "stall_timeout": 1.0}
-
-
-@pytest.fixture
-def hub(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from huggingface_hub import constants
-
-    server = HubServer()
-    server.add_repo(DECODER, tiny_root / "wuerstchen", extra={PICKLE: b"pickle" * 1000})
-    server.add_repo(PRIOR, tiny_root / "wuerstchen-prior")
-    server.add_repo(FINETUNED, tiny_root / "wuerstchen-prior-model-finetuned")
-    # huggingface_hub reads these once at import: the environment alone would not reach it now.
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(constants, "ENDPOINT", server.url)
-    template = server.url + "/{repo_id}/resolve/{revision}/{filename}"
-    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.setenv("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
-    with server:
-        yield server
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ is happening and how long it will take."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import secrets
 from pathlib import Path
@@ -35,11 +36,13 @@ from wuerstchen_desktop.core.carry import carry_over
 from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.metadata import format_parameters
 from wuerstchen_desktop.core.settings import Settings
+from wuerstchen_desktop.ui.first_run import FirstRunDialog
 from wuerstchen_desktop.ui.gallery import GalleryPanel
 from wuerstchen_desktop.ui.image_view import ImageView
 from wuerstchen_desktop.ui.prompt_panel import PromptPanel
 from wuerstchen_desktop.ui.settings_dialog import SettingsDialog, SettingsStore
 from wuerstchen_desktop.ui.theme import apply_theme
+from wuerstchen_desktop.worker.downloads import DownloadService
 from wuerstchen_desktop.worker.generation import GenerationService
 from wuerstchen_desktop.worker.history import HistoryService
 from wuerstchen_desktop.worker.jobs import EngineConfig, Job, JobError, JobResult
@@ -57,10 +60,13 @@ class MainWindow(QMainWindow):
         log_file: Path | None = None,
         history: HistoryService | None = None,
         index_path: Path | None = None,
+        downloads: DownloadService | None = None,
     ) -> None:
         super().__init__()
         self.service = service
         self.history = history if history is not None else HistoryService(self)
+        self.downloads = downloads if downloads is not None else DownloadService(self)
+        self.first_run: FirstRunDialog | None = None
         self.settings = settings
         self.store = store
         self.log_file = log_file
@@ -133,6 +139,33 @@ class MainWindow(QMainWindow):
         h.parameters_read.connect(self._parameters_read)
         h.latent_read.connect(self._latent_read)
         h.failed.connect(lambda message: self.statusBar().showMessage(message, 10_000))
+        self.downloads.worker.checked.connect(self._checked)
+
+    # -- start-up ---------------------------------------------------------------------------------
+    def start_engine(self) -> None:
+        """Load the engine if its files are on disk; otherwise offer to download them (first run)."""
+        self.downloads.check(self.settings.prior, self.settings.decoder)
+
+    def _checked(self, missing: list[str]) -> None:
+        if not missing:
+            self.service.warm_up()
+            return
+        self.engine_label.setText(self.tr("Model files needed"))
+        if self.first_run is not None:
+            self.first_run.close()
+        dialog = FirstRunDialog(self.downloads, missing, self.settings.offline, self)
+        dialog.ready.connect(self.service.warm_up)
+        dialog.folder_chosen.connect(self._folder_chosen)
+        dialog.show()
+        self.first_run = dialog
+
+    def _folder_chosen(self, kind: str, folder: str) -> None:
+        """Use the user's own copy of the prior or decoder; ask for the other side if it is missing too."""
+        self.apply_settings(dataclasses.replace(self.settings, **{kind: folder}))
+        if self.first_run is not None:
+            self.first_run.close()
+            self.first_run = None
+        self.start_engine()
 
     # -- actions ----------------------------------------------------------------------------------
     def _actions(self) -> None:
@@ -383,4 +416,5 @@ class MainWindow(QMainWindow):
             self.engine_label.setText(self.tr("Cancelling…"))
         self.service.shutdown()
         self.history.shutdown()
+        self.downloads.shutdown()
         event.accept()

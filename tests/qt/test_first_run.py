@@ -1,0 +1,80 @@
+"""First run against a Hub on 127.0.0.1: the size and free space shown, the download with progress, then
+the engine; or a folder the user already has."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.qt.conftest import fast
+
+WAIT_MS = 60_000
+PRIOR, DECODER = "warp-ai/wuerstchen-prior", "warp-ai/wuerstchen"
+
+
+def test_first_run_downloads_then_generates(qtbot, make_window, hub) -> None:
+    window = make_window(prior=PRIOR, decoder=DECODER)
+    window.start_engine()
+    qtbot.waitUntil(lambda: window.first_run is not None, timeout=WAIT_MS)
+    dialog = window.first_run
+    qtbot.waitUntil(dialog.download_button.isEnabled, timeout=WAIT_MS)
+    assert "to download" in dialog.message.text() and "Free space" in dialog.message.text()
+    assert not dialog.isModal()
+    reports: list = []
+    window.downloads.worker.progress.connect(reports.append)
+    with (
+        qtbot.waitSignal(dialog.ready, timeout=WAIT_MS),
+        qtbot.waitSignal(window.service.engine_ready, timeout=WAIT_MS),
+    ):
+        dialog.download_button.click()
+    assert reports and reports[-1].done == reports[-1].total
+    assert "decoder/diffusion_pytorch_model.bin" not in hub.gets
+    fast(window)
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
+        window.generate()
+
+
+def test_use_a_folder_i_already_have(qtbot, make_window, hub, prior_dir: Path, decoder_dir: Path) -> None:
+    window = make_window(prior=PRIOR, decoder=DECODER)
+    window.start_engine()
+    qtbot.waitUntil(lambda: window.first_run is not None, timeout=WAIT_MS)
+    window.first_run.use_folder(prior_dir)
+    qtbot.waitUntil(lambda: window.settings.prior == str(prior_dir), timeout=WAIT_MS)
+    # The decoder is still missing: the dialog asks again, for it alone.
+    qtbot.waitUntil(
+        lambda: window.first_run is not None and window.first_run.repos == [DECODER], timeout=WAIT_MS
+    )
+    with qtbot.waitSignal(window.service.engine_ready, timeout=WAIT_MS):
+        window.first_run.use_folder(decoder_dir)
+    assert window.settings.decoder == str(decoder_dir)
+    assert hub.sent == {}  # nothing was downloaded
+
+
+def test_a_folder_that_is_not_a_checkpoint_is_refused(qtbot, make_window, hub, tmp_path: Path) -> None:
+    window = make_window(prior=PRIOR, decoder=DECODER)
+    window.start_engine()
+    qtbot.waitUntil(lambda: window.first_run is not None, timeout=WAIT_MS)
+    (tmp_path / "holiday-photos").mkdir()
+    window.first_run.use_folder(tmp_path / "holiday-photos")
+    qtbot.waitUntil(
+        lambda: "holds no Würstchen checkpoints" in window.first_run.message.text(), timeout=WAIT_MS
+    )
+    assert window.settings.prior == PRIOR
+
+
+def test_offline_with_nothing_on_disk_offers_a_folder(qtbot, make_window, hub) -> None:
+    from wuerstchen_desktop.core.settings import Settings
+
+    window = make_window(prior=PRIOR, decoder=DECODER)
+    window.settings = Settings(prior=PRIOR, decoder=DECODER, offline=True, output_dir=window.out_dir)
+    window.start_engine()
+    qtbot.waitUntil(lambda: window.first_run is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "offline" in window.first_run.message.text(), timeout=WAIT_MS)
+    assert window.first_run.folder_button.isEnabled() and not window.first_run.download_button.isEnabled()
+    assert hub.log == []
+
+
+def test_files_on_disk_start_the_engine_without_a_dialog(qtbot, make_window) -> None:
+    window = make_window()
+    with qtbot.waitSignal(window.service.engine_ready, timeout=WAIT_MS):
+        window.start_engine()
+    assert window.first_run is None

@@ -1,0 +1,167 @@
+"""First run: what the model files cost in disk space, then the download with speed and time left, or a
+folder the user already has. Not modal: the window stays usable throughout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from wuerstchen_desktop.worker.downloads import DownloadService
+
+
+def human(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class FirstRunDialog(QDialog):
+    """Emits ``ready`` once every needed file is on disk, and ``folder_chosen`` for a folder the user has."""
+
+    ready = Signal()
+    folder_chosen = Signal(str, str)  # "prior" or "decoder", the folder
+
+    def __init__(
+        self, downloads: DownloadService, repos: list[str], offline: bool, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(self.tr("Model files needed"))
+        self.setModal(False)
+        self.setMinimumWidth(520)
+        self.downloads = downloads
+        self.repos = repos
+        self.plan: Any = None
+        self.message = QLabel(self.tr("Checking what needs to be downloaded…"))
+        self.message.setWordWrap(True)
+        self.progress = QProgressBar()
+        self.progress.hide()
+        self.detail = QLabel()
+        self.detail.setWordWrap(True)
+        self.download_button = QPushButton(self.tr("Download"))
+        self.download_button.setEnabled(False)
+        self.folder_button = QPushButton(self.tr("Use a folder I already have…"))
+        self.cancel_button = QPushButton(self.tr("Cancel download"))
+        self.cancel_button.hide()
+        self.later_button = QPushButton(self.tr("Not now"))
+
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.folder_button)
+        buttons.addStretch(1)
+        for button in (self.later_button, self.cancel_button, self.download_button):
+            buttons.addWidget(button)
+        root = QVBoxLayout(self)
+        root.addWidget(self.message)
+        root.addWidget(self.progress)
+        root.addWidget(self.detail)
+        root.addLayout(buttons)
+
+        self.download_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(downloads.cancel)
+        self.later_button.clicked.connect(self.reject)
+        self.folder_button.clicked.connect(self.choose_folder)
+        w = downloads.worker
+        w.planned.connect(self._planned)
+        w.progress.connect(self._progress)
+        w.finished.connect(self._finished)
+        w.failed.connect(self._failed)
+        w.cancelled.connect(self._cancelled)
+        w.imported.connect(self._imported)
+        downloads.plan(repos, offline)
+
+    def _planned(self, plan: Any) -> None:
+        self.plan = plan
+        text = self.tr(
+            "Würstchen needs its model files before it can make images: {0} to download{1}. "
+            "Free space on that disk: {2}. After this, the app works without the internet."
+        ).format(
+            human(plan.to_fetch),
+            self.tr(" ({0} already here)").format(human(plan.on_disk)) if plan.on_disk else "",
+            human(plan.free),
+        )
+        self.message.setText(text)
+        self.detail.setText(self.tr("Files go to {0}").format(plan.cache))
+        if plan.fits:
+            self.download_button.setEnabled(True)
+            self.download_button.setFocus()
+        else:
+            self.detail.setText(
+                self.tr(
+                    "There is not enough free space. Free some space, or choose a folder you already have."
+                )
+            )
+
+    def start(self) -> None:
+        if self.plan is None:
+            return
+        self.download_button.hide()
+        self.later_button.hide()
+        self.folder_button.setEnabled(False)
+        self.cancel_button.show()
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(0)
+        self.progress.show()
+        self.downloads.download(self.plan)
+
+    def _progress(self, p: Any) -> None:
+        self.progress.setValue(int(1000 * p.done / p.total) if p.total else 0)
+        speed = self.tr("{0}/s").format(human(p.speed)) if p.speed else ""
+        left = self.tr("about {0} left").format(duration(p.eta)) if p.eta is not None else ""
+        parts = [self.tr("{0} of {1}").format(human(p.done), human(p.total)), speed, left]
+        self.detail.setText(" · ".join(x for x in parts if x))
+
+    def _finished(self) -> None:
+        self.message.setText(self.tr("The model files are ready."))
+        self.ready.emit()
+        self.accept()
+
+    def _reset_buttons(self) -> None:
+        self.cancel_button.hide()
+        self.download_button.show()
+        self.download_button.setEnabled(self.plan is not None and self.plan.fits)
+        self.download_button.setText(self.tr("Try again") if self.plan is not None else self.tr("Download"))
+        self.later_button.show()
+        self.folder_button.setEnabled(True)
+
+    def _failed(self, message: str) -> None:
+        self.message.setText(message)
+        self._reset_buttons()
+
+    def _cancelled(self) -> None:
+        self.message.setText(
+            self.tr("Download cancelled. What was downloaded is kept; the next try goes on from there.")
+        )
+        self._reset_buttons()
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, self.tr("Choose the folder with the model files"))
+        if folder:
+            self.use_folder(Path(folder))
+
+    def use_folder(self, folder: Path) -> None:
+        self.message.setText(self.tr("Checking {0}…").format(folder))
+        self.downloads.import_folder(folder)
+
+    def _imported(self, kind: str, folder: str) -> None:
+        self.folder_chosen.emit(kind, folder)
