@@ -137,3 +137,14 @@ def test_closing_during_a_job_cancels_and_stops_the_threads(qtbot, make_window) 
     window.close()
     assert window.service._thread.isFinished()
     assert window.history._thread.isFinished()
+
+
+def test_token_counter_against_the_limit(qtbot, make_window) -> None:
+    window = make_window()
+    with qtbot.waitSignal(window.downloads.worker.counter_ready, timeout=WAIT_MS):
+        window.start_engine()
+    window.panel.prompt.setPlainText("a cat")
+    assert window.panel.token_label.text() == "4 / 77 tokens"
+    window.panel.prompt.setPlainText(" ".join(["a red cat"] * 30 + ["astronaut horse"]))
+    assert "94 / 77 tokens" in window.panel.token_label.text()
+    assert "astronaut horse" in window.panel.token_label.text()

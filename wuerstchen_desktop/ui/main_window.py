@@ -140,6 +140,7 @@ class MainWindow(QMainWindow):
         h.latent_read.connect(self._latent_read)
         h.failed.connect(lambda message: self.statusBar().showMessage(message, 10_000))
         self.downloads.worker.checked.connect(self._checked)
+        self.downloads.worker.counter_ready.connect(self.panel.set_token_counter)
 
     # -- start-up ---------------------------------------------------------------------------------
     def start_engine(self) -> None:
@@ -148,6 +149,7 @@ class MainWindow(QMainWindow):
 
     def _checked(self, missing: list[str]) -> None:
         if not missing:
+            self.downloads.load_counter(self.settings.prior)
             self.service.warm_up()
             return
         self.engine_label.setText(self.tr("Model files needed"))

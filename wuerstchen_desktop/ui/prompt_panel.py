@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from PySide6.QtCore import QRegularExpression, Qt, Signal
 from PySide6.QtGui import QRegularExpressionValidator
@@ -52,6 +53,11 @@ class PromptPanel(QWidget):
         self.prompt.setPlaceholderText(self.tr("Describe the image…"))
         self.prompt.setAccessibleName(self.tr("Prompt"))
         self.prompt.setTabChangesFocus(True)
+        self.token_label = QLabel()
+        self.token_label.setAccessibleName(self.tr("Token count"))
+        self.token_label.setWordWrap(True)
+        self.token_label.hide()
+        self._counter: Any = None
         self.negative = QPlainTextEdit()
         self.negative.setPlaceholderText(self.tr("What to avoid (optional)"))
         self.negative.setAccessibleName(self.tr("Negative prompt"))
@@ -105,6 +111,7 @@ class PromptPanel(QWidget):
         self.note_label.hide()
 
         self._layout()
+        self.prompt.textChanged.connect(self._update_tokens)
         self.aspect.currentIndexChanged.connect(self._aspect_changed)
         self.width_box.valueChanged.connect(self._update_latent_label)
         self.height_box.valueChanged.connect(self._update_latent_label)
@@ -137,6 +144,7 @@ class PromptPanel(QWidget):
         root = QVBoxLayout(self)
         root.addWidget(QLabel(self.tr("Prompt")))
         root.addWidget(self.prompt, 2)
+        root.addWidget(self.token_label)
         root.addWidget(QLabel(self.tr("Negative prompt")))
         root.addWidget(self.negative)
 
@@ -181,6 +189,25 @@ class PromptPanel(QWidget):
     def _update_latent_label(self) -> None:
         w, h = stage_c_size(self.width_box.value(), self.height_box.value())
         self.latent_label.setText(self.tr("Stage C latent: {0}×{1}").format(w, h))
+
+    def set_token_counter(self, counter: Any) -> None:
+        """Count tokens against CLIP's limit as the user types (the counter comes from the prior's files)."""
+        self._counter = counter
+        self._update_tokens()
+
+    def _update_tokens(self) -> None:
+        if self._counter is None:
+            self.token_label.hide()
+            return
+        text = self.prompt.toPlainText().strip()
+        count, limit = self._counter.count(text), self._counter.limit
+        message = self.tr("{0} / {1} tokens").format(count, limit)
+        cut = self._counter.cut_words(text) if count > limit else ""
+        if cut:
+            message += self.tr(": “{0}” will be left out").format(cut if len(cut) < 80 else cut[:77] + "…")
+        self.token_label.setText(message)
+        self.token_label.setStyleSheet("color: #d9534f;" if cut else "")
+        self.token_label.show()
 
     def next_seed(self) -> int:
         """The seed for the next job: a new random one unless the seed is locked."""

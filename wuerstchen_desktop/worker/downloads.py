@@ -26,6 +26,7 @@ class DownloadWorker(QObject):
     failed = Signal(str)
     cancelled = Signal()
     imported = Signal(str, str)  # "prior" or "decoder", the folder
+    counter_ready = Signal(object)  # core.tokens.TokenCounter, or None
 
     def __init__(self, cancel: threading.Event) -> None:
         super().__init__()
@@ -86,6 +87,16 @@ class DownloadWorker(QObject):
             log.exception("download failed")
             self.failed.emit(self.tr("The download failed: {0}").format(exc))
 
+    @Slot(str)
+    def load_counter(self, prior: str) -> None:
+        from wuerstchen_desktop.core.tokens import counter_for_prior
+
+        try:
+            self.counter_ready.emit(counter_for_prior(prior))
+        except Exception:  # a token count is a convenience: never an error dialog
+            log.exception("no token counter for %s", prior)
+            self.counter_ready.emit(None)
+
     @Slot(object)
     def import_folder(self, folder: Path) -> None:
         from wuerstchen_desktop.core.checkpoints import DecoderSource, import_folder
@@ -104,6 +115,7 @@ class DownloadService(QObject):
     _plan = Signal(object, bool)
     _download = Signal(object)
     _import = Signal(object)
+    _counter = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -116,6 +128,7 @@ class DownloadService(QObject):
         self._plan.connect(self.worker.plan)
         self._download.connect(self.worker.download)
         self._import.connect(self.worker.import_folder)
+        self._counter.connect(self.worker.load_counter)
         self._thread.finished.connect(self.worker.deleteLater)
         self._thread.start()
 
@@ -131,6 +144,9 @@ class DownloadService(QObject):
 
     def import_folder(self, folder: Path) -> None:
         self._import.emit(folder)
+
+    def load_counter(self, prior: str) -> None:
+        self._counter.emit(prior)
 
     def cancel(self) -> None:
         self.cancel_event.set()
