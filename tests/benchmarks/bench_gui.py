@@ -69,7 +69,8 @@ def stall(steps: int) -> tuple[float, int]:
     root = Path(tempfile.mkdtemp(prefix="wuerstchen-bench-"))
     prior, decoder = tiny.write_prior_repo(root / "p"), tiny.write_decoder_repo(root / "d")
     service = GenerationService(EngineConfig(str(prior), str(decoder), "cpu", "float32"))
-    window = MainWindow(service, Settings(device="cpu", dtype="float32", output_dir=root / "out"))
+    settings = Settings(device="cpu", dtype="float32", output_dir=root / "out")
+    window = MainWindow(service, settings, index_path=root / "index.sqlite3")
     window.show()
     window.panel.set_params(
         GenerationParams(

@@ -27,7 +27,8 @@ def main(out: Path) -> int:
     prior = tiny.write_prior_repo(root / "prior")
     decoder = tiny.write_decoder_repo(root / "decoder")
     service = GenerationService(EngineConfig(str(prior), str(decoder), "cpu", "float32"))
-    window = MainWindow(service, Settings(device="cpu", dtype="float32", output_dir=root / "out"))
+    settings = Settings(device="cpu", dtype="float32", output_dir=root / "out")
+    window = MainWindow(service, settings, index_path=root / "index.sqlite3")
     window.resize(1360, 860)
     window.show()
     prompt = "an astronaut riding a horse, oil painting"
@@ -42,14 +43,13 @@ def main(out: Path) -> int:
     window.generate()
 
     def shoot(*_args: object) -> None:
-        window.grab().save(str(out))
-        print(out)
-        QTimer.singleShot(0, lambda: (window.close(), app.quit()))
+        window.gallery.select_row(1)
+        QTimer.singleShot(400, lambda: (window.grab().save(str(out)), print(out), window.close(), app.quit()))
 
     seen = {"n": 0}
 
     def on_progress(job_id: int, stage: str, step: int, total: int, left: float) -> None:
-        if job_id == 3 and stage == "decoder" and step >= 5 and not seen["n"]:
+        if job_id == 3 and stage == "decoder" and step >= 3 and not seen["n"]:
             seen["n"] = 1
             shoot()
 
