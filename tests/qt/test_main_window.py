@@ -148,3 +148,9 @@ def test_token_counter_against_the_limit(qtbot, make_window) -> None:
     window.panel.prompt.setPlainText(" ".join(["a red cat"] * 30 + ["astronaut horse"]))
     assert "94 / 77 tokens" in window.panel.token_label.text()
     assert "astronaut horse" in window.panel.token_label.text()
+
+
+def test_status_bar_shows_memory_in_use(qtbot, make_window) -> None:
+    window = make_window()
+    window.update_memory()
+    assert window.memory_label.text().startswith("RAM ") and window.memory_label.text().endswith(" GB")

@@ -36,6 +36,7 @@ from wuerstchen_desktop.core.carry import carry_over
 from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.metadata import format_parameters
 from wuerstchen_desktop.core.settings import Settings
+from wuerstchen_desktop.core.sysinfo import memory_in_use
 from wuerstchen_desktop.ui.first_run import FirstRunDialog
 from wuerstchen_desktop.ui.gallery import GalleryPanel
 from wuerstchen_desktop.ui.image_view import ImageView
@@ -113,6 +114,13 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.progress)
         status.addPermanentWidget(self.cancel_button)
         status.addPermanentWidget(self.engine_label)
+        self.memory_label = QLabel()
+        self.memory_label.setToolTip(self.tr("Memory this app uses now"))
+        status.addPermanentWidget(self.memory_label)
+        self.memory_timer = QTimer(self)
+        self.memory_timer.timeout.connect(self.update_memory)
+        self.memory_timer.start(2000)
+        self.update_memory()
 
     def _connect(self) -> None:
         self.panel.generate_requested.connect(self.generate)
@@ -168,6 +176,16 @@ class MainWindow(QMainWindow):
             self.first_run.close()
             self.first_run = None
         self.start_engine()
+
+    def update_memory(self) -> None:
+        use = memory_in_use()
+        parts = []
+        if use.ram is not None:
+            label = self.tr("RAM peak") if use.ram_is_peak else self.tr("RAM")
+            parts.append(f"{label} {use.ram / 1e9:.1f} GB")
+        if use.vram is not None:
+            parts.append(self.tr("VRAM {0:.1f} GB").format(use.vram / 1e9))
+        self.memory_label.setText(" · ".join(parts))
 
     # -- actions ----------------------------------------------------------------------------------
     def _actions(self) -> None:
