@@ -171,7 +171,10 @@ class MainWindow(QMainWindow):
 
     def _folder_chosen(self, kind: str, folder: str) -> None:
         """Use the user's own copy of the prior or decoder; ask for the other side if it is missing too."""
-        self.apply_settings(dataclasses.replace(self.settings, **{kind: folder}))
+        if kind == "prior":
+            self.apply_settings(dataclasses.replace(self.settings, prior=folder))
+        else:
+            self.apply_settings(dataclasses.replace(self.settings, decoder=folder))
         if self.first_run is not None:
             self.first_run.close()
             self.first_run = None
