@@ -18,15 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from wuerstchen_desktop.core.download import human
 from wuerstchen_desktop.worker.downloads import DownloadService
-
-
-def human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
 
 
 def duration(seconds: float) -> str:
