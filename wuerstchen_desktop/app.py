@@ -14,6 +14,7 @@ from types import TracebackType
 
 from wuerstchen_desktop import __version__
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
+from wuerstchen_desktop.runtime import app_icon, ensure_std_streams
 
 APP_NAME = "Wuerstchen Desktop"
 log = logging.getLogger("wuerstchen_desktop")
@@ -29,6 +30,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16", "float16"])
     p.add_argument("--offline", action="store_true", default=None)
     p.add_argument("--verbose", action="store_true")
+    p.add_argument(
+        "--self-test",
+        action="store_true",
+        help="open the window, make one image with tiny test weights, print a JSON line and exit",
+    )
     return p.parse_args(list(argv))
 
 
@@ -73,12 +79,18 @@ def install_crash_handler(log_file: Path) -> None:
 
 
 def main(argv: Sequence[str]) -> int:
+    ensure_std_streams()
     args = parse_args(argv)
     log_file = setup_logging(args.verbose)
     install_crash_handler(log_file)
     log.info("Würstchen Desktop %s starting", __version__)
+    if args.self_test:
+        from wuerstchen_desktop.selftest import run as self_test
+
+        return self_test(args, log_file)
 
     from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
     from wuerstchen_desktop.ui.main_window import MainWindow
@@ -97,6 +109,7 @@ def main(argv: Sequence[str]) -> int:
     app.setApplicationDisplayName("Würstchen Desktop")
     app.setOrganizationName("Wuerstchen Desktop")
     app.setApplicationVersion(__version__)
+    app.setWindowIcon(QIcon(str(app_icon())))  # a missing file gives an empty icon, never an error
 
     store = SettingsStore()
     stored, _warnings = store.load()  # each bad value was logged and replaced by its default
@@ -116,5 +129,5 @@ def main(argv: Sequence[str]) -> int:
     service.engine_failed.connect(window.engine_label.setText)
     window.show()
     # The engine (torch, transformers, the weights) loads once the window is on screen.
-    QTimer.singleShot(0, service.warm_up)
+    QTimer.singleShot(0, window.start_engine)
     return int(app.exec())
