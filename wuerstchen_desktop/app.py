@@ -93,6 +93,7 @@ def main(argv: Sequence[str]) -> int:
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
+    from wuerstchen_desktop.core.settings import use_models_dir
     from wuerstchen_desktop.ui.main_window import MainWindow
     from wuerstchen_desktop.ui.settings_dialog import SettingsStore
     from wuerstchen_desktop.ui.theme import apply_theme
@@ -122,6 +123,7 @@ def main(argv: Sequence[str]) -> int:
         "offline": args.offline,
     }
     settings = dataclasses.replace(stored, **{k: v for k, v in overrides.items() if v is not None})
+    use_models_dir(settings)
     apply_theme(app, settings.theme)
 
     service = GenerationService(EngineConfig.from_settings(settings))

@@ -134,3 +134,21 @@ def test_favourites_search_and_restart(qtbot, make_window) -> None:
     qtbot.waitUntil(lambda: again.gallery.count() == 2, timeout=WAIT_MS)
     assert [again.gallery.item_at(i).prompt for i in range(2)] == ["a dog", "a cat"]
     assert again.gallery.item_at(0).favourite
+
+
+def test_export_without_metadata(qtbot, make_window, tmp_path: Path) -> None:
+    from wuerstchen_desktop.core.metadata import NoParametersFound
+
+    window = make_window()
+    fast(window)
+    generate_and_wait(qtbot, window, 1)
+    with qtbot.waitSignal(window.history.worker.exported, timeout=WAIT_MS) as exported:
+        window.export_clean(window.gallery.item_at(0), tmp_path / "share")
+    shared = exported.args[0]
+    assert shared.parent == tmp_path / "share"
+    try:
+        read_parameters(shared)
+        raise AssertionError("the shared copy still carries parameters")
+    except NoParametersFound:
+        pass
+    assert "Exported" in window.statusBar().currentMessage()

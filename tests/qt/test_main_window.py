@@ -141,10 +141,9 @@ def test_closing_during_a_job_cancels_and_stops_the_threads(qtbot, make_window) 
 
 def test_token_counter_against_the_limit(qtbot, make_window) -> None:
     window = make_window()
-    with qtbot.waitSignal(window.downloads.worker.counter_ready, timeout=WAIT_MS):
-        window.start_engine()
     window.panel.prompt.setPlainText("a cat")
-    assert window.panel.token_label.text() == "4 / 77 tokens"
+    window.start_engine()
+    qtbot.waitUntil(lambda: window.panel.token_label.text() == "4 / 77 tokens", timeout=WAIT_MS)
     window.panel.prompt.setPlainText(" ".join(["a red cat"] * 30 + ["astronaut horse"]))
     assert "94 / 77 tokens" in window.panel.token_label.text()
     assert "astronaut horse" in window.panel.token_label.text()
@@ -154,3 +153,40 @@ def test_status_bar_shows_memory_in_use(qtbot, make_window) -> None:
     window = make_window()
     window.update_memory()
     assert window.memory_label.text().startswith("RAM ") and window.memory_label.text().endswith(" GB")
+
+
+def test_cancel_all_empties_the_queue(qtbot, make_window) -> None:
+    window = make_window()
+    cancelled: list[int] = []
+    window.service.job_cancelled.connect(cancelled.append)
+    fast(window, steps=200)
+    with qtbot.waitSignal(window.service.progress, timeout=WAIT_MS):
+        window.generate()
+    fast(window, seed=2)
+    window.generate()
+    window.generate()
+    qtbot.keyClick(window, Qt.Key.Key_Escape, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: len(cancelled) == 3 and not window.service.busy, timeout=WAIT_MS)
+    assert window.service.pending == 0 and window.gallery.count() == 0
+
+
+def test_file_name_pattern_from_the_settings(qtbot, make_window) -> None:
+    import dataclasses
+
+    window = make_window()
+    window.apply_settings(dataclasses.replace(window.settings, name_pattern="mine/{seed}-{width}x{height}"))
+    fast(window, seed=31)
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS) as done:
+        window.generate()
+    assert done.args[0].paths[0] == window.out_dir / "mine" / "31-256x256.png"
+
+
+def test_choosing_another_prior_variant_offers_its_download(qtbot, make_window) -> None:
+    window = make_window()
+    combo = window.panel.prior_variant
+    assert combo.currentText().startswith("Custom: ")  # the tiny test prior is a folder
+    combo.setCurrentIndex(combo.findData("warp-ai/wuerstchen-prior-model-finetuned"))
+    combo.activated.emit(combo.currentIndex())
+    assert window.settings.prior == "warp-ai/wuerstchen-prior-model-finetuned"
+    qtbot.waitUntil(lambda: window.first_run is not None, timeout=WAIT_MS)
+    assert window.first_run.repos[0] == "warp-ai/wuerstchen-prior-model-finetuned"

@@ -48,3 +48,19 @@ def test_bad_values_fall_back_to_defaults_with_a_warning(caplog) -> None:
 def test_text_booleans_from_ini_files() -> None:
     assert Settings.from_mapping({"offline": "true"})[0].offline is True
     assert Settings.from_mapping({"offline": "false"})[0].offline is False
+
+
+def test_file_name_pattern_and_models_folder(monkeypatch, tmp_path) -> None:
+    from huggingface_hub import constants
+
+    from wuerstchen_desktop.core import hubcache
+    from wuerstchen_desktop.core.settings import use_models_dir
+
+    s, warnings = Settings.from_mapping({"name_pattern": "{seed}-{slug}", "models_dir": str(tmp_path)})
+    assert (s.name_pattern, warnings) == ("{seed}-{slug}", [])
+    bad, warnings = Settings.from_mapping({"name_pattern": "../{seed}"})
+    assert bad.name_pattern == Settings().name_pattern and len(warnings) == 1
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", constants.HF_HUB_CACHE)
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    use_models_dir(s)
+    assert hubcache.cache_root() == tmp_path

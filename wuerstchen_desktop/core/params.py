@@ -20,6 +20,12 @@ MAX_GUIDANCE = 30.0
 
 DEFAULT_PRIOR_REPO = "warp-ai/wuerstchen-prior"
 DEFAULT_DECODER_REPO = "warp-ai/wuerstchen"
+# The published Stage C variants: (repository, what an artist sees).
+PRIOR_VARIANTS = (
+    (DEFAULT_PRIOR_REPO, "Interpolated (default)"),
+    ("warp-ai/wuerstchen-prior-model-finetuned", "Finetuned (aesthetic)"),
+    ("warp-ai/wuerstchen-prior-model-base", "Base"),
+)
 
 
 RESOLUTION_MULTIPLE = 42.67  # image pixels per Stage C latent cell, from the prior's model_index.json

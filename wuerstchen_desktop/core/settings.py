@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wuerstchen_desktop.core.errors import InvalidParams
+from wuerstchen_desktop.core.metadata import DEFAULT_PATTERN, check_pattern
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
 
 log = logging.getLogger(__name__)
@@ -38,6 +42,8 @@ class Settings:
     decoder: str = DEFAULT_DECODER_REPO
     offline: bool = False
     theme: str = "system"
+    name_pattern: str = DEFAULT_PATTERN
+    models_dir: str = ""  # "" means the standard Hugging Face cache; applied when the app starts
 
     def to_mapping(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
@@ -74,4 +80,23 @@ def _coerce(name: str, raw: Any, default: Any) -> Any:
         return None
     if isinstance(default, Path):
         return Path(raw).expanduser() if isinstance(raw, str) and raw.strip() else None
+    if name == "models_dir":
+        return raw.strip() if isinstance(raw, str) else None
+    if name == "name_pattern":
+        try:
+            check_pattern(raw)
+        except (InvalidParams, TypeError, AttributeError):
+            return None
+        return raw
     return raw if isinstance(raw, str) and raw.strip() else None
+
+
+def use_models_dir(settings: Settings) -> None:
+    """Point the Hugging Face cache at the user's models folder for this process (before any download)."""
+    if not settings.models_dir:
+        return
+    folder = str(Path(settings.models_dir).expanduser())
+    os.environ["HF_HUB_CACHE"] = folder
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None:  # already imported: it read the environment once, at import
+        constants.HF_HUB_CACHE = folder  # type: ignore[attr-defined]

@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
         self._actions()
         self._connect()
         self.history.open(settings.output_dir, index_path)
+        self.panel.show_prior(settings.prior)
         self.panel.prompt.setFocus()
 
     def _status_bar(self) -> None:
@@ -124,6 +125,9 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.panel.generate_requested.connect(self.generate)
+        self.panel.prior_chosen.connect(
+            lambda ref: self.apply_settings(dataclasses.replace(self.settings, prior=ref))
+        )
         self.cancel_button.clicked.connect(self.service.cancel_current)
         self.undo_button.clicked.connect(self.undo_delete)
         self.gallery.item_activated.connect(lambda item: self.show_image(item.path))
@@ -147,6 +151,9 @@ class MainWindow(QMainWindow):
         h.parameters_read.connect(self._parameters_read)
         h.latent_read.connect(self._latent_read)
         h.failed.connect(lambda message: self.statusBar().showMessage(message, 10_000))
+        h.exported.connect(
+            lambda path: self.statusBar().showMessage(self.tr("Exported {0}").format(path), 10_000)
+        )
         self.downloads.worker.checked.connect(self._checked)
         self.downloads.worker.counter_ready.connect(self.panel.set_token_counter)
 
@@ -171,14 +178,14 @@ class MainWindow(QMainWindow):
 
     def _folder_chosen(self, kind: str, folder: str) -> None:
         """Use the user's own copy of the prior or decoder; ask for the other side if it is missing too."""
+        if self.first_run is not None:
+            self.first_run.close()
+            self.first_run = None
+        # New checkpoints: apply_settings checks again and asks for the other side if it is missing too.
         if kind == "prior":
             self.apply_settings(dataclasses.replace(self.settings, prior=folder))
         else:
             self.apply_settings(dataclasses.replace(self.settings, decoder=folder))
-        if self.first_run is not None:
-            self.first_run.close()
-            self.first_run = None
-        self.start_engine()
 
     def update_memory(self) -> None:
         use = memory_in_use()
@@ -201,6 +208,7 @@ class MainWindow(QMainWindow):
 
         self.generate_action = action(self.tr("Generate"), ["Ctrl+Return", "Ctrl+Enter"], self.generate)
         self.cancel_action = action(self.tr("Cancel"), ["Esc"], self.service.cancel_current)
+        self.cancel_all_action = action(self.tr("Cancel all jobs"), ["Shift+Esc"], self.service.cancel_all)
         self.copy_image_action = action(self.tr("Copy image"), ["Ctrl+C"], self.copy_image)
         self.copy_params_action = action(self.tr("Copy parameters"), ["Ctrl+Shift+C"], self.copy_parameters)
         self.open_action = action(self.tr("Open image…"), ["Ctrl+O"], self.open_image)
@@ -221,7 +229,11 @@ class MainWindow(QMainWindow):
             self.panel.show_error(self.tr("Type a prompt first."))
             return
         self.panel.show_error("")
-        self.service.submit(Job(params, self.settings.output_dir, self.settings.image_format))
+        self.service.submit(self._job(params))
+
+    def _job(self, params: Any, stage_c: Any = None) -> Job:
+        s = self.settings
+        return Job(params, s.output_dir, s.image_format, s.name_pattern, stage_c=stage_c)
 
     @property
     def out_dir(self) -> Path:
@@ -257,6 +269,15 @@ class MainWindow(QMainWindow):
             self.undo_token = None
             self.undo_button.hide()
 
+    def export_clean(self, item: Any, folder: Path | None = None) -> None:
+        """A copy to share, with the prompt, parameters and latent stripped."""
+        if folder is None:
+            chosen = QFileDialog.getExistingDirectory(self, self.tr("Export to"), str(item.path.parent))
+            if not chosen:
+                return
+            folder = Path(chosen)
+        self.history.export_clean(item.id, folder)
+
     def vary_detail(self, item: Any) -> None:
         """Decode the item's stored composition again with a new decoder seed: no Stage C."""
         self._read(self.history.read_latent(item.id), "vary")
@@ -279,6 +300,7 @@ class MainWindow(QMainWindow):
     def apply_settings(self, settings: Settings) -> None:
         """Save and use new settings; the engine reloads between jobs if its part changed."""
         old, self.settings = self.settings, settings
+        self.panel.show_prior(settings.prior)
         if self.store is not None:
             self.store.save(settings)
         app = QApplication.instance()
@@ -287,6 +309,8 @@ class MainWindow(QMainWindow):
         if settings.output_dir != old.output_dir:
             self.history.open(settings.output_dir, self.index_path)
         self.service.reconfigure(EngineConfig.from_settings(settings))
+        if (settings.prior, settings.decoder) != (old.prior, old.decoder):
+            self.start_engine()  # other checkpoints: download them first if they are not on disk
 
     # -- drag and drop ----------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -340,7 +364,7 @@ class MainWindow(QMainWindow):
         if parameters.record is None:
             return
         params = parameters.record.params.replace(images=1, decoder_seed=secrets.randbelow(2**32))
-        self.service.submit(Job(params, self.out_dir, self.settings.image_format, stage_c=latent))
+        self.service.submit(self._job(params, stage_c=latent))
 
     def _history_added(self, item: Any) -> None:
         self.gallery.model.insert_newest(item)
@@ -371,6 +395,7 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         menu.addAction(self.copy_image_action)
         menu.addAction(self.copy_params_action)
+        menu.addAction(self.tr("Export without metadata…"), lambda: self.export_clean(item))
         menu.addAction(
             self.tr("Show in folder"),
             lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(item.path.parent))),
@@ -422,6 +447,9 @@ class MainWindow(QMainWindow):
 
     def _job_failed(self, error: JobError) -> None:
         self._job_done()
+        if error.missing_files:
+            self.start_engine()
+            return
         box = QMessageBox(QMessageBox.Icon.Warning, self.tr("Could not generate"), error.message, parent=self)
         if self.log_file is not None:
             box.setInformativeText(self.tr("Details are in the log: {0}").format(self.log_file))

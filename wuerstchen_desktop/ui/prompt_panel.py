@@ -33,6 +33,7 @@ from wuerstchen_desktop.core.params import (
     MAX_SEED,
     MAX_SIZE,
     MIN_SIZE,
+    PRIOR_VARIANTS,
     SIZE_STEP,
     GenerationParams,
     size_for_aspect,
@@ -46,6 +47,7 @@ class PromptPanel(QWidget):
     """Emits ``generate_requested`` when the user asks for images; ``params()`` reads the widgets."""
 
     generate_requested = Signal()
+    prior_chosen = Signal(str)  # a repository id from PRIOR_VARIANTS
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -97,6 +99,14 @@ class PromptPanel(QWidget):
         self.decoder_steps.setValue(12)
         self.decoder_steps.setAccessibleName(self.tr("Decoder steps"))
         self.decoder_guidance = self._guidance_box(0.0, self.tr("Decoder guidance"))
+        self.prior_variant = QComboBox()
+        self.prior_variant.setAccessibleName(self.tr("Prior variant"))
+        self.prior_variant.setToolTip(self.tr("Which Stage C weights compose the image"))
+        for repo, label in PRIOR_VARIANTS:
+            self.prior_variant.addItem(self.tr(label), repo)
+        self.prior_variant.activated.connect(
+            lambda _i: self.prior_chosen.emit(self.prior_variant.currentData())
+        )
 
         self.generate_button = QPushButton(self.tr("Generate"))
         self.generate_button.setDefault(True)
@@ -170,6 +180,7 @@ class PromptPanel(QWidget):
         adv.addRow(self.tr("Prior guidance"), self.prior_guidance)
         adv.addRow(self.tr("Decoder steps"), self.decoder_steps)
         adv.addRow(self.tr("Decoder guidance"), self.decoder_guidance)
+        adv.addRow(self.tr("Prior"), self.prior_variant)
         root.addWidget(advanced)
         root.addWidget(self.note_label)
         root.addWidget(self.error_label)
@@ -189,6 +200,12 @@ class PromptPanel(QWidget):
     def _update_latent_label(self) -> None:
         w, h = stage_c_size(self.width_box.value(), self.height_box.value())
         self.latent_label.setText(self.tr("Stage C latent: {0}×{1}").format(w, h))
+
+    def show_prior(self, prior: str) -> None:
+        """Show the prior in use: a published variant, or the user's own checkpoints."""
+        if self.prior_variant.findData(prior) < 0:
+            self.prior_variant.addItem(self.tr("Custom: {0}").format(prior), prior)
+        self.prior_variant.setCurrentIndex(self.prior_variant.findData(prior))
 
     def set_token_counter(self, counter: Any) -> None:
         """Count tokens against CLIP's limit as the user types (the counter comes from the prior's files)."""

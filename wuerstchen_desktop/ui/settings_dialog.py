@@ -65,6 +65,13 @@ class SettingsDialog(QDialog):
         output_row, self.output_dir = self._path_row(str(settings.output_dir), self.tr("Output folder"))
         prior_row, self.prior = self._path_row(settings.prior, self.tr("Prior checkpoints"))
         decoder_row, self.decoder = self._path_row(settings.decoder, self.tr("Decoder checkpoints"))
+        self.name_pattern = QLineEdit(settings.name_pattern)
+        self.name_pattern.setAccessibleName(self.tr("File name pattern"))
+        self.name_pattern.setToolTip(
+            self.tr("Fields: {date} {time} {stamp} {seed} {slug} {width} {height}; / makes a subfolder.")
+        )
+        models_row, self.models_dir = self._path_row(settings.models_dir, self.tr("Models folder"))
+        self.models_dir.setPlaceholderText(self.tr("The standard Hugging Face cache"))
         self.offline = QCheckBox(self.tr("Never use the network"))
         self.offline.setChecked(settings.offline)
 
@@ -74,6 +81,11 @@ class SettingsDialog(QDialog):
         form.addRow("", self.auto_label)
         form.addRow(self.tr("Output folder"), output_row)
         form.addRow(self.tr("Image format"), self.combos["image_format"])
+        form.addRow(self.tr("File names"), self.name_pattern)
+        form.addRow(self.tr("Models folder"), models_row)
+        restart = QLabel(self.tr("A new models folder is used from the next start of the app."))
+        restart.setWordWrap(True)
+        form.addRow("", restart)
         form.addRow(self.tr("Prior (Hub id or folder)"), prior_row)
         form.addRow(self.tr("Decoder (Hub id or folder)"), decoder_row)
         form.addRow(self.tr("Offline"), self.offline)
@@ -112,5 +124,7 @@ class SettingsDialog(QDialog):
             prior=self.prior.text().strip(),
             decoder=self.decoder.text().strip(),
             offline=self.offline.isChecked(),
+            name_pattern=self.name_pattern.text().strip(),
+            models_dir=self.models_dir.text().strip(),
         )
         return Settings.from_mapping(data)[0]

@@ -36,9 +36,11 @@ class DownloadWorker(QObject):
     def check(self, prior: str, decoder: str) -> None:
         from wuerstchen_desktop.core import hubcache
         from wuerstchen_desktop.core.catalogue import repos_needed
+        from wuerstchen_desktop.core.checkpoints import REPO_ID
 
         try:
-            repos = [r for r in repos_needed(prior, decoder) if not Path(r).expanduser().is_dir()]
+            # Local folders are not downloaded: if one is missing, the engine says so when it loads.
+            repos = [r for r in repos_needed(prior, decoder) if REPO_ID.match(r) and not Path(r).exists()]
             self.checked.emit([r for r in repos if not hubcache.local_status(r).complete])
         except WuerstchenError as exc:
             self.failed.emit(str(exc))

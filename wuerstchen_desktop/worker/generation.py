@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from wuerstchen_desktop.core.errors import Cancelled, InvalidParams, WuerstchenError
+from wuerstchen_desktop.core.errors import Cancelled, InvalidParams, OfflineError, WuerstchenError
 from wuerstchen_desktop.worker.jobs import EngineConfig, Job, JobError, JobResult
 
 if TYPE_CHECKING:
@@ -54,8 +54,9 @@ class GenerationWorker(QObject):
 
             choice = choose(self.config.device, self.config.dtype)
             pipe = Pipeline(
-                prior_source(self.config.prior, self.config.offline),
-                decoder_source(self.config.decoder, self.config.offline),
+                # Never downloads here: missing files go through the first-run dialog, which shows the size.
+                prior_source(self.config.prior, offline=True),
+                decoder_source(self.config.decoder, offline=True),
                 choice.device,
                 choice.dtype,
             )
@@ -101,11 +102,11 @@ class GenerationWorker(QObject):
                 raise Cancelled()
             pipe = self._ensure_pipeline()
             images, params, latents, warnings = self._make_images(pipe, job)
-            from wuerstchen_desktop.core.imagefile import DEFAULT_PATTERN, write_image
+            from wuerstchen_desktop.core.imagefile import write_image
 
             paths = tuple(
                 write_image(
-                    image, pipe.image_record(p, latent), job.out_dir, job.image_format, DEFAULT_PATTERN
+                    image, pipe.image_record(p, latent), job.out_dir, job.image_format, job.name_pattern
                 )
                 for image, p, latent in zip(images, params, latents, strict=True)
             )
@@ -115,7 +116,8 @@ class GenerationWorker(QObject):
             self.job_cancelled.emit(job.id)
         except WuerstchenError as exc:
             log.warning("job %d failed: %s", job.id, exc, exc_info=True)
-            self.job_failed.emit(JobError(job.id, str(exc), traceback.format_exc()))
+            missing = isinstance(exc, OfflineError)
+            self.job_failed.emit(JobError(job.id, str(exc), traceback.format_exc(), missing_files=missing))
         except Exception as exc:  # the worker must survive anything a job does
             log.exception("job %d crashed", job.id)
             message = self.tr("Something went wrong while generating: {0}").format(exc)

@@ -26,6 +26,7 @@ class HistoryWorker(QObject):
     changed = Signal(object)  # Item
     parameters_read = Signal(int, object, object)  # request id, ImageParameters or None, error text or None
     latent_read = Signal(int, object, object)  # request id, (ImageParameters, latent array) or None, error
+    exported = Signal(object)  # the shared copy's path
     failed = Signal(str)
 
     def __init__(self) -> None:
@@ -98,6 +99,17 @@ class HistoryWorker(QObject):
                 self.changed.emit(item)
 
     @Slot(int, object)
+    def export_clean(self, item_id: int, folder: Path) -> None:
+        from wuerstchen_desktop.core.imagefile import export_clean
+
+        if self._history is not None:
+            item = self._run(lambda: self._history.get(item_id))
+            if item is not None:
+                path = self._run(lambda: export_clean(item.path, Path(folder)))
+                if path is not None:
+                    self.exported.emit(path)
+
+    @Slot(int, object)
     def read_file(self, request: int, path: Path) -> None:
         from wuerstchen_desktop.core.imagefile import read_parameters
 
@@ -149,6 +161,7 @@ class HistoryService(QObject):
     _read_text = Signal(int, str)
     _read_latent = Signal(int, int)
     _close = Signal()
+    _export = Signal(int, object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -163,7 +176,7 @@ class HistoryService(QObject):
             (self._delete, self.worker.delete), (self._restore, self.worker.restore),
             (self._favourite, self.worker.set_favourite), (self._read_file, self.worker.read_file),
             (self._read_text, self.worker.read_text), (self._read_latent, self.worker.read_latent),
-            (self._close, self.worker.close),
+            (self._close, self.worker.close), (self._export, self.worker.export_clean),
         ):  # fmt: skip
             signal.connect(slot)
         self._thread.finished.connect(self.worker.deleteLater)
@@ -193,6 +206,9 @@ class HistoryService(QObject):
 
     def set_favourite(self, item_id: int, on: bool) -> None:
         self._favourite.emit(item_id, on)
+
+    def export_clean(self, item_id: int, folder: Path) -> None:
+        self._export.emit(item_id, folder)
 
     def read_file(self, path: Path) -> int:
         request = self.next_request()

@@ -38,6 +38,7 @@ class Job:
     params: GenerationParams
     out_dir: Path
     image_format: str = "png"
+    name_pattern: str = "{date}/{time}-{seed}-{slug}"
     id: int = field(default_factory=next_job_id)
     # A stored Stage C latent (1, 16, h, w) to decode again without running Stage C ("vary detail");
     # the params then carry the decoder seed.
@@ -59,3 +60,4 @@ class JobError:
     job_id: int
     message: str
     details: str
+    missing_files: bool = False  # the checkpoints are not on disk: offer the download, not an error
