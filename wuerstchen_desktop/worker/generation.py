@@ -44,6 +44,7 @@ class GenerationWorker(QObject):
         super().__init__()
         self.config = config
         self._pipeline: Pipeline | None = None
+        self._description = ""  # device, precision and memory mode of the loaded engine
 
     def _ensure_pipeline(self) -> Pipeline:
         if self._pipeline is None:
@@ -62,7 +63,8 @@ class GenerationWorker(QObject):
             )
             pipe.verify()
             self._pipeline = pipe
-            self.engine_status.emit(self.tr("Ready: {0}").format(choice.describe()))
+            self._description = choice.describe()
+            self.engine_status.emit(self.tr("Ready: {0}").format(self._description))
             self.engine_ready.emit(choice.describe(), "; ".join(choice.reasons))
         return self._pipeline
 
@@ -81,17 +83,13 @@ class GenerationWorker(QObject):
         """Import torch and load the models ahead of the first job, so it starts at once."""
         try:
             self._ensure_pipeline().load()
-            self.engine_status.emit(self.tr("Ready: {0}").format(self._describe()))
+            self.engine_status.emit(self.tr("Ready: {0}").format(self._description))
         except WuerstchenError as exc:
             log.warning("engine not ready: %s", exc)
             self.engine_failed.emit(str(exc))
         except Exception as exc:  # reported, never fatal: the window stays usable
             log.exception("engine failed to start")
             self.engine_failed.emit(self.tr("The engine could not start: {0}").format(exc))
-
-    def _describe(self) -> str:
-        pipe = self._pipeline
-        return f"{pipe.device.type}, {str(pipe.dtype).removeprefix('torch.')}" if pipe else ""
 
     @Slot(object)
     def run_job(self, job: Job) -> None:
