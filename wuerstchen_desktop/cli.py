@@ -73,6 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
     gen.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
     gen.add_argument(
+        "--memory",
+        default="auto",
+        choices=["auto", "high", "balanced", "low"],
+        help="high: every model stays loaded; balanced: idle models wait in RAM; low: one model at a time",
+    )
+    gen.add_argument(
         "--out", type=Path, default=None, metavar="DIR", help="output folder (default: Pictures/Wuerstchen)"
     )
     gen.add_argument("--format", default="png", choices=["png", "jpeg", "webp"])
@@ -121,10 +127,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     import secrets
 
     from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
-    from wuerstchen_desktop.core.devices import choose
+    from wuerstchen_desktop.core.engine import build_pipeline
     from wuerstchen_desktop.core.imagefile import FLAT_PATTERN, write_image
     from wuerstchen_desktop.core.params import GenerationParams
-    from wuerstchen_desktop.core.pipeline import Pipeline
 
     params = GenerationParams(
         prompt=args.prompt,
@@ -138,15 +143,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
         decoder_steps=args.decoder_steps,
         decoder_guidance=args.decoder_guidance,
     )
-    choice = choose(args.device, args.dtype)
+    fetch_checkpoints(args.prior, args.decoder, args.offline, verify=False)
+    prior, decoder = prior_source(args.prior, args.offline), decoder_source(args.decoder, args.offline)
+    pipe, choice = build_pipeline(prior, decoder, args.device, args.dtype, args.memory)
     logging.getLogger(__name__).info("device: %s (%s)", choice.describe(), "; ".join(choice.reasons))
-    pipe = Pipeline(
-        prior_source(args.prior, args.offline),
-        decoder_source(args.decoder, args.offline),
-        choice.device,
-        choice.dtype,
-    )
-    pipe.verify()
     out = args.out if args.out is not None else default_output_dir()
     for warning in pipe.prompt_warnings([params]):
         print(f"Note: {warning}", file=sys.stderr)
@@ -182,19 +182,35 @@ class DownloadBar:
         self.stream.flush()
 
 
-def cmd_download(args: argparse.Namespace) -> int:
+def fetch_checkpoints(prior: str, decoder: str, offline: bool, verify: bool) -> None:
+    """Download what the prior and decoder need, saying the size and free space first and showing a bar.
+
+    ``verify`` also checks complete files not yet verified (another tool's download); otherwise only
+    missing files are fetched. Offline, nothing is fetched: the loaders then say what is missing.
+    """
     from wuerstchen_desktop.core import hubcache
     from wuerstchen_desktop.core.catalogue import repos_needed
-    from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
+    from wuerstchen_desktop.core.checkpoints import REPO_ID
     from wuerstchen_desktop.core.download import download, plan
 
-    repos = [r for r in repos_needed(args.prior, args.decoder) if not Path(r).expanduser().exists()]
-    # Complete but not yet verified (another tool's download, an interrupted one): the download verifies it.
-    unverified = [r for r in repos if not hubcache.local_status(r).verified]
-    if unverified and not args.offline:
-        the_plan = plan(unverified)
+    repos = [
+        r for r in repos_needed(prior, decoder) if REPO_ID.match(r) and not Path(r).expanduser().exists()
+    ]
+    todo = [
+        r
+        for r in repos
+        if not (hubcache.local_status(r).verified if verify else hubcache.local_status(r).complete)
+    ]
+    if todo and not offline:
+        the_plan = plan(todo)
         print(the_plan.describe(), file=sys.stderr, flush=True)
         download(the_plan, on_progress=DownloadBar(sys.stderr))
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
+
+    fetch_checkpoints(args.prior, args.decoder, args.offline, verify=True)
     for source in (prior_source(args.prior, args.offline), decoder_source(args.decoder, args.offline)):
         commit = f" (commit {source.commit})" if source.commit else ""
         print(f"{source.ref}: ready{commit}", flush=True)
@@ -226,7 +242,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     import torch
 
-    from wuerstchen_desktop.core.devices import choose
+    from wuerstchen_desktop.core.devices import choose, probe
 
     print(f"Würstchen Desktop {__version__}, Python {platform.python_version()}, torch {torch.__version__}")
     print(f"CPU: {platform.machine()} {platform.processor() or ''}".rstrip())
@@ -238,8 +254,11 @@ def cmd_info(args: argparse.Namespace) -> int:
         print("CUDA: not available")
     mps = getattr(torch.backends, "mps", None)
     print(f"MPS: {'available' if mps and mps.is_available() else 'not available'}")
-    choice = choose()
-    print(f"Auto choice: {choice.describe()}")
+    caps = probe()
+    ram = caps.ram_available / 2**30
+    print(f"CPU features: {caps.cpu_features or 'none of note'}; RAM available: {ram:.1f} GiB")
+    choice = choose(probe=lambda: caps)
+    print(f"Auto choice: {choice.describe()} (for the published checkpoints)")
     for reason in choice.reasons:
         print(f"  - {reason}")
     print_checkpoints()

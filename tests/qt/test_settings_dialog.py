@@ -19,6 +19,7 @@ def test_settings_persist_and_apply(qtbot, make_window, tmp_path: Path) -> None:
     dialog.combos["image_format"].setCurrentIndex(dialog.combos["image_format"].findData("webp"))
     dialog.combos["theme"].setCurrentIndex(dialog.combos["theme"].findData("dark"))
     dialog.output_dir.setText(str(tmp_path / "elsewhere"))
+    dialog.combos["memory"].setCurrentIndex(dialog.combos["memory"].findData("low"))
     dialog.accept()
     assert window.settings.image_format == "webp"
 
@@ -28,11 +29,13 @@ def test_settings_persist_and_apply(qtbot, make_window, tmp_path: Path) -> None:
     assert warnings == []
     assert reloaded == window.settings
     assert reloaded.output_dir == tmp_path / "elsewhere" and reloaded.theme == "dark"
+    assert reloaded.memory == "low"
 
     fast(window)
     with qtbot.waitSignal(window.service.job_finished, timeout=60_000) as done:
         window.generate()
     (path,) = done.args[0].paths
+    assert "low memory" in window.engine_label.text()  # the engine reloaded in the chosen mode
     assert tmp_path / "elsewhere" in path.parents and path.suffix == ".webp"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -99,3 +100,16 @@ def test_import_folder_refuses_what_is_not_a_checkpoint(tmp_path, repo_copy) -> 
     (decoder / "vqgan" / "diffusion_pytorch_model.safetensors").write_bytes(b"\0" * 100)
     with pytest.raises(CheckpointError, match="damaged or incomplete"):
         import_folder(decoder)
+
+
+def test_generate_announces_a_download_before_fetching(hub, capsys, tmp_path: Path) -> None:
+    """`generate` never surprises with a download: the size and free space come first, then a bar."""
+    args = ["generate", "a cat", "--width", "256", "--height", "256", "--prior-steps", "2", "--decoder-steps",
+            "1", "--seed", "1", "--out", str(tmp_path / "out")]  # fmt: skip
+    assert main(args) == 0
+    out, err = capsys.readouterr()
+    assert err.index("To download: ") < err.index("[####")
+    assert Path(out.strip()).is_file()
+    hub.reset_counts()
+    assert main(args) == 0  # the second time, nothing to fetch and nothing said about it
+    assert "To download" not in capsys.readouterr().err and hub.sent == {}

@@ -16,6 +16,8 @@ def test_round_trip() -> None:
         decoder="/models/decoder",
         offline=True,
         theme="dark",
+        memory="low",
+        compile=True,
     )
     again, warnings = Settings.from_mapping(s.to_mapping())
     assert again == s and warnings == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -67,28 +68,43 @@ def weight_files(folder: Path, stem: str) -> list[Path]:
     raise CheckpointError(f"Missing weights {single}.", REDOWNLOAD_HINT)
 
 
+# safetensors maps the whole file; pages read stay resident until it is closed. Reopening after this many
+# bytes keeps the peak near the converted model plus one window, not the model plus the float32 file.
+REOPEN_BYTES = 512 * 2**20
+
+
+def _open(path: Path) -> Any:
+    if not path.is_file():
+        raise CheckpointError(f"Missing weights {path}.", REDOWNLOAD_HINT)
+    try:
+        return safe_open(str(path), framework="pt", device="cpu")
+    except (SafetensorError, OSError) as exc:
+        raise CheckpointError(f"{path} is damaged or incomplete ({exc}).", REDOWNLOAD_HINT) from exc
+
+
 def iter_tensors(
     files: list[Path], dtype: torch.dtype | None, device: torch.device | str = "cpu"
 ) -> Iterator[tuple[str, torch.Tensor, Path]]:
     """Yield ``(key, tensor, file)``; floating tensors converted to ``dtype`` one at a time."""
     for path in files:
-        if not path.is_file():
-            raise CheckpointError(f"Missing weights {path}.", REDOWNLOAD_HINT)
-        try:
-            handle = safe_open(str(path), framework="pt", device="cpu")
-        except (SafetensorError, OSError) as exc:
-            raise CheckpointError(f"{path} is damaged or incomplete ({exc}).", REDOWNLOAD_HINT) from exc
-        with handle as f:
-            for key in f.keys():  # noqa: SIM118 - safe_open is not a mapping
-                try:
-                    t = f.get_tensor(key)
-                except (SafetensorError, OSError) as exc:
-                    raise CheckpointError(
-                        f"{path} is damaged: cannot read tensor {key!r} ({exc}).", REDOWNLOAD_HINT
-                    ) from exc
-                if dtype is not None and t.is_floating_point():
-                    t = t.to(dtype)
-                yield key, t.to(device), path
+        handle = _open(path)
+        keys = list(handle.keys())
+        read = 0
+        for key in keys:
+            if read > REOPEN_BYTES:
+                del handle
+                handle, read = _open(path), 0
+            try:
+                t = handle.get_tensor(key)
+            except (SafetensorError, OSError) as exc:
+                raise CheckpointError(
+                    f"{path} is damaged: cannot read tensor {key!r} ({exc}).", REDOWNLOAD_HINT
+                ) from exc
+            read += t.numel() * t.element_size()
+            if dtype is not None and t.is_floating_point() and t.dtype != dtype:
+                t = t.to(dtype)
+            yield key, t.to(device), path
+        del handle
 
 
 def _build_meta(model_cls: type[M], config: StageConfig) -> M:
@@ -137,6 +153,16 @@ def check_files(model_cls: type[M], config: StageConfig, files: list[Path]) -> N
         except (SafetensorError, OSError) as exc:
             raise CheckpointError(f"{path} is damaged or incomplete ({exc}).", REDOWNLOAD_HINT) from exc
     _check_complete(expected, found, files)
+
+
+def count_params(files: list[Path]) -> int:
+    """Elements in every tensor of ``files``, from the headers alone."""
+    total = 0
+    for path in files:
+        with _open(path) as f:
+            for key in f.keys():  # noqa: SIM118 - safe_open is not a mapping
+                total += math.prod(f.get_slice(key).get_shape())
+    return total
 
 
 def load_module(

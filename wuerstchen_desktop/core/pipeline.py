@@ -9,75 +9,60 @@ from __future__ import annotations
 
 import logging
 import math
+import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import torch
-from PIL import Image
+from torch import nn
 
 from wuerstchen_desktop.core.checkpoints import DecoderSource, PriorSource
+from wuerstchen_desktop.core.devices import dtype_name
 from wuerstchen_desktop.core.errors import Cancelled, InvalidParams
 from wuerstchen_desktop.core.imagefile import make_record
 from wuerstchen_desktop.core.loading import check_stage, load_stage
+from wuerstchen_desktop.core.memory import (
+    MODES,
+    OutOfMemory,
+    Slot,
+    checkpoint_params,
+    free_device_memory,
+    is_oom,
+    step_down,
+)
 from wuerstchen_desktop.core.metadata import ImageRecord
 from wuerstchen_desktop.core.models import StageA, StageAConfig, StageB, StageBConfig, StageC, StageCConfig
+from wuerstchen_desktop.core.models.blocks import StepCache
 from wuerstchen_desktop.core.params import GenerationParams
+from wuerstchen_desktop.core.results import (
+    CancelCheck,
+    GenerationResult,
+    StepCallback,
+    StepEvent,
+    check_batchable,
+    to_pil,
+)
+from wuerstchen_desktop.core.sampling import denoise
 from wuerstchen_desktop.core.schedule import WuerstchenSampler, prior_timesteps, uniform_timesteps
 from wuerstchen_desktop.core.text import TextEncoder, check_text_model, check_tokenizer
 
 log = logging.getLogger(__name__)
+__all__ = ["GenerationResult", "Pipeline", "StepEvent", "checkpoint_params", "to_pil"]
 
 STAGE_PRIOR = "prior"
 STAGE_DECODER = "decoder"
 STAGE_VQGAN = "vqgan"
 
 
-@dataclass(frozen=True)
-class StepEvent:
-    """Reported after each denoising step (and once for the VQGAN decode); ``step`` counts from 1."""
-
-    stage: str
-    step: int
-    total: int
-    latents: torch.Tensor
-
-
-StepCallback = Callable[[StepEvent], None]
-CancelCheck = Callable[[], bool]
-
-
-@dataclass
-class GenerationResult:
-    """The images of a job, in prompt-major order, with what is needed to decode them again."""
-
-    images: list[Image.Image]
-    pixels: torch.Tensor  # (B, 3, H, W) float32 on the CPU, in [0, 1]
-    stage_c: torch.Tensor  # (B, 16, h, w) float32 on the CPU: the decoder's conditioning
-    params: list[GenerationParams]  # one per image; each regenerates its image alone
-    warnings: list[str] = field(default_factory=list)
-
-
-def _check_batchable(jobs: Sequence[GenerationParams]) -> None:
-    if not jobs:
-        raise InvalidParams("Nothing to generate.")
-    first = jobs[0]
-    for job in jobs[1:]:
-        for name in ("width", "height", "prior_steps", "prior_guidance", "decoder_steps", "decoder_guidance"):
-            if getattr(job, name) != getattr(first, name):
-                raise InvalidParams(
-                    f"Prompts generated together must share their {name.replace('_', ' ')}.",
-                    "Run them as separate jobs.",
-                )
-
-
-def to_pil(pixels: torch.Tensor) -> list[Image.Image]:
-    """``(B, 3, H, W)`` in [0, 1] to 8-bit RGB images, rounding as the reference does."""
-    arr = (pixels.float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    return [Image.fromarray(a, mode="RGB") for a in arr]
-
-
 class Pipeline:
-    """Owns the five models; loads each on first use and keeps them for the next job."""
+    """Owns the five models and runs the recipe.
+
+    ``memory`` is ``high`` (every model stays loaded between jobs), ``balanced`` (idle models wait in CPU
+    RAM) or ``low`` (each model read from disk for its stage and freed after; tiled VQGAN decode). A stage
+    that overflows in float16 is redone in ``fallback_dtype``, which that stage keeps from then on.
+    ``compile`` runs each model through ``torch.compile`` (slow first job, faster steps after).
+    """
 
     def __init__(
         self,
@@ -85,51 +70,89 @@ class Pipeline:
         decoder: DecoderSource,
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
+        *,
+        memory: str = "high",
+        fallback_dtype: torch.dtype = torch.float32,
+        compile: bool = False,
+        vqgan_tile: int = 128,
     ) -> None:
+        if memory not in MODES:
+            raise InvalidParams(f"Unknown memory mode {memory!r}.", f"Choose one of {', '.join(MODES)}.")
         self.prior_source = prior
         self.decoder_source = decoder
         self.device = torch.device(device)
         self.dtype = dtype
+        self.memory = memory
+        self.fallback_dtype = fallback_dtype
+        self.compile = compile
+        self.vqgan_tile = vqgan_tile  # latent pixels per tile in low memory mode (512 image pixels)
+        self.stage_dtypes: dict[str, torch.dtype] = {}  # stages moved off float16 by the NaN guard
         self._prior_text: TextEncoder | None = None
         self._decoder_text: TextEncoder | None = None
-        self._prior: StageC | None = None
-        self._decoder: StageB | None = None
-        self._vqgan: StageA | None = None
+        root = decoder.root
+        self._slots: dict[str, Slot] = {
+            STAGE_PRIOR: Slot(
+                STAGE_PRIOR,
+                self._loader(STAGE_PRIOR, StageC, StageCConfig, prior.prior_dir),
+                self.device,
+                memory,
+            ),
+            STAGE_DECODER: Slot(
+                STAGE_DECODER,
+                self._loader(STAGE_DECODER, StageB, StageBConfig, root / "decoder"),
+                self.device,
+                memory,
+            ),
+            STAGE_VQGAN: Slot(
+                STAGE_VQGAN,
+                self._loader(STAGE_VQGAN, StageA, StageAConfig, root / "vqgan"),
+                self.device,
+                memory,
+            ),
+        }
 
     # -- models, loaded on first use --------------------------------------------------------------
+    def _loader(
+        self, stage: str, model_cls: type, config_cls: type, folder: Path
+    ) -> Callable[[torch.device], nn.Module]:
+        def load(device: torch.device) -> nn.Module:
+            model: nn.Module = load_stage(model_cls, config_cls, folder, self.stage_dtype(stage), device)
+            if self.compile:
+                model.compile()
+            return model
+
+        return load
+
+    def stage_dtype(self, stage: str) -> torch.dtype:
+        return self.stage_dtypes.get(stage, self.dtype)
+
     @property
     def prior_text(self) -> TextEncoder:
         if self._prior_text is None:
-            self._prior_text = TextEncoder(self.prior_source.text_root, self.dtype, self.device)
+            self._prior_text = TextEncoder(self.prior_source.text_root, self.dtype, self.device, self.memory)
         return self._prior_text
 
     @property
     def decoder_text(self) -> TextEncoder:
         if self._decoder_text is None:
-            self._decoder_text = TextEncoder(self.decoder_source.root, self.dtype, self.device)
+            self._decoder_text = TextEncoder(self.decoder_source.root, self.dtype, self.device, self.memory)
         return self._decoder_text
 
     @property
     def prior(self) -> StageC:
-        if self._prior is None:
-            self._prior = load_stage(
-                StageC, StageCConfig, self.prior_source.prior_dir, self.dtype, self.device
-            )
-        return self._prior
+        return self._slots[STAGE_PRIOR].get()
 
     @property
     def decoder(self) -> StageB:
-        if self._decoder is None:
-            root = self.decoder_source.root
-            self._decoder = load_stage(StageB, StageBConfig, root / "decoder", self.dtype, self.device)
-        return self._decoder
+        return self._slots[STAGE_DECODER].get()
 
     @property
     def vqgan(self) -> StageA:
-        if self._vqgan is None:
-            root = self.decoder_source.root
-            self._vqgan = load_stage(StageA, StageAConfig, root / "vqgan", self.dtype, self.device)
-        return self._vqgan
+        return self._slots[STAGE_VQGAN].get()
+
+    def _all_slots(self) -> list[Slot]:
+        texts = [t.slot for t in (self._prior_text, self._decoder_text) if t is not None]
+        return [*texts, *self._slots.values()]
 
     def verify(self) -> None:
         """Find a missing, damaged or mismatched file now, from configs and headers, before any work."""
@@ -141,9 +164,29 @@ class Pipeline:
         check_stage(StageA, StageAConfig, self.decoder_source.root / "vqgan")
 
     def load(self) -> None:
-        """Load every model now rather than on first use."""
-        for _ in (self.prior_text, self.prior, self.decoder_text, self.decoder, self.vqgan):
-            pass
+        """Load every model now rather than on first use (in low memory mode, only the tokenizers)."""
+        for text in (self.prior_text, self.decoder_text):
+            if self.memory != "low":
+                text.slot.get()
+                text.slot.done()
+        if self.memory != "low":
+            for slot in self._slots.values():
+                slot.get()
+                slot.done()
+
+    def set_memory(self, memory: str) -> None:
+        """Switch memory mode: every model is freed and reloaded by the new mode's rule when next used."""
+        if memory not in MODES:
+            raise InvalidParams(f"Unknown memory mode {memory!r}.", f"Choose one of {', '.join(MODES)}.")
+        for slot in self._all_slots():
+            slot.release()
+            slot.mode = memory
+        self.memory = memory
+        free_device_memory(self.device)
+
+    def loaded(self) -> list[str]:
+        """Names of the models in memory now."""
+        return [slot.name for slot in self._all_slots() if slot.loaded]
 
     def image_record(self, params: GenerationParams, stage_c: torch.Tensor) -> ImageRecord:
         """What an image file records of how it was made: the job, the exact weights, its Stage C latent."""
@@ -176,17 +219,55 @@ class Pipeline:
         on_step: StepCallback | None = None,
         cancel: CancelCheck | None = None,
     ) -> GenerationResult:
-        """Generate every image of ``jobs`` in one batch (the jobs must share size, steps and guidance)."""
+        """Generate every image of ``jobs`` in one batch (the jobs must share size, steps and guidance).
+
+        Out of memory steps down one memory mode and retries once; a failed or cancelled job leaves
+        nothing behind beyond the models the memory mode keeps.
+        """
         jobs = [jobs] if isinstance(jobs, GenerationParams) else list(jobs)
-        _check_batchable(jobs)
+        check_batchable(jobs)
+        warnings = self.prompt_warnings(jobs)
+        for attempt in (1, 2):
+            try:
+                return self._generate(jobs, on_step, cancel, warnings)
+            except BaseException as exc:
+                self._clean_up(exc)
+                lower = step_down(self.memory)
+                if not is_oom(exc):
+                    raise
+                if attempt == 2 or lower is None:
+                    raise OutOfMemory(
+                        f"Not enough memory for this job, even in {self.memory} memory mode.",
+                        "Close other programs, or choose a smaller size or fewer images.",
+                    ) from exc
+            note = f"Out of memory in {self.memory} memory mode: switched to {lower} memory and retried."
+            log.warning(note)
+            warnings.append(note)
+            self.set_memory(lower)
+        raise AssertionError("unreachable")
+
+    def _clean_up(self, exc: BaseException) -> None:
+        # The traceback's frames hold the job's tensors and models; the message and lines stay.
+        traceback.clear_frames(exc.__traceback__)
+        for slot in self._all_slots():
+            slot.done()
+        free_device_memory(self.device)
+
+    def _generate(
+        self,
+        jobs: list[GenerationParams],
+        on_step: StepCallback | None,
+        cancel: CancelCheck | None,
+        warnings: list[str],
+    ) -> GenerationResult:
         generators = [
             torch.Generator("cpu").manual_seed(job.seed + i) for job in jobs for i in range(job.images)
         ]
-        warnings = self.prompt_warnings(jobs)
         # 1-2. Encode the prompt for Stage C and compose the image in its latent.
-        stage_c = self.run_prior(jobs, generators, on_step, cancel)
+        stage_c = self.run_prior(jobs, generators, on_step, cancel, warnings=warnings)
         # 3-4. Decode: Stage B to the VQGAN latent, Stage A to pixels.
-        pixels = self.run_decoder(stage_c, jobs, generators, on_step, cancel)
+        stage_b_input, stage_b_generators = decoder_inputs(stage_c, jobs, generators)
+        pixels = self.run_decoder(stage_b_input, jobs, stage_b_generators, on_step, cancel, warnings=warnings)
         params = [job.for_image(i) for job in jobs for i in range(job.images)]
         return GenerationResult(to_pil(pixels), pixels, stage_c.float().cpu(), params, warnings)
 
@@ -196,8 +277,9 @@ class Pipeline:
         return list(dict.fromkeys(t.message() for t in found))
 
     def _noise(self, generators: Sequence[torch.Generator], shape: tuple[int, ...]) -> torch.Tensor:
-        # Drawn on the CPU, image by image, then moved: a seed means the same image on every device.
-        noise = [torch.randn((1, *shape), generator=g, dtype=self.dtype) for g in generators]
+        # Drawn in float32 on the CPU, image by image, then moved: a seed means the same image on every
+        # device and in every precision.
+        noise = [torch.randn((1, *shape), generator=g) for g in generators]
         return torch.cat(noise).to(self.device)
 
     def _embeddings(
@@ -210,35 +292,68 @@ class Pipeline:
         rows = [unique.index(text) for job, text in zip(jobs, texts, strict=True) for _ in range(job.images)]
         return encoded[torch.tensor(rows, device=encoded.device)]
 
+    def _text(self, encoder: TextEncoder, jobs: Sequence[GenerationParams], cfg: bool) -> torch.Tensor:
+        text = self._embeddings(encoder, jobs, negative=False)
+        if cfg:
+            text = torch.cat([text, self._embeddings(encoder, jobs, negative=True)])
+        encoder.done()
+        return text
+
+    def _guarded(
+        self,
+        stage: str,
+        run: Callable[..., torch.Tensor],
+        args: tuple[object, ...],
+        generators: Sequence[torch.Generator],
+        warnings: list[str] | None,
+    ) -> torch.Tensor:
+        """``run(*args)``; if it overflowed in float16, redo it in the fallback precision, same noise.
+
+        ``run`` is a method, not a closure: a failure's traceback then holds no model or tensor once
+        ``generate`` has cleared its frames.
+        """
+        states = [g.get_state() for g in generators]
+        slot = self._slots[stage]
+        try:
+            out = run(*args)
+        finally:
+            slot.done()
+        if self.stage_dtype(stage) != torch.float16 or bool(torch.isfinite(out).all()):
+            return out
+        fallback = self.fallback_dtype
+        note = f"The {stage} overflowed in float16; it was redone in {dtype_name(fallback)} and stays in it."
+        log.warning(note)
+        if warnings is not None:
+            warnings.append(note)
+        self.stage_dtypes[stage] = fallback
+        slot.release()
+        for g, state in zip(generators, states, strict=True):
+            g.set_state(state)
+        try:
+            return run(*args)
+        finally:
+            slot.done()
+
     def _sample(
         self,
         stage: str,
-        model: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+        model: nn.Module,
+        conditioning: tuple[object, ...],
         x: torch.Tensor,
         timesteps: torch.Tensor,
         guidance: float,
-        sampler: WuerstchenSampler,
         generators: Sequence[torch.Generator],
         on_step: StepCallback | None,
         cancel: CancelCheck | None,
     ) -> torch.Tensor:
-        """The denoising loop shared by both stages; ``model(x, r)`` sees ``[cond, uncond]`` under CFG."""
-        steps = sampler.steps(timesteps)
-        cfg = guidance > 1
-        batch = x.shape[0]
-        for k, st in enumerate(steps):
-            if cancel is not None and cancel():
-                raise Cancelled()
-            r = torch.full((batch * (2 if cfg else 1),), st.t, dtype=self.dtype, device=self.device)
-            if cfg:
-                eps_cond, eps_uncond = model(torch.cat([x, x]), r).chunk(2)
-                eps = torch.lerp(eps_uncond, eps_cond, guidance)
-            else:
-                eps = model(x, r)
-            x = sampler.step(st, x, eps, self._noise(generators, tuple(x.shape[1:])))
-            if on_step is not None:
-                on_step(StepEvent(stage, k + 1, len(steps), x))
-        return x
+        src = self.decoder_source if stage == STAGE_DECODER else self.prior_source
+        sampler = WuerstchenSampler(src.sampler.s, src.sampler.scaler)
+
+        def noise(shape: tuple[int, ...]) -> torch.Tensor:
+            return self._noise(generators, shape)
+
+        loop = (sampler, self.stage_dtype(stage), noise, on_step, cancel)
+        return denoise(stage, model, conditioning, x, timesteps, guidance, *loop)
 
     def run_prior(
         self,
@@ -246,29 +361,26 @@ class Pipeline:
         generators: Sequence[torch.Generator],
         on_step: StepCallback | None = None,
         cancel: CancelCheck | None = None,
+        *,
+        warnings: list[str] | None = None,
     ) -> torch.Tensor:
-        """Stage C: the ``(B, 16, h, w)`` conditioning for the decoder."""
-        job = jobs[0]
-        src = self.prior_source
-        cfg = job.prior_guidance > 1
-        text = self._embeddings(self.prior_text, jobs, negative=False)
-        if cfg:
-            text = torch.cat([text, self._embeddings(self.prior_text, jobs, negative=True)])
-        text = text.to(self.dtype)
-        prior = self.prior
-        x = self._noise(generators, (prior.c_in, *self.stage_c_size(job.width, job.height)))
-        x = self._sample(
-            STAGE_PRIOR,
-            lambda xin, r: prior(xin, r, text),
-            x,
-            prior_timesteps(job.prior_steps),
-            job.prior_guidance,
-            WuerstchenSampler(src.sampler.s, src.sampler.scaler),
-            generators,
-            on_step,
-            cancel,
+        """Stage C: the ``(B, 16, h, w)`` conditioning for the decoder, in float32."""
+        job, src = jobs[0], self.prior_source
+        text = self._text(self.prior_text, jobs, job.prior_guidance > 1)
+        args = (job, text, generators, on_step, cancel)
+        return (
+            self._guarded(STAGE_PRIOR, self._prior, args, generators, warnings) * src.latent_mean
+            - src.latent_std
         )
-        return x * src.latent_mean - src.latent_std
+
+    def _prior(self, job: GenerationParams, text: torch.Tensor, *loop: Any) -> torch.Tensor:
+        prior = self._slots[STAGE_PRIOR].get()
+        x = self._noise(loop[0], (prior.c_in, *self.stage_c_size(job.width, job.height)))
+        cache: StepCache = {}  # the text conditioning, mapped at the first step
+        cond = (text.to(self.stage_dtype(STAGE_PRIOR)), cache)
+        return self._sample(
+            STAGE_PRIOR, prior, cond, x, prior_timesteps(job.prior_steps), job.prior_guidance, *loop
+        )
 
     def run_decoder(
         self,
@@ -277,34 +389,60 @@ class Pipeline:
         generators: Sequence[torch.Generator],
         on_step: StepCallback | None = None,
         cancel: CancelCheck | None = None,
+        *,
+        warnings: list[str] | None = None,
     ) -> torch.Tensor:
         """Stage B then Stage A: pixels ``(B, 3, H, W)`` in [0, 1], float32 on the CPU."""
         job = jobs[0]
-        src = self.decoder_source
         cfg = job.decoder_guidance > 1
-        effnet = stage_c.to(self.device, self.dtype)
-        clip = self._embeddings(self.decoder_text, jobs, negative=False)
+        clip = self._text(self.decoder_text, jobs, cfg)
+        effnet = stage_c.to(self.device, torch.float32)  # resized in float32 by the decoder
         if cfg:
-            clip = torch.cat([clip, self._embeddings(self.decoder_text, jobs, negative=True)])
             effnet = torch.cat([effnet, torch.zeros_like(effnet)])
-        clip = clip.to(self.dtype)
-        decoder = self.decoder
-        z = self._noise(generators, (decoder.c_in, *self.stage_b_size((stage_c.shape[2], stage_c.shape[3]))))
-        z = self._sample(
-            STAGE_DECODER,
-            lambda zin, r: decoder(zin, r, effnet, clip),
-            z,
-            uniform_timesteps(job.decoder_steps),
-            job.decoder_guidance,
-            WuerstchenSampler(src.sampler.s, src.sampler.scaler),
-            generators,
-            on_step,
-            cancel,
-        )
+        args = (job, effnet, clip, generators, on_step, cancel)
+        z = self._guarded(STAGE_DECODER, self._decoder, args, generators, warnings)
+        del effnet, clip
         if cancel is not None and cancel():
             raise Cancelled()
-        vqgan = self.vqgan
-        pixels = vqgan.decode(z * vqgan.scale_factor).clamp(0, 1)
+        pixels = self._guarded(STAGE_VQGAN, self._decode, (z,), [], warnings).clamp(0, 1)
         if on_step is not None:
             on_step(StepEvent(STAGE_VQGAN, 1, 1, pixels))
-        return pixels.float().cpu()
+        return pixels.cpu()
+
+    def _decoder(
+        self, job: GenerationParams, effnet: torch.Tensor, clip: torch.Tensor, *loop: Any
+    ) -> torch.Tensor:
+        decoder = self._slots[STAGE_DECODER].get()
+        z = self._noise(loop[0], (decoder.c_in, *self.stage_b_size((effnet.shape[2], effnet.shape[3]))))
+        cache: StepCache = {}  # the resized Stage C latent and the text, mapped at the first step
+        cond = (effnet, clip.to(self.stage_dtype(STAGE_DECODER)), cache)
+        steps = uniform_timesteps(job.decoder_steps)
+        return self._sample(STAGE_DECODER, decoder, cond, z, steps, job.decoder_guidance, *loop)
+
+    def _decode(self, z: torch.Tensor) -> torch.Tensor:
+        vqgan = self._slots[STAGE_VQGAN].get()
+        latent = (z * vqgan.scale_factor).to(self.stage_dtype(STAGE_VQGAN))
+        if self.memory == "low":
+            return vqgan.decode_tiled(latent, self.vqgan_tile).float()
+        return vqgan.decode(latent).float()
+
+
+def decoder_inputs(
+    stage_c: torch.Tensor, jobs: Sequence[GenerationParams], generators: list[torch.Generator]
+) -> tuple[torch.Tensor, list[torch.Generator]]:
+    """What Stage B starts from for each image. Without a decoder seed: the Stage C output and the image's
+    generator, as the reference does. With one ("vary detail"): the composition as its file stores it
+    (float16) and a generator seeded ``decoder_seed + i``, so the image is the same whether it is made
+    again from its file or decoded from the stored latent without running Stage C."""
+    if all(job.decoder_seed is None for job in jobs):
+        return stage_c, generators
+    stage_c = stage_c.clone()
+    generators = list(generators)
+    k = 0
+    for job in jobs:
+        for i in range(job.images):
+            if job.decoder_seed is not None:
+                stage_c[k] = stage_c[k].half().float()
+                generators[k] = torch.Generator("cpu").manual_seed(job.decoder_seed + i)
+            k += 1
+    return stage_c, generators

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 CHOICES: dict[str, tuple[str, ...]] = {
     "device": ("auto", "cpu", "cuda", "mps"),
     "dtype": ("auto", "float32", "bfloat16", "float16"),
+    "memory": ("auto", "high", "balanced", "low"),
     "image_format": ("png", "jpeg", "webp"),
     "theme": ("system", "dark", "light"),
 }
@@ -36,6 +37,8 @@ def default_output_dir() -> Path:
 class Settings:
     device: str = "auto"
     dtype: str = "auto"
+    memory: str = "auto"
+    compile: bool = False  # torch.compile the stages: slower first job, faster later ones where supported
     output_dir: Path = dataclasses.field(default_factory=default_output_dir)
     image_format: str = "png"
     prior: str = DEFAULT_PRIOR_REPO

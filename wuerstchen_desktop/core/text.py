@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
+from torch import nn
 
 from wuerstchen_desktop.core.errors import CheckpointError
 from wuerstchen_desktop.core.loading import REDOWNLOAD_HINT, read_json, weight_files
+from wuerstchen_desktop.core.memory import Slot
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +79,7 @@ def load_tokenizer(folder: Path):  # -> CLIPTokenizer (the tokenizers-backed fas
         raise CheckpointError(f"Cannot load the tokenizer in {folder}: {exc}.", REDOWNLOAD_HINT) from exc
 
 
-def load_text_model(folder: Path, dtype: torch.dtype, device: torch.device | str):  # -> CLIPTextModel
+def load_text_model(folder: Path, dtype: torch.dtype, device: torch.device | str) -> nn.Module:
     from transformers import CLIPTextModel
 
     _quiet_transformers()
@@ -91,18 +94,41 @@ def load_text_model(folder: Path, dtype: torch.dtype, device: torch.device | str
 
 
 class TextEncoder:
-    """A CLIP tokenizer and text tower from one side's ``tokenizer/`` and ``text_encoder/`` folders."""
+    """A CLIP tokenizer and text tower from one side's ``tokenizer/`` and ``text_encoder/`` folders.
 
-    def __init__(self, root: Path, dtype: torch.dtype, device: torch.device | str) -> None:
+    The tokenizer loads at once (token counts need no model); the text tower loads on the first ``encode``
+    and lives by the memory mode's rule. Encoded prompts are cached, so a new seed or a changed setting
+    with the same prompt skips the text tower, and in low memory mode never reads it from disk again.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        dtype: torch.dtype,
+        device: torch.device | str,
+        memory: str = "high",
+        cache_size: int = 32,
+    ) -> None:
         self.tokenizer = load_tokenizer(root / "tokenizer")
-        self.model = load_text_model(root / "text_encoder", dtype, device)
-        self.device = device
+        self.device = torch.device(device)
+        self._dtype = dtype
+        folder = root / "text_encoder"
+        check_text_model(folder)
+        self.slot: Slot[nn.Module] = Slot(
+            f"text encoder {root.name}", lambda dev: load_text_model(folder, dtype, dev), self.device, memory
+        )
+        self.cache: OrderedDict[str, torch.Tensor] = OrderedDict()
+        self.cache_size = cache_size
         limit = getattr(self.tokenizer, "model_max_length", MAX_TOKENS)
         self.max_length = limit if isinstance(limit, int) and 0 < limit <= MAX_TOKENS else MAX_TOKENS
 
     @property
+    def model(self) -> nn.Module:
+        return self.slot.get()
+
+    @property
     def dtype(self) -> torch.dtype:
-        return self.model.dtype
+        return self._dtype
 
     def count_tokens(self, prompt: str) -> int:
         """Tokens in ``prompt`` including the start and end markers (the limit is ``max_length``)."""
@@ -121,14 +147,27 @@ class TextEncoder:
     @torch.inference_mode()
     def encode(self, prompts: Sequence[str]) -> torch.Tensor:
         """``(len(prompts), 77, hidden)`` last hidden states, the attention mask applied."""
-        batch = self.tokenizer(
-            list(prompts),
-            padding="max_length",
-            max_length=self.max_length,
-            truncation=True,
-            return_tensors="pt",
-        )
-        out = self.model(
-            batch["input_ids"].to(self.device), attention_mask=batch["attention_mask"].to(self.device)
-        )
-        return out.last_hidden_state
+        missing = [p for p in dict.fromkeys(prompts) if p not in self.cache]
+        if missing:
+            batch = self.tokenizer(
+                missing,
+                padding="max_length",
+                max_length=self.max_length,
+                truncation=True,
+                return_tensors="pt",
+            )
+            out = self.model(
+                batch["input_ids"].to(self.device), attention_mask=batch["attention_mask"].to(self.device)
+            )
+            for prompt, hidden in zip(missing, out.last_hidden_state, strict=True):
+                self.cache[prompt] = hidden
+        for prompt in prompts:
+            self.cache.move_to_end(prompt)
+        rows = torch.stack([self.cache[p] for p in prompts])
+        while len(self.cache) > self.cache_size:
+            self.cache.popitem(last=False)
+        return rows
+
+    def done(self) -> None:
+        """The prompts of this job are encoded: the memory mode decides whether the model stays."""
+        self.slot.done()

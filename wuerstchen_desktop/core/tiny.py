@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,9 @@ from wuerstchen_desktop.core.models.config import (
     TINY_STAGE_A,
     TINY_STAGE_B,
     TINY_STAGE_C,
+    StageAConfig,
+    StageBConfig,
+    StageCConfig,
     StageConfig,
 )
 
@@ -34,7 +38,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def _randomize(model: nn.Module, seed: int) -> None:
+def randomize(model: nn.Module, seed: int) -> None:
     """Fill every tensor with deterministic noise scaled to keep activations in a sane range."""
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
@@ -62,7 +66,7 @@ def write_stage(
     """``config.json`` and ``diffusion_pytorch_model.safetensors`` as diffusers writes them."""
     torch.manual_seed(seed)
     model = model_cls.from_config(config)  # type: ignore[attr-defined]
-    _randomize(model, seed)
+    randomize(model, seed)
     folder.mkdir(parents=True, exist_ok=True)
     _write_json(
         folder / "config.json",
@@ -123,20 +127,38 @@ def write_tokenizer(folder: Path) -> int:
     return len(vocab)
 
 
-def write_text_encoder(folder: Path, vocab_size: int, hidden: int, seed: int) -> None:
+@dataclass(frozen=True)
+class TextSpec:
+    """The size of a CLIP text tower to write: tiny by default, or a published one."""
+
+    hidden: int
+    layers: int = 2
+    heads: int = 2
+    intermediate: int | None = None  # hidden * 2 when not given
+    vocab: int | None = None  # the tokenizer's size when not given
+
+
+# The published text towers (ViT-bigG/14 for the prior, ViT-H/14 for the decoder).
+PRIOR_TEXT = TextSpec(hidden=1280, layers=32, heads=20, intermediate=5120, vocab=49408)
+DECODER_TEXT = TextSpec(hidden=1024, layers=24, heads=16, intermediate=4096, vocab=49408)
+
+
+def write_text_encoder(folder: Path, tokens: int, spec: TextSpec | int, seed: int) -> None:
+    """A random CLIP text tower; ``tokens`` is the tokenizer's size (its last two are the start/end marks)."""
     from transformers import CLIPTextConfig, CLIPTextModel
 
+    spec = TextSpec(spec) if isinstance(spec, int) else spec
     config = CLIPTextConfig(
-        vocab_size=vocab_size,
-        hidden_size=hidden,
-        intermediate_size=hidden * 2,
-        num_hidden_layers=2,
-        num_attention_heads=2,
+        vocab_size=spec.vocab or tokens,
+        hidden_size=spec.hidden,
+        intermediate_size=spec.intermediate or spec.hidden * 2,
+        num_hidden_layers=spec.layers,
+        num_attention_heads=spec.heads,
         max_position_embeddings=77,
         hidden_act="gelu",
-        bos_token_id=vocab_size - 2,
-        eos_token_id=vocab_size - 1,
-        pad_token_id=vocab_size - 1,
+        bos_token_id=tokens - 2,
+        eos_token_id=tokens - 1,
+        pad_token_id=tokens - 1,
     )
     torch.manual_seed(seed)
     CLIPTextModel(config).save_pretrained(str(folder))
@@ -148,11 +170,13 @@ def write_prior_model(folder: Path, seed: int = 1) -> Path:
     return folder
 
 
-def write_prior_repo(folder: Path, seed: int = 1) -> Path:
-    """A tiny ``warp-ai/wuerstchen-prior``."""
-    write_stage(folder / "prior", StageC, TINY_STAGE_C, "WuerstchenPrior", seed)
+def write_prior_repo(
+    folder: Path, seed: int = 1, *, prior: StageCConfig = TINY_STAGE_C, text: TextSpec | None = None
+) -> Path:
+    """A ``warp-ai/wuerstchen-prior`` with random weights: tiny by default, or at the given sizes."""
+    write_stage(folder / "prior", StageC, prior, "WuerstchenPrior", seed)
     size = write_tokenizer(folder / "tokenizer")
-    write_text_encoder(folder / "text_encoder", size, TINY_STAGE_C.c_cond, seed + 10)
+    write_text_encoder(folder / "text_encoder", size, text or TextSpec(prior.c_cond), seed + 10)
     _write_json(folder / "scheduler" / "scheduler_config.json", SCHEDULER)
     _write_json(
         folder / "model_index.json",
@@ -171,12 +195,19 @@ def write_prior_repo(folder: Path, seed: int = 1) -> Path:
     return folder
 
 
-def write_decoder_repo(folder: Path, seed: int = 2) -> Path:
-    """A tiny ``warp-ai/wuerstchen``."""
-    write_stage(folder / "decoder", StageB, TINY_STAGE_B, "WuerstchenDiffNeXt", seed)
-    write_stage(folder / "vqgan", StageA, TINY_STAGE_A, "PaellaVQModel", seed + 1)
+def write_decoder_repo(
+    folder: Path,
+    seed: int = 2,
+    *,
+    decoder: StageBConfig = TINY_STAGE_B,
+    vqgan: StageAConfig = TINY_STAGE_A,
+    text: TextSpec | None = None,
+) -> Path:
+    """A ``warp-ai/wuerstchen`` with random weights: tiny by default, or at the given sizes."""
+    write_stage(folder / "decoder", StageB, decoder, "WuerstchenDiffNeXt", seed)
+    write_stage(folder / "vqgan", StageA, vqgan, "PaellaVQModel", seed + 1)
     size = write_tokenizer(folder / "tokenizer")
-    write_text_encoder(folder / "text_encoder", size, TINY_STAGE_B.clip_embd, seed + 10)
+    write_text_encoder(folder / "text_encoder", size, text or TextSpec(decoder.clip_embd), seed + 10)
     _write_json(folder / "scheduler" / "scheduler_config.json", SCHEDULER)
     _write_json(
         folder / "model_index.json",

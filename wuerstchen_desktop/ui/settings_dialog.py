@@ -51,6 +51,12 @@ class SettingsDialog(QDialog):
                 "float16": "float16",
             },
             "image_format": {"png": "PNG", "jpeg": "JPEG", "webp": "WebP"},
+            "memory": {
+                "auto": self.tr("Automatic"),
+                "high": self.tr("High: every model stays loaded"),
+                "balanced": self.tr("Balanced: only the running stage on the GPU"),
+                "low": self.tr("Low: one stage at a time, loaded from disk"),
+            },
             "theme": {"system": self.tr("System"), "dark": self.tr("Dark"), "light": self.tr("Light")},
         }
         self.combos: dict[str, QComboBox] = {}
@@ -72,12 +78,15 @@ class SettingsDialog(QDialog):
         )
         models_row, self.models_dir = self._path_row(settings.models_dir, self.tr("Models folder"))
         self.models_dir.setPlaceholderText(self.tr("The standard Hugging Face cache"))
+        self.compile = QCheckBox(self.tr("Compile the models (torch.compile: the first image is slower)"))
+        self.compile.setChecked(settings.compile)
         self.offline = QCheckBox(self.tr("Never use the network"))
         self.offline.setChecked(settings.offline)
 
         form = QFormLayout()
         form.addRow(self.tr("Device"), self.combos["device"])
         form.addRow(self.tr("Precision"), self.combos["dtype"])
+        form.addRow(self.tr("Memory"), self.combos["memory"])
         form.addRow("", self.auto_label)
         form.addRow(self.tr("Output folder"), output_row)
         form.addRow(self.tr("Image format"), self.combos["image_format"])
@@ -89,6 +98,7 @@ class SettingsDialog(QDialog):
         form.addRow(self.tr("Prior (Hub id or folder)"), prior_row)
         form.addRow(self.tr("Decoder (Hub id or folder)"), decoder_row)
         form.addRow(self.tr("Offline"), self.offline)
+        form.addRow(self.tr("Speed"), self.compile)
         form.addRow(self.tr("Theme"), self.combos["theme"])
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
@@ -124,6 +134,7 @@ class SettingsDialog(QDialog):
             prior=self.prior.text().strip(),
             decoder=self.decoder.text().strip(),
             offline=self.offline.isChecked(),
+            compile=self.compile.isChecked(),
             name_pattern=self.name_pattern.text().strip(),
             models_dir=self.models_dir.text().strip(),
         )

@@ -50,18 +50,18 @@ class GenerationWorker(QObject):
         if self._pipeline is None:
             self.engine_status.emit(self.tr("Loading the engine…"))
             from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
-            from wuerstchen_desktop.core.devices import choose
-            from wuerstchen_desktop.core.pipeline import Pipeline
+            from wuerstchen_desktop.core.engine import build_pipeline
 
-            choice = choose(self.config.device, self.config.dtype)
-            pipe = Pipeline(
+            c = self.config
+            pipe, choice = build_pipeline(
                 # Never downloads here: missing files go through the first-run dialog, which shows the size.
-                prior_source(self.config.prior, offline=True),
-                decoder_source(self.config.decoder, offline=True),
-                choice.device,
-                choice.dtype,
+                prior_source(c.prior, offline=True),
+                decoder_source(c.decoder, offline=True),
+                c.device,
+                c.dtype,
+                c.memory,
+                c.compile,
             )
-            pipe.verify()
             self._pipeline = pipe
             self._description = choice.describe()
             self.engine_status.emit(self.tr("Ready: {0}").format(self._description))

@@ -27,10 +27,13 @@ class EngineConfig:
     device: str = "auto"
     dtype: str = "auto"
     offline: bool = False
+    memory: str = "auto"
+    compile: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EngineConfig:
-        return cls(settings.prior, settings.decoder, settings.device, settings.dtype, settings.offline)
+        s = settings
+        return cls(s.prior, s.decoder, s.device, s.dtype, s.offline, s.memory, s.compile)
 
 
 @dataclass(frozen=True)

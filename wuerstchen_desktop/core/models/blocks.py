@@ -12,6 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# Per-job values that do not change over the denoising loop (mapped text, resized conditioning).
+StepCache = dict[object, torch.Tensor]
+
 
 class ChannelLayerNorm(nn.LayerNorm):
     """LayerNorm over the channels of an NCHW tensor."""
@@ -75,7 +78,8 @@ class ResBlockStageB(nn.Module):
         x = self.norm(self.depthwise(x))
         if x_skip is not None:
             x = torch.cat([x, x_skip], dim=1)
-        return self.channelwise(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2) + x_res
+        # A contiguous NHWC input keeps the Linear on its GEMM path; bf16 on CPU otherwise copies the weight.
+        return self.channelwise(x.permute(0, 2, 3, 1).contiguous()).permute(0, 3, 1, 2) + x_res
 
 
 class TimestepBlock(nn.Module):
@@ -122,8 +126,14 @@ class AttnBlock(nn.Module):
         self.attention = Attention(c, nhead, dropout=dropout)
         self.kv_mapper = nn.Sequential(nn.SiLU(), nn.Linear(c_cond, c))
 
-    def forward(self, x: torch.Tensor, kv: torch.Tensor) -> torch.Tensor:
-        kv = self.kv_mapper(kv)
+    def forward(self, x: torch.Tensor, kv: torch.Tensor, cache: StepCache | None = None) -> torch.Tensor:
+        # The text side is the same at every denoising step: map it once per job when given a cache.
+        mapped = cache.get(self) if cache is not None else None
+        if mapped is None:
+            mapped = self.kv_mapper(kv)
+            if cache is not None:
+                cache[self] = mapped
+        kv = mapped
         b, c, h, w = x.shape
         norm_x = self.norm(x).view(b, c, h * w).transpose(1, 2)  # B, HW, C
         if self.self_attn:

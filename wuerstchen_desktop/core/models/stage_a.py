@@ -54,6 +54,10 @@ class StageA(nn.Module):
     ) -> None:
         super().__init__()
         self.scale_factor = scale_factor
+        self.upscale = up_down_scale_factor * 2 ** (levels - 1)  # latent to pixels
+        # How far (in latent pixels) an output pixel sees: a 3x3 depthwise conv per mixing block, and at most
+        # one latent pixel per transposed conv; every other layer is per-pixel (no global norm).
+        self.halo = bottleneck_blocks + 2 * levels + 2
         c_levels = [embed_dim // (2**i) for i in reversed(range(levels))]
 
         self.in_block = nn.Sequential(
@@ -98,3 +102,26 @@ class StageA(nn.Module):
     def decode(self, latent: torch.Tensor) -> torch.Tensor:
         """The unscaled latent to pixels (not clamped)."""
         return self.out_block(self.up_blocks(latent))
+
+    def decode_tiled(self, latent: torch.Tensor, tile: int, halo: int | None = None) -> torch.Tensor:
+        """``decode`` one image at a time, in ``tile``-latent-pixel tiles decoded with ``halo`` pixels of
+        context: each tile's centre then sees what the whole decode sees, so the result equals it, while
+        the activation peak follows the tile, not the image."""
+        halo = self.halo if halo is None else halo
+        b, _, h, w = latent.shape
+        s = self.upscale
+        out: torch.Tensor | None = None
+        for i in range(b):
+            for y0 in range(0, h, tile):
+                for x0 in range(0, w, tile):
+                    y1, x1 = min(y0 + tile, h), min(x0 + tile, w)
+                    ya, xa = max(y0 - halo, 0), max(x0 - halo, 0)
+                    part = self.decode(latent[i : i + 1, :, ya : min(y1 + halo, h), xa : min(x1 + halo, w)])
+                    if out is None:
+                        out = part.new_empty((b, part.shape[1], h * s, w * s))
+                    # Keep only the tile's own pixels: (y0 - ya) latent rows of context above it.
+                    out[i, :, y0 * s : y1 * s, x0 * s : x1 * s] = part[
+                        0, :, (y0 - ya) * s : (y1 - ya) * s, (x0 - xa) * s : (x1 - xa) * s
+                    ]
+        assert out is not None
+        return out

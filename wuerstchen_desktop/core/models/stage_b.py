@@ -12,6 +12,7 @@ from torch import nn
 from wuerstchen_desktop.core.models.blocks import (
     AttnBlock,
     ResBlockStageB,
+    StepCache,
     TimestepBlock,
     channel_norm,
     timestep_embedding,
@@ -114,19 +115,39 @@ class StageB(nn.Module):
     def from_config(cls, config: StageBConfig) -> StageB:
         return cls(**config.to_json())
 
-    def _effnet_condition(self, index: int, effnet: torch.Tensor, size: torch.Size) -> torch.Tensor | None:
+    def _effnet_condition(
+        self, index: int, effnet: torch.Tensor, size: torch.Size, cache: StepCache | None
+    ) -> torch.Tensor | None:
         mapper = self.effnet_mappers[index]
         if mapper is None:
             return None
+        key = ("effnet", index, tuple(size))
+        if cache is not None and key in cache:
+            return cache[key]
         # Resized in float32 as in training: bicubic, antialiased, corner-aligned.
         resized = F.interpolate(effnet.float(), size=size, mode="bicubic", antialias=True, align_corners=True)
-        return mapper(resized.to(effnet.dtype))
+        out = mapper(resized.to(cast(nn.Conv2d, mapper).weight.dtype))
+        if cache is not None:
+            cache[key] = out
+        return out
 
     def forward(
-        self, x: torch.Tensor, r: torch.Tensor, effnet: torch.Tensor, clip: torch.Tensor
+        self,
+        x: torch.Tensor,
+        r: torch.Tensor,
+        effnet: torch.Tensor,
+        clip: torch.Tensor,
+        cache: StepCache | None = None,
     ) -> torch.Tensor:
-        r_embed = timestep_embedding(r, self.c_r)
-        clip = self.seq_norm(self.clip_mapper(clip))
+        """``cache``: an empty dict per job; the Stage C and text conditioning, constant over the loop,
+        are then computed at the first step only."""
+        r_embed = timestep_embedding(r, self.c_r).to(x.dtype)
+        mapped = cache.get("clip") if cache is not None else None
+        if mapped is None:
+            mapped = self.seq_norm(self.clip_mapper(clip))
+            if cache is not None:
+                cache["clip"] = mapped
+        clip = mapped
         x_in = x
         x = self.embedding(x)
 
@@ -136,10 +157,10 @@ class StageB(nn.Module):
             for blk in down:
                 if isinstance(blk, ResBlockStageB):
                     if effnet_c is None:
-                        effnet_c = self._effnet_condition(i, effnet, x.shape[-2:])
+                        effnet_c = self._effnet_condition(i, effnet, x.shape[-2:], cache)
                     x = blk(x, effnet_c)
                 elif isinstance(blk, AttnBlock):
-                    x = blk(x, clip)
+                    x = blk(x, clip, cache)
                 elif isinstance(blk, TimestepBlock):
                     x = blk(x, r_embed)
                 else:
@@ -152,13 +173,14 @@ class StageB(nn.Module):
             for j, blk in enumerate(up):
                 if isinstance(blk, ResBlockStageB):
                     if effnet_c is None:
-                        effnet_c = self._effnet_condition(len(self.down_blocks) + i, effnet, x.shape[-2:])
+                        level = len(self.down_blocks) + i
+                        effnet_c = self._effnet_condition(level, effnet, x.shape[-2:], cache)
                     skip = skips[i] if j == 0 and i > 0 else None
                     if effnet_c is not None:
                         skip = effnet_c if skip is None else torch.cat([skip, effnet_c], dim=1)
                     x = blk(x, skip)
                 elif isinstance(blk, AttnBlock):
-                    x = blk(x, clip)
+                    x = blk(x, clip, cache)
                 elif isinstance(blk, TimestepBlock):
                     x = blk(x, r_embed)
                 else:

@@ -8,6 +8,7 @@ from torch import nn
 from wuerstchen_desktop.core.models.blocks import (
     AttnBlock,
     ResBlock,
+    StepCache,
     TimestepBlock,
     channel_norm,
     timestep_embedding,
@@ -47,14 +48,21 @@ class StageC(nn.Module):
     def from_config(cls, config: StageCConfig) -> StageC:
         return cls(**config.to_json())
 
-    def forward(self, x: torch.Tensor, r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, r: torch.Tensor, c: torch.Tensor, cache: StepCache | None = None
+    ) -> torch.Tensor:
+        """``cache``: an empty dict per job; the text conditioning is then computed at the first step only."""
         x_in = x
         x = self.projection(x)
-        c_embed = self.cond_mapper(c)
-        r_embed = timestep_embedding(r, self.c_r)
+        c_embed = cache.get("c") if cache is not None else None
+        if c_embed is None:
+            c_embed = self.cond_mapper(c)
+            if cache is not None:
+                cache["c"] = c_embed
+        r_embed = timestep_embedding(r, self.c_r).to(x_in.dtype)
         for block in self.blocks:
             if isinstance(block, AttnBlock):
-                x = block(x, c_embed)
+                x = block(x, c_embed, cache)
             elif isinstance(block, TimestepBlock):
                 x = block(x, r_embed)
             else:

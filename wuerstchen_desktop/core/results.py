@@ -1,0 +1,56 @@
+"""What a job reports while it runs and what it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import torch
+from PIL import Image
+
+from wuerstchen_desktop.core.errors import InvalidParams
+from wuerstchen_desktop.core.params import GenerationParams
+
+
+@dataclass(frozen=True)
+class StepEvent:
+    """Reported after each denoising step (and once for the VQGAN decode); ``step`` counts from 1."""
+
+    stage: str
+    step: int
+    total: int
+    latents: torch.Tensor
+
+
+StepCallback = Callable[[StepEvent], None]
+CancelCheck = Callable[[], bool]
+
+
+@dataclass
+class GenerationResult:
+    """The images of a job, in prompt-major order, with what is needed to decode them again."""
+
+    images: list[Image.Image]
+    pixels: torch.Tensor  # (B, 3, H, W) float32 on the CPU, in [0, 1]
+    stage_c: torch.Tensor  # (B, 16, h, w) float32 on the CPU: the decoder's conditioning
+    params: list[GenerationParams]  # one per image; each regenerates its image alone
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_batchable(jobs: Sequence[GenerationParams]) -> None:
+    if not jobs:
+        raise InvalidParams("Nothing to generate.")
+    first = jobs[0]
+    for job in jobs[1:]:
+        for name in ("width", "height", "prior_steps", "prior_guidance", "decoder_steps", "decoder_guidance"):
+            if getattr(job, name) != getattr(first, name):
+                raise InvalidParams(
+                    f"Prompts generated together must share their {name.replace('_', ' ')}.",
+                    "Run them as separate jobs.",
+                )
+
+
+def to_pil(pixels: torch.Tensor) -> list[Image.Image]:
+    """``(B, 3, H, W)`` in [0, 1] to 8-bit RGB images, rounding as the reference does."""
+    arr = (pixels.float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return [Image.fromarray(a, mode="RGB") for a in arr]
