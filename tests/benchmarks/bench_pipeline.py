@@ -80,21 +80,13 @@ class Clock:
 
 def run_ours(prior_dir: Path, decoder_dir: Path, size: int, dtype: str, memory: str) -> dict:
     from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
-    from wuerstchen_desktop.core.devices import choose, dtype_name
+    from wuerstchen_desktop.core.devices import dtype_name
+    from wuerstchen_desktop.core.engine import build_pipeline
     from wuerstchen_desktop.core.params import GenerationParams
-    from wuerstchen_desktop.core.pipeline import Pipeline, checkpoint_params
 
     clock = Clock()
-    prior, decoder = prior_source(str(prior_dir)), decoder_source(str(decoder_dir))
-    choice = choose("auto", dtype, memory, params=checkpoint_params(prior, decoder))
-    pipe = Pipeline(
-        prior,
-        decoder,
-        choice.device,
-        choice.dtype,
-        memory=choice.memory,
-        fallback_dtype=choice.fallback_dtype,
-    )
+    sources = prior_source(str(prior_dir)), decoder_source(str(decoder_dir))
+    pipe, choice = build_pipeline(*sources, "auto", dtype, memory)
     params = GenerationParams(PROMPT, width=size, height=size, seed=SEED)
     pipe.generate(params, on_step=lambda e: clock.mark(e.stage))
     if choice.device.type == "cuda":
@@ -105,37 +97,14 @@ def run_ours(prior_dir: Path, decoder_dir: Path, size: int, dtype: str, memory: 
 def run_reference(prior_dir: Path, decoder_dir: Path, size: int) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from diffusers import DDPMWuerstchenScheduler, WuerstchenCombinedPipeline
-        from diffusers.pipelines.deprecated.wuerstchen import (
-            PaellaVQModel,
-            WuerstchenDiffNeXt,
-            WuerstchenPrior,
-        )
         from diffusers.pipelines.deprecated.wuerstchen.pipeline_wuerstchen_prior import (
             DEFAULT_STAGE_C_TIMESTEPS,
         )
-    from transformers import CLIPTextModel, CLIPTokenizerFast
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
+    from tests.reference import build_reference
 
     clock = Clock()
-
-    def side(root: Path) -> dict:
-        return {
-            "tokenizer": CLIPTokenizerFast.from_pretrained(root / "tokenizer"),
-            "text_encoder": CLIPTextModel.from_pretrained(root / "text_encoder"),
-            "scheduler": DDPMWuerstchenScheduler.from_pretrained(root / "scheduler"),
-        }
-
-    prior = side(prior_dir)
-    pipe = WuerstchenCombinedPipeline(
-        **side(decoder_dir),
-        decoder=WuerstchenDiffNeXt.from_pretrained(decoder_dir / "decoder"),
-        vqgan=PaellaVQModel.from_pretrained(decoder_dir / "vqgan"),
-        prior_prior=WuerstchenPrior.from_pretrained(prior_dir / "prior"),
-        prior_tokenizer=prior["tokenizer"],
-        prior_text_encoder=prior["text_encoder"],
-        prior_scheduler=prior["scheduler"],
-    )
-    pipe.set_progress_bar_config(disable=True)
+    pipe = build_reference(prior_dir, decoder_dir)
 
     def on(stage: str):
         return lambda _pipe, _i, _t, kwargs: clock.mark(stage) or kwargs
