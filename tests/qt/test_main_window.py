@@ -6,6 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
 
 from tests.qt.conftest import fast
 
@@ -190,3 +191,18 @@ def test_choosing_another_prior_variant_offers_its_download(qtbot, make_window) 
     assert window.settings.prior == "warp-ai/wuerstchen-prior-model-finetuned"
     qtbot.waitUntil(lambda: window.first_run is not None, timeout=WAIT_MS)
     assert window.first_run.repos[0] == "warp-ai/wuerstchen-prior-model-finetuned"
+
+
+def test_tab_walks_the_prompt_panel_in_reading_order(qtbot, make_window) -> None:
+    window = make_window()
+    panel = window.panel
+    panel.aspect.setCurrentIndex(panel.aspect.findData("custom"))  # size boxes enabled
+    panel.random_seed.setChecked(False)
+    panel.official.setChecked(False)  # prior steps enabled
+    panel.prompt.setFocus()
+    seen = [QApplication.focusWidget()]
+    for _ in range(len(panel.tab_order) - 1):
+        qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Tab)
+        seen.append(QApplication.focusWidget())
+    assert seen == panel.tab_order
+    assert all(w.accessibleName() for w in panel.tab_order if w is not panel.generate_button)

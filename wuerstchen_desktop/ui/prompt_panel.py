@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from itertools import pairwise
 from typing import Any
 
 from PySide6.QtCore import QRegularExpression, Qt, Signal
@@ -83,12 +84,14 @@ class PromptPanel(QWidget):
         self.random_seed = QCheckBox(self.tr("Random"))
         self.random_seed.setToolTip(self.tr("Pick a new seed for every job; untick to keep this seed."))
         self.random_seed.setChecked(True)
+        self.random_seed.setAccessibleName(self.tr("Random seed for every job"))
         self.images = QSpinBox()
         self.images.setRange(1, MAX_IMAGES)
         self.images.setAccessibleName(self.tr("Images per job"))
 
         self.official = QCheckBox(self.tr("Official schedule (29 steps)"))
         self.official.setChecked(True)
+        self.official.setAccessibleName(self.tr("Official prior schedule"))
         self.prior_steps = QSpinBox()
         self.prior_steps.setRange(1, MAX_PRIOR_STEPS)
         self.prior_steps.setValue(30)
@@ -121,6 +124,13 @@ class PromptPanel(QWidget):
         self.note_label.hide()
 
         self._layout()
+        self.tab_order = [
+            self.prompt, self.negative, self.aspect, self.width_box, self.height_box, self.seed,
+            self.random_seed, self.images, self.official, self.prior_steps, self.prior_guidance,
+            self.decoder_steps, self.decoder_guidance, self.prior_variant, self.generate_button,
+        ]  # fmt: skip
+        for first, second in pairwise(self.tab_order):
+            QWidget.setTabOrder(first, second)
         self.prompt.textChanged.connect(self._update_tokens)
         self.aspect.currentIndexChanged.connect(self._aspect_changed)
         self.width_box.valueChanged.connect(self._update_latent_label)
