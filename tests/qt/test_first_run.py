@@ -70,6 +70,8 @@ def test_offline_with_nothing_on_disk_offers_a_folder(qtbot, make_window, hub) -
     qtbot.waitUntil(lambda: window.first_run is not None, timeout=WAIT_MS)
     qtbot.waitUntil(lambda: "offline" in window.first_run.message.text(), timeout=WAIT_MS)
     assert window.first_run.folder_button.isEnabled() and not window.first_run.download_button.isEnabled()
+    message = window.first_run.message
+    assert message.height() >= message.heightForWidth(message.width())  # the whole message shows
     assert hub.log == []
 
 

@@ -83,6 +83,11 @@ class FirstRunDialog(QDialog):
         w.imported.connect(self._imported)
         downloads.plan(repos, offline)
 
+    def say(self, text: str) -> None:
+        """Show ``text`` in full: the dialog grows to fit a long, wrapped message."""
+        self.message.setText(text)
+        self.adjustSize()
+
     def _planned(self, plan: Any) -> None:
         self.plan = plan
         text = self.tr(
@@ -93,7 +98,7 @@ class FirstRunDialog(QDialog):
             self.tr(" ({0} already here)").format(human(plan.on_disk)) if plan.on_disk else "",
             human(plan.free),
         )
-        self.message.setText(text)
+        self.say(text)
         self.detail.setText(self.tr("Files go to {0}").format(plan.cache))
         if plan.fits:
             self.download_button.setEnabled(True)
@@ -125,7 +130,7 @@ class FirstRunDialog(QDialog):
         self.detail.setText(" · ".join(x for x in parts if x))
 
     def _finished(self) -> None:
-        self.message.setText(self.tr("The model files are ready."))
+        self.say(self.tr("The model files are ready."))
         self.ready.emit()
         self.accept()
 
@@ -138,11 +143,11 @@ class FirstRunDialog(QDialog):
         self.folder_button.setEnabled(True)
 
     def _failed(self, message: str) -> None:
-        self.message.setText(message)
+        self.say(message)
         self._reset_buttons()
 
     def _cancelled(self) -> None:
-        self.message.setText(
+        self.say(
             self.tr("Download cancelled. What was downloaded is kept; the next try goes on from there.")
         )
         self._reset_buttons()
@@ -153,7 +158,7 @@ class FirstRunDialog(QDialog):
             self.use_folder(Path(folder))
 
     def use_folder(self, folder: Path) -> None:
-        self.message.setText(self.tr("Checking {0}…").format(folder))
+        self.say(self.tr("Checking {0}…").format(folder))
         self.downloads.import_folder(folder)
 
     def _imported(self, kind: str, folder: str) -> None:
