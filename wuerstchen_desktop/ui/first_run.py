@@ -147,9 +147,7 @@ class FirstRunDialog(QDialog):
         self._reset_buttons()
 
     def _cancelled(self) -> None:
-        self.say(
-            self.tr("Download cancelled. What was downloaded is kept; the next try goes on from there.")
-        )
+        self.say(self.tr("Download cancelled. What was downloaded is kept; the next try goes on from there."))
         self._reset_buttons()
 
     def choose_folder(self) -> None:
