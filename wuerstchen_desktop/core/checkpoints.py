@@ -119,23 +119,38 @@ def resolve(
     return ensure([ref], on_progress=on_progress, cancel=cancel)[0]
 
 
+def verify_prior(source: PriorSource) -> None:
+    """Everything loading the prior side would refuse, found from configs and file headers alone."""
+    from wuerstchen_desktop.core.loading import check_stage
+    from wuerstchen_desktop.core.models import StageC, StageCConfig
+
+    _verify_text(source.text_root)
+    check_stage(StageC, StageCConfig, source.prior_dir)
+
+
+def verify_decoder(source: DecoderSource) -> None:
+    """Everything loading the decoder side would refuse, found from configs and file headers alone."""
+    from wuerstchen_desktop.core.loading import check_stage
+    from wuerstchen_desktop.core.models import StageA, StageAConfig, StageB, StageBConfig
+
+    _verify_text(source.root)
+    check_stage(StageB, StageBConfig, source.root / "decoder")
+    check_stage(StageA, StageAConfig, source.root / "vqgan")
+
+
+def _verify_text(root: Path) -> None:
+    from wuerstchen_desktop.core.text import check_text_model, check_tokenizer
+
+    check_tokenizer(root / "tokenizer")
+    check_text_model(root / "text_encoder")
+
+
 def import_folder(folder: Path | str) -> PriorSource | DecoderSource:
     """Check a folder in the Hub layout (a copy of another computer's download, or a snapshot of a Hugging
     Face cache) from its configs and file headers, and return it as a source the pipeline can use.
 
     Accepts a repository folder, a cache snapshot folder, or a cache ``models--owner--name`` folder.
     """
-    from wuerstchen_desktop.core.loading import check_stage
-    from wuerstchen_desktop.core.models import (
-        StageA,
-        StageAConfig,
-        StageB,
-        StageBConfig,
-        StageC,
-        StageCConfig,
-    )
-    from wuerstchen_desktop.core.text import check_text_model, check_tokenizer
-
     root = Path(folder).expanduser()
     if root.name.startswith("models--") and (root / "snapshots").is_dir():
         commit = hubcache.read_ref(root, "main")
@@ -143,26 +158,19 @@ def import_folder(folder: Path | str) -> PriorSource | DecoderSource:
         root = root / "snapshots" / commit if commit else (snapshots[-1] if snapshots else root)
     if not root.is_dir():
         raise CheckpointError(f"No folder at {root}.", "Choose the folder that holds the checkpoints.")
-    source: PriorSource | DecoderSource
     if (root / "decoder").is_dir():
-        source = decoder_source(str(root))
-        check_stage(StageB, StageBConfig, root / "decoder")
-        check_stage(StageA, StageAConfig, root / "vqgan")
-        text_roots = [root]
-    elif (root / "prior").is_dir() or (root / "config.json").is_file():
-        source = prior_source(str(root), offline=True)
-        check_stage(StageC, StageCConfig, source.prior_dir)
-        text_roots = [source.text_root]
-    else:
-        raise CheckpointError(
-            f"{root} holds no Würstchen checkpoints: it has no decoder/ or prior/ folder and no config.json.",
-            "Choose a folder laid out like warp-ai/wuerstchen or warp-ai/wuerstchen-prior (a copy of a "
-            "download, or a snapshot folder of a Hugging Face cache).",
-        )
-    for text_root in text_roots:
-        check_tokenizer(text_root / "tokenizer")
-        check_text_model(text_root / "text_encoder")
-    return source
+        decoder = decoder_source(str(root))
+        verify_decoder(decoder)
+        return decoder
+    if (root / "prior").is_dir() or (root / "config.json").is_file():
+        prior = prior_source(str(root), offline=True)
+        verify_prior(prior)
+        return prior
+    raise CheckpointError(
+        f"{root} holds no Würstchen checkpoints: it has no decoder/ or prior/ folder and no config.json.",
+        "Choose a folder laid out like warp-ai/wuerstchen or warp-ai/wuerstchen-prior (a copy of a "
+        "download, or a snapshot folder of a Hugging Face cache).",
+    )
 
 
 def prior_source(

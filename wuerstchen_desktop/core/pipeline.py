@@ -17,11 +17,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from wuerstchen_desktop.core.checkpoints import DecoderSource, PriorSource
+from wuerstchen_desktop.core.checkpoints import DecoderSource, PriorSource, verify_decoder, verify_prior
 from wuerstchen_desktop.core.devices import dtype_name
 from wuerstchen_desktop.core.errors import Cancelled, InvalidParams
 from wuerstchen_desktop.core.imagefile import make_record
-from wuerstchen_desktop.core.loading import check_stage, load_stage
+from wuerstchen_desktop.core.loading import load_stage
 from wuerstchen_desktop.core.memory import (
     MODES,
     OutOfMemory,
@@ -45,7 +45,7 @@ from wuerstchen_desktop.core.results import (
 )
 from wuerstchen_desktop.core.sampling import denoise
 from wuerstchen_desktop.core.schedule import WuerstchenSampler, prior_timesteps, uniform_timesteps
-from wuerstchen_desktop.core.text import TextEncoder, check_text_model, check_tokenizer
+from wuerstchen_desktop.core.text import TextEncoder
 
 log = logging.getLogger(__name__)
 __all__ = ["GenerationResult", "Pipeline", "StepEvent", "checkpoint_params", "to_pil"]
@@ -156,12 +156,8 @@ class Pipeline:
 
     def verify(self) -> None:
         """Find a missing, damaged or mismatched file now, from configs and headers, before any work."""
-        for root in (self.prior_source.text_root, self.decoder_source.root):
-            check_tokenizer(root / "tokenizer")
-            check_text_model(root / "text_encoder")
-        check_stage(StageC, StageCConfig, self.prior_source.prior_dir)
-        check_stage(StageB, StageBConfig, self.decoder_source.root / "decoder")
-        check_stage(StageA, StageAConfig, self.decoder_source.root / "vqgan")
+        verify_prior(self.prior_source)
+        verify_decoder(self.decoder_source)
 
     def load(self) -> None:
         """Load every model now rather than on first use (in low memory mode, only the tokenizers)."""
