@@ -166,12 +166,11 @@ class DownloadBar:
         self.file = ""
 
     def __call__(self, p: DownloadProgress) -> None:
-        from wuerstchen_desktop.core.download import human
+        from wuerstchen_desktop.core.download import duration, human
 
         done = p.done / p.total if p.total else 1.0
         bar = "#" * round(done * 24) + "." * (24 - round(done * 24))
-        left = f"~{p.eta / 60:.0f} min left" if p.eta is not None and p.eta >= 90 else ""
-        left = left or (f"~{p.eta:.0f} s left" if p.eta is not None else "")
+        left = f"~{duration(p.eta)} left" if p.eta is not None else ""
         speed = f"{human(p.speed)}/s" if p.speed else ""
         line = f"[{bar}] {human(p.done)} of {human(p.total)}  {speed}  {left}  {p.file}".rstrip()
         if self.tty:

@@ -113,6 +113,15 @@ def human(n: float) -> str:
     return f"{n:.1f} GB"
 
 
+def duration(seconds: float) -> str:
+    """A time left, in the unit a person reads best."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def _cancel_check(cancel: CancelToken) -> Callable[[], bool]:
     if cancel is None:
         return lambda: False

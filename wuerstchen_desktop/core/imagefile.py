@@ -44,7 +44,6 @@ from wuerstchen_desktop.core.metadata import (
     ImageReadError,
     ImageRecord,
     NoParametersFound,
-    default_stem,
     encode_latent,
     encode_user_comment,
     file_stem,
@@ -63,14 +62,12 @@ __all__ = [
     "ImageRecord",
     "NoParametersFound",
     "SaveError",
-    "default_stem",
     "encode_image",
     "export_clean",
     "make_record",
     "open_pixels",
     "read_parameters",
     "read_record",
-    "save_image",
     "slug",
     "write_bytes_atomic",
     "write_image",
@@ -210,14 +207,6 @@ def fsync_dir(folder: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def save_image(image: Image.Image, folder: Path, stem: str, fmt: str = "png", **save_args: Any) -> Path:
-    """Write ``image`` without parameters as ``folder/stem.ext`` (or ``stem-2.ext``, ... if taken)."""
-    pil_format, ext = _format(fmt)
-    buf = io.BytesIO()
-    image.save(buf, format=pil_format, **save_args)
-    return write_bytes_atomic(buf.getvalue(), folder, stem, ext)
 
 
 def make_record(

@@ -363,11 +363,6 @@ def slug(text: str, limit: int = 40) -> str:
     return out or "untitled"
 
 
-def default_stem(seed: int, prompt: str, when: float | None = None) -> str:
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(when))
-    return f"{stamp}-{seed}-{slug(prompt)}"
-
-
 def check_pattern(pattern: str) -> None:
     """Refuse a file name pattern with unknown fields or one that could leave the output folder."""
     try:

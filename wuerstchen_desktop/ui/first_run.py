@@ -18,16 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wuerstchen_desktop.core.download import human
+from wuerstchen_desktop.core.download import duration, human
 from wuerstchen_desktop.worker.downloads import DownloadService
-
-
-def duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 class FirstRunDialog(QDialog):
