@@ -21,6 +21,7 @@ def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tiny.write_prior_repo(root / "wuerstchen-prior")
     tiny.write_decoder_repo(root / "wuerstchen")
     tiny.write_prior_model(root / "wuerstchen-prior-model-finetuned", seed=5)
+    tiny.write_previewer_space(root / "wuerstchen-space")
     return root
 
 
@@ -48,7 +49,8 @@ def repo_copy(tiny_root: Path, tmp_path: Path):
 
 @pytest.fixture
 def hub(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A Hub on 127.0.0.1 serving the tiny checkpoints; huggingface_hub points at it, the cache is empty."""
+    """A Hub on 127.0.0.1 serving the tiny checkpoints and the demo Space with a tiny previewer;
+    huggingface_hub points at it, the cache is empty."""
     from tests.hub_server import tiny_hub
 
     with tiny_hub(tiny_root, tmp_path / "hf-cache", monkeypatch) as server:

@@ -1,8 +1,9 @@
 """A small Hub on 127.0.0.1 that answers huggingface_hub as huggingface.co does, with faults on demand.
 
-Repositories are folders on disk. ``*.safetensors`` and ``*.bin`` files are served as LFS files: the resolve
-endpoint answers with a redirect to a "CDN" on another host name (``localhost``), carrying ``X-Linked-Etag``
-(the sha256) and ``X-Linked-Size``; other files are served directly with their git blob id as ETag. Every
+Repositories are folders on disk: models, and Spaces under the Hub's ``/api/spaces/`` and ``/spaces/``
+routes. ``*.safetensors``, ``*.bin`` and ``*.pt`` files are served as LFS files: the resolve endpoint
+answers with a redirect to a "CDN" on another host name (``localhost``), carrying ``X-Linked-Etag`` (the
+sha256) and ``X-Linked-Size``; other files are served directly with their git blob id as ETag. Every
 response names the commit in ``X-Repo-Commit``. Byte counts and ``Range`` starts are recorded per file so
 tests can assert on exactly what was sent.
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-LFS = (".safetensors", ".bin")
+LFS = (".safetensors", ".bin", ".pt")
 
 
 def git_blob_id(data: bytes) -> str:
@@ -35,6 +36,7 @@ class Repo:
     repo_id: str
     commit: str
     files: dict[str, bytes]
+    repo_type: str = "model"  # or "space"
 
     def is_lfs(self, path: str) -> bool:
         return path.endswith(LFS)
@@ -57,7 +59,8 @@ class Faults:
 
 class HubServer:
     def __init__(self) -> None:
-        self.repos: dict[str, Repo] = {}
+        self.repos: dict[str, Repo] = {}  # models
+        self.spaces: dict[str, Repo] = {}
         self.faults = Faults()
         self.token: str | None = None
         # Per file path, one [range start, body bytes sent] per GET; a connection still sending after
@@ -74,14 +77,21 @@ class HubServer:
         self.cdn = f"http://localhost:{self.port}/cdn"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
-    def add_repo(self, repo_id: str, folder: Path, extra: dict[str, bytes] | None = None) -> Repo:
+    def add_repo(
+        self, repo_id: str, folder: Path, extra: dict[str, bytes] | None = None, repo_type: str = "model"
+    ) -> Repo:
         files = {
             p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
         }
         files.update(extra or {})
-        commit = hashlib.sha1(repo_id.encode() + b"".join(files.values())).hexdigest()
-        self.repos[repo_id] = Repo(repo_id, commit, files)
-        return self.repos[repo_id]
+        kind = b"" if repo_type == "model" else repo_type.encode()
+        commit = hashlib.sha1(kind + repo_id.encode() + b"".join(files.values())).hexdigest()
+        repo = Repo(repo_id, commit, files, repo_type)
+        (self.spaces if repo_type == "space" else self.repos)[repo_id] = repo
+        return repo
+
+    def add_space(self, repo_id: str, folder: Path) -> Repo:
+        return self.add_repo(repo_id, folder, repo_type="space")
 
     @property
     def gets(self) -> dict[str, list[int]]:
@@ -146,26 +156,27 @@ class _Handler(BaseHTTPRequestHandler):
         path = unquote(urlparse(self.path).path)
         with hub.lock:
             hub.log.append((self.command, path, self.headers.get("authorization")))
-        if m := re.fullmatch(r"/cdn/([^/]+/[^/]+)/([0-9a-f]{64})", path):
-            repo = hub.repos[m.group(1)]
-            name = next(p for p in repo.files if repo.is_lfs(p) and repo.sha256(p) == m.group(2))
+        if m := re.fullmatch(r"/cdn/(spaces/)?([^/]+/[^/]+)/([0-9a-f]{64})", path):
+            repo = (hub.spaces if m.group(1) else hub.repos)[m.group(2)]
+            name = next(p for p in repo.files if repo.is_lfs(p) and repo.sha256(p) == m.group(3))
             return self._body(repo, name, head)
         if hub.token and self.headers.get("authorization") != f"Bearer {hub.token}":
             return self._error(401, "RepoNotFound")
-        if m := re.fullmatch(r"/api/models/([^/]+/[^/]+)(?:/revision/([^/]+))?", path):
-            return self._info(m.group(1), m.group(2) or "main")
-        if m := re.fullmatch(r"/api/models/([^/]+/[^/]+)/tree/([^/]+)", path):
-            return self._tree(m.group(1), m.group(2))
-        if m := re.fullmatch(r"/([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path):
-            return self._resolve(m.group(1), m.group(2), m.group(3), head)
+        for kind, api, prefix in (("space", "spaces", "spaces/"), ("model", "models", "")):
+            if m := re.fullmatch(rf"/api/{api}/([^/]+/[^/]+)(?:/revision/([^/]+))?", path):
+                return self._info(m.group(1), m.group(2) or "main", kind)
+            if m := re.fullmatch(rf"/api/{api}/([^/]+/[^/]+)/tree/([^/]+)", path):
+                return self._tree(m.group(1), m.group(2), kind)
+            if m := re.fullmatch(rf"/{prefix}([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path):
+                return self._resolve(m.group(1), m.group(2), m.group(3), head, kind)
         self._error(404)
 
-    def _repo(self, repo_id: str, revision: str) -> Repo | None:
+    def _repo(self, repo_id: str, revision: str, repo_type: str = "model") -> Repo | None:
         hub = self.hub
         if repo_id in hub.faults.status:
             self._error(hub.faults.status[repo_id])
             return None
-        repo = hub.repos.get(repo_id)
+        repo = (hub.spaces if repo_type == "space" else hub.repos).get(repo_id)
         if repo is None:
             self._error(404, "RepoNotFound")
         elif revision not in ("main", repo.commit):
@@ -187,26 +198,30 @@ class _Handler(BaseHTTPRequestHandler):
             entry["lfs"] = lfs
         return entry
 
-    def _info(self, repo_id: str, revision: str) -> None:
-        if (repo := self._repo(repo_id, revision)) is None:
+    def _info(self, repo_id: str, revision: str, repo_type: str = "model") -> None:
+        if (repo := self._repo(repo_id, revision, repo_type)) is None:
             return
-        info = {
+        info: dict[str, Any] = {
             "_id": repo.commit[:24],
             "id": repo_id,
-            "modelId": repo_id,
             "sha": repo.commit,
             "private": False,
             "siblings": [self._entry(repo, p, tree=False) for p in repo.files],
         }
+        if repo_type == "space":  # as huggingface.co describes a Space
+            info.update(author=repo_id.split("/")[0], sdk="gradio", likes=0, disabled=False)
+            info["runtime"] = {"stage": "SLEEPING", "hardware": {"current": None, "requested": "cpu-basic"}}
+        else:
+            info["modelId"] = repo_id
         self._reply(200, {"Content-Type": "application/json"}, json.dumps(info).encode())
 
-    def _tree(self, repo_id: str, revision: str) -> None:
-        if (repo := self._repo(repo_id, revision)) is not None:
+    def _tree(self, repo_id: str, revision: str, repo_type: str = "model") -> None:
+        if (repo := self._repo(repo_id, revision, repo_type)) is not None:
             entries = [self._entry(repo, p, tree=True) for p in repo.files]
             self._reply(200, {"Content-Type": "application/json"}, json.dumps(entries).encode())
 
-    def _resolve(self, repo_id: str, revision: str, name: str, head: bool) -> None:
-        if (repo := self._repo(repo_id, revision)) is None:
+    def _resolve(self, repo_id: str, revision: str, name: str, head: bool, repo_type: str = "model") -> None:
+        if (repo := self._repo(repo_id, revision, repo_type)) is None:
             return
         if name in self.hub.faults.status:
             return self._error(self.hub.faults.status[name])
@@ -220,7 +235,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "ETag": f'"{git_blob_id(data)}"',
                 "X-Linked-Etag": f'"{sha}"',
                 "X-Linked-Size": str(len(data)),
-                "Location": f"{self.hub.cdn}/{repo_id}/{sha}",
+                "Location": f"{self.hub.cdn}/{'spaces/' if repo_type == 'space' else ''}{repo_id}/{sha}",
             }
             return self._reply(302, headers)
         self._body(repo, name, head, {"X-Repo-Commit": repo.commit, "ETag": f'"{git_blob_id(data)}"'})
@@ -276,17 +291,23 @@ TINY_REPOS = {
     "warp-ai/wuerstchen-prior-model-finetuned": "wuerstchen-prior-model-finetuned",
 }
 PICKLE_EXTRA = {"warp-ai/wuerstchen": {"decoder/diffusion_pytorch_model.bin": b"pickle" * 1000}}
+# The official demo, a Space: the previewer (a real torch pickle of a tiny Previewer) and files the app skips.
+TINY_SPACES = {"warp-ai/Wuerstchen": "wuerstchen-space"}
 
 
 @contextlib.contextmanager
 def tiny_hub(tiny_root: Path, cache: Path, monkeypatch: Any) -> Iterator[HubServer]:
     """A loopback Hub serving the tiny checkpoints (the decoder also with a pickle file that must never be
-    fetched), with huggingface_hub pointed at it and at an empty cache."""
+    fetched) and the demo Space with its previewer, with huggingface_hub pointed at it and at an empty
+    cache."""
     from huggingface_hub import constants
 
     server = HubServer()
     for repo_id, folder in TINY_REPOS.items():
         server.add_repo(repo_id, tiny_root / folder, extra=PICKLE_EXTRA.get(repo_id))
+    for repo_id, folder in TINY_SPACES.items():
+        if (tiny_root / folder).is_dir():
+            server.add_space(repo_id, tiny_root / folder)
     # huggingface_hub reads these once at import: the environment alone would not reach it now.
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(constants, "ENDPOINT", server.url)

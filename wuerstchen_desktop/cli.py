@@ -181,14 +181,16 @@ class DownloadBar:
         self.stream.flush()
 
 
-def fetch_checkpoints(prior: str, decoder: str, offline: bool, verify: bool) -> None:
+def fetch_checkpoints(prior: str, decoder: str, offline: bool, verify: bool, optional: bool = False) -> None:
     """Download what the prior and decoder need, saying the size and free space first and showing a bar.
 
     ``verify`` also checks complete files not yet verified (another tool's download); otherwise only
-    missing files are fetched. Offline, nothing is fetched: the loaders then say what is missing.
+    missing files are fetched. ``optional`` adds the live-preview model when it is not on disk; if it
+    cannot be fetched, a warning says so and the rest goes on. Offline, nothing is fetched: the loaders
+    then say what is missing.
     """
     from wuerstchen_desktop.core import hubcache
-    from wuerstchen_desktop.core.catalogue import repos_needed
+    from wuerstchen_desktop.core.catalogue import OPTIONAL, repos_needed
     from wuerstchen_desktop.core.checkpoints import REPO_ID
     from wuerstchen_desktop.core.download import download, plan
 
@@ -200,32 +202,47 @@ def fetch_checkpoints(prior: str, decoder: str, offline: bool, verify: bool) -> 
         for r in repos
         if not (hubcache.local_status(r).verified if verify else hubcache.local_status(r).complete)
     ]
-    if todo and not offline:
-        the_plan = plan(todo)
-        print(the_plan.describe(), file=sys.stderr, flush=True)
-        download(the_plan, on_progress=DownloadBar(sys.stderr))
+    extras = [
+        e.repo_id
+        for e in OPTIONAL.values()
+        if optional and not hubcache.local_status(e.repo_id, repo_type=e.repo_type).complete
+    ]
+    if (todo or extras) and not offline:
+        the_plan = plan(todo, optional=extras)
+        if the_plan.repos:
+            print(the_plan.describe(), file=sys.stderr, flush=True)
+            download(the_plan, on_progress=DownloadBar(sys.stderr))
+        for warning in the_plan.warnings:
+            print(f"Warning: {warning}", file=sys.stderr, flush=True)
 
 
 def cmd_download(args: argparse.Namespace) -> int:
+    from wuerstchen_desktop.core import hubcache
+    from wuerstchen_desktop.core.catalogue import OPTIONAL
     from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
 
-    fetch_checkpoints(args.prior, args.decoder, args.offline, verify=True)
+    fetch_checkpoints(args.prior, args.decoder, args.offline, verify=True, optional=True)
     for source in (prior_source(args.prior, args.offline), decoder_source(args.decoder, args.offline)):
         commit = f" (commit {source.commit})" if source.commit else ""
         print(f"{source.ref}: ready{commit}", flush=True)
+    for entry in OPTIONAL.values():
+        st = hubcache.local_status(entry.repo_id, repo_type=entry.repo_type)
+        if st.complete:
+            print(f"{entry.repo_id} ({entry.repo_type}, {entry.label.lower()}): ready (commit {st.commit})")
     return EXIT_OK
 
 
 def print_checkpoints() -> None:
     """Each catalogue repository: what is on disk, its size, and whether it was verified."""
     from wuerstchen_desktop.core import hubcache
-    from wuerstchen_desktop.core.catalogue import CATALOGUE
+    from wuerstchen_desktop.core.catalogue import CATALOGUE, OPTIONAL
     from wuerstchen_desktop.core.download import human
 
     print(f"Checkpoints in {hubcache.cache_root()}:")
-    for entry in CATALOGUE.values():
-        st = hubcache.local_status(entry.repo_id)
+    for entry in [*CATALOGUE.values(), *OPTIONAL.values()]:
+        st = hubcache.local_status(entry.repo_id, repo_type=entry.repo_type)
         about = "" if entry.size_is_exact else "about "
+        optional = entry.repo_id in OPTIONAL
         if st.complete:
             state = "verified" if st.verified else "not verified: run `wuerstchen-desktop download` to check"
             state = f"{human(st.size)}, {state}, commit {st.commit}"
@@ -233,7 +250,13 @@ def print_checkpoints() -> None:
             state = f"partly downloaded: {human(st.size + st.partial_bytes)} of {about}{human(entry.size)}"
         else:
             state = f"not downloaded ({about}{human(entry.size)})"
-        print(f"  {entry.repo_id}: {state}")
+            state += f": {entry.without}" if optional and entry.without else ""
+        name = (
+            f"{entry.repo_id} ({entry.repo_type}, optional, {entry.label.lower()})"
+            if optional
+            else entry.repo_id
+        )
+        print(f"  {name}: {state}")
 
 
 def cmd_info(args: argparse.Namespace) -> int:

@@ -7,6 +7,11 @@ marked ``exact=False``: the server's reported size replaces it when a download i
 No commit hash has been confirmed for these repositories, so every entry follows ``main``; the commit
 actually downloaded is recorded in the cache (``refs/main`` and the snapshot folder name), and a source
 built from the cache carries it, so an image can name the exact weights that made it.
+
+``CATALOGUE`` holds the model repositories a generation needs. ``OPTIONAL`` holds what the app can do
+without: the live-preview network, a single file of the official demo (a Hugging Face *Space*, not a
+model repository). It is a torch pickle: it is fetched like any file but never unpickled; core/previewer.py
+reads its tensors with ``torch.load(weights_only=True)`` and converts them to safetensors once.
 """
 
 from __future__ import annotations
@@ -32,6 +37,12 @@ ALLOW_PATTERNS = [
 
 PRIOR_BYTES = 3_974_614_642  # every published prior, to the byte
 
+# The Stage C previewer of the official demo: 3,983,755 tensor elements, about 16 MB as a float32 pickle.
+PREVIEWER_REPO = "warp-ai/Wuerstchen"
+PREVIEWER_REPO_TYPE = "space"
+PREVIEWER_FILE = "previewer/text2img_wurstchen_b_v1_previewer_100k.pt"
+PREVIEWER_BYTES = 15_950_000
+
 
 @dataclass(frozen=True)
 class CatalogueFile:
@@ -55,6 +66,9 @@ class Checkpoint:
     revision: str = "main"
     # A bare prior model has no text encoder of its own: it uses this repository's.
     text_from: str | None = None
+    repo_type: str = "model"  # or "space": the Hub's API and the cache name the two apart
+    # For an optional repository: what the app does without it, said when its download fails.
+    without: str = ""
 
     @property
     def size(self) -> int:
@@ -126,6 +140,16 @@ PRIOR = Checkpoint(
     ),
 )
 
+PREVIEWER = Checkpoint(
+    repo_id=PREVIEWER_REPO,
+    side="previewer",
+    label="Live preview model",
+    description="the Stage C previewer of the official demo (optional)",
+    files=(CatalogueFile(PREVIEWER_FILE, PREVIEWER_BYTES),),
+    repo_type=PREVIEWER_REPO_TYPE,
+    without="live previews will be approximate (the layout only, not the colours)",
+)
+
 CATALOGUE: dict[str, Checkpoint] = {
     c.repo_id: c
     for c in (
@@ -144,12 +168,19 @@ CATALOGUE: dict[str, Checkpoint] = {
 }
 
 
-def lookup(repo_id: str) -> Checkpoint | None:
-    return CATALOGUE.get(repo_id)
+# What a download fetches too when asked, and what the app runs without: never in ``repos_needed``.
+OPTIONAL: dict[str, Checkpoint] = {PREVIEWER.repo_id: PREVIEWER}
 
 
-def revision_for(repo_id: str) -> str:
-    entry = CATALOGUE.get(repo_id)
+def lookup(repo_id: str, repo_type: str = "model") -> Checkpoint | None:
+    if repo_type == "model":
+        return CATALOGUE.get(repo_id)
+    entry = OPTIONAL.get(repo_id)
+    return entry if entry is not None and entry.repo_type == repo_type else None
+
+
+def revision_for(repo_id: str, repo_type: str = "model") -> str:
+    entry = lookup(repo_id, repo_type)
     return entry.revision if entry is not None else "main"
 
 
@@ -163,9 +194,9 @@ def repos_needed(prior: str = DEFAULT_PRIOR_REPO, decoder: str = DEFAULT_DECODER
     return list(dict.fromkeys(repos))
 
 
-def wanted(repo_id: str, remote_paths: list[str]) -> tuple[list[str], list[str]]:
+def wanted(repo_id: str, remote_paths: list[str], repo_type: str = "model") -> tuple[list[str], list[str]]:
     """``(paths to fetch, required paths the server lacks)`` for a repository's file listing."""
-    entry = CATALOGUE.get(repo_id)
+    entry = lookup(repo_id, repo_type)
     if entry is None:
         picked = [p for p in remote_paths if any(fnmatch.fnmatch(p, pat) for pat in ALLOW_PATTERNS)]
         return sorted(p for p in picked if not p.endswith(".bin")), []

@@ -72,6 +72,12 @@ class RepoPlan:
     revision: str
     commit: str
     files: tuple[RemoteFile, ...]
+    repo_type: str = "model"  # or "space"
+    optional: bool = False  # a failure to fetch it is a warning, not an error
+
+    @property
+    def size(self) -> int:
+        return sum(f.size for f in self.files)
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,8 @@ class DownloadPlan:
     free: int
     endpoint: str | None = None
     token: str | bool | None = None
+    # Sentences about optional repositories left out: by ``plan``, and by ``download`` when one fails.
+    warnings: list[str] = field(default_factory=list, compare=False)
 
     @property
     def total(self) -> int:
@@ -216,6 +224,7 @@ def _short(exc: Exception) -> str:
 def plan(
     repo_ids: Sequence[str],
     *,
+    optional: Sequence[str] = (),
     cache_dir: Path | str | None = None,
     endpoint: str | None = None,
     token: str | bool | None = None,
@@ -223,49 +232,94 @@ def plan(
     retries: int = 3,
     backoff: float = 1.0,
 ) -> DownloadPlan:
-    """List each repository at its catalogue revision and compare with what the cache already holds."""
-    import httpx2
+    """List each repository at its catalogue revision and compare with what the cache already holds.
+
+    ``repo_ids`` are model repositories; a failure to list one raises DownloadError. ``optional`` names
+    entries of ``catalogue.OPTIONAL`` (the live-preview model): one already complete in the cache is left
+    out without a request, and one that cannot be listed (no network, HTTP 404, offline mode) is left out
+    with a sentence in ``DownloadPlan.warnings`` instead of an error. They come last in the plan.
+    """
     from huggingface_hub import HfApi
 
     cache = hubcache.cache_root(cache_dir)
     api = HfApi(endpoint=endpoint, token=token)
-    repos = []
-    for repo_id in repo_ids:
-        revision = catalogue.revision_for(repo_id)
-        retry = _Retry(retries, backoff, lambda: False)
-        while True:
-            try:
-                info = api.model_info(repo_id, revision=revision, files_metadata=True, timeout=timeout)
-                break
-            except httpx2.ConnectError as exc:  # no route, refused, no name: nothing to wait for
-                raise DownloadError(
-                    f"Could not download {repo_id}: cannot reach {api.endpoint} ({_short(exc)}).",
-                    RETRY_HINT + " " + FOLDER_HINT,
-                ) from exc
-            except Exception as exc:
-                retry.failed(exc, repo_id)
-        siblings = {s.rfilename: s for s in info.siblings or []}
-        paths, missing = catalogue.wanted(repo_id, list(siblings))
-        if missing or not info.sha:
-            raise DownloadError(
-                f"The server's copy of {repo_id} lacks {', '.join(missing) or 'a commit id'}.",
-                "Check HF_ENDPOINT, or try again later. " + FOLDER_HINT,
-            )
-        rdir = hubcache.repo_dir(cache, repo_id)
-        manifest = hubcache.read_manifest(rdir, info.sha) or {"files": {}}
-        files = []
-        for path in paths:
-            s = siblings[path]
-            entry = catalogue.lookup(repo_id)
-            known = entry.file(path) if entry is not None else None
-            size = s.lfs.size if s.lfs else s.size
-            size = size if size is not None else (known.size if known is not None else 0)
-            etag = s.lfs.sha256 if s.lfs else s.blob_id
-            files.append(RemoteFile(path, size, etag, _on_disk(rdir, info.sha, path, etag, size, manifest)))
-        repos.append(RepoPlan(repo_id, revision, info.sha, tuple(files)))
+    repos = [
+        _plan_repo(api, cache, repo_id, "model", False, timeout, retries, backoff) for repo_id in repo_ids
+    ]
+    warnings: list[str] = []
+    for repo_id in optional:
+        entry = catalogue.OPTIONAL.get(repo_id)
+        if entry is None:
+            raise ValueError(f"{repo_id} is not an optional repository of the catalogue")
+        if hubcache.local_status(repo_id, entry.revision, cache, entry.repo_type).complete:
+            continue
+        try:
+            repos.append(_plan_repo(api, cache, repo_id, entry.repo_type, True, timeout, retries, backoff))
+        except DownloadError as exc:
+            warnings.append(_optional_warning(repo_id, exc))
     cache.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(cache).free
-    return DownloadPlan(tuple(repos), cache, free, endpoint, token)
+    return DownloadPlan(tuple(repos), cache, free, endpoint, token, warnings)
+
+
+def _optional_warning(repo_id: str, exc: Exception) -> str:
+    """The sentence for an optional repository left out, logged as a warning too."""
+    entry = catalogue.OPTIONAL.get(repo_id)
+    reason = exc.message if isinstance(exc, DownloadError) else _short(exc)
+    name = f"{entry.label} ({repo_id})" if entry is not None else repo_id
+    text = f"{name} was not downloaded: {reason.rstrip('.')}."
+    if entry is not None and entry.without:
+        text += f" Without it, {entry.without}."
+    log.warning("%s", text)
+    return text
+
+
+def _plan_repo(
+    api: Any,
+    cache: Path,
+    repo_id: str,
+    repo_type: str,
+    optional: bool,
+    timeout: float,
+    retries: int,
+    backoff: float,
+) -> RepoPlan:
+    import httpx2
+
+    revision = catalogue.revision_for(repo_id, repo_type)
+    retry = _Retry(retries, backoff, lambda: False)
+    while True:
+        try:
+            info = api.repo_info(
+                repo_id, repo_type=repo_type, revision=revision, files_metadata=True, timeout=timeout
+            )
+            break
+        except httpx2.ConnectError as exc:  # no route, refused, no name: nothing to wait for
+            raise DownloadError(
+                f"Could not download {repo_id}: cannot reach {api.endpoint} ({_short(exc)}).",
+                RETRY_HINT + " " + FOLDER_HINT,
+            ) from exc
+        except Exception as exc:
+            retry.failed(exc, repo_id)
+    siblings = {s.rfilename: s for s in info.siblings or []}
+    paths, missing = catalogue.wanted(repo_id, list(siblings), repo_type)
+    if missing or not info.sha:
+        raise DownloadError(
+            f"The server's copy of {repo_id} lacks {', '.join(missing) or 'a commit id'}.",
+            "Check HF_ENDPOINT, or try again later. " + FOLDER_HINT,
+        )
+    rdir = hubcache.repo_dir(cache, repo_id, repo_type)
+    manifest = hubcache.read_manifest(rdir, info.sha) or {"files": {}}
+    entry = catalogue.lookup(repo_id, repo_type)
+    files = []
+    for path in paths:
+        s = siblings[path]
+        known = entry.file(path) if entry is not None else None
+        size = s.lfs.size if s.lfs else s.size
+        size = size if size is not None else (known.size if known is not None else 0)
+        etag = s.lfs.sha256 if s.lfs else s.blob_id
+        files.append(RemoteFile(path, size, etag, _on_disk(rdir, info.sha, path, etag, size, manifest)))
+    return RepoPlan(repo_id, revision, info.sha, tuple(files), repo_type, optional)
 
 
 def _on_disk(
@@ -329,7 +383,9 @@ def download(
     """Fetch what ``the_plan`` lacks; return each repository's snapshot folder.
 
     Raises NotEnoughSpace before fetching anything, DownloadError after ``retries`` failed tries in a row,
-    Cancelled within about a second of ``cancel``. Partial files stay in the cache for the next try.
+    Cancelled within about a second of ``cancel``. Partial files stay in the cache for the next try. An
+    optional repository that fails is left out of the result and said in ``the_plan.warnings`` (and the
+    log); the progress total then drops its size, so the last report still has ``done == total``.
     """
     if not the_plan.fits:
         raise NotEnoughSpace(
@@ -342,7 +398,21 @@ def download(
     cancelled = _cancel_check(cancel)
     meter = _Meter(the_plan.total, on_progress)
     fetcher = Fetcher(the_plan, meter, cancelled, timeout, stall_timeout, retries, backoff)
-    snapshots = [fetcher.repo(repo) for repo in the_plan.repos]
+    snapshots = []
+    for repo in the_plan.repos:
+        if not repo.optional:
+            snapshots.append(fetcher.repo(repo))
+            continue
+        before = meter.done
+        try:
+            snapshots.append(fetcher.repo(repo))
+        except Cancelled:
+            raise
+        except Exception as exc:  # an optional extra never fails the download of the models
+            log.debug("optional download of %s failed", repo.repo_id, exc_info=True)
+            meter.total -= repo.size
+            meter.add(before - meter.done, "", fetched=False)
+            the_plan.warnings.append(_optional_warning(repo.repo_id, exc))
     meter.add(0, "", fetched=False, force=True)
     return snapshots
 
@@ -350,6 +420,7 @@ def download(
 def ensure(
     repo_ids: Sequence[str],
     *,
+    optional: Sequence[str] = (),
     cache_dir: Path | str | None = None,
     endpoint: str | None = None,
     token: str | bool | None = None,
@@ -360,9 +431,14 @@ def ensure(
     retries: int = 5,
     backoff: float = 1.0,
 ) -> list[Path]:
-    """Plan and download in one call; what is already complete on disk is not fetched again."""
+    """Plan and download in one call; what is already complete on disk is not fetched again.
+
+    Returns the snapshot folders of ``repo_ids`` and of the optional repositories fetched, in that order;
+    what went wrong with an optional one is logged as a warning.
+    """
     the_plan = plan(
         repo_ids,
+        optional=optional,
         cache_dir=cache_dir,
         endpoint=endpoint,
         token=token,

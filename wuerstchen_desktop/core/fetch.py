@@ -54,7 +54,7 @@ class Fetcher:
             raise Cancelled()
 
     def repo(self, repo: RepoPlan) -> Path:
-        rdir = hubcache.repo_dir(self.plan.cache, repo.repo_id)
+        rdir = hubcache.repo_dir(self.plan.cache, repo.repo_id, repo.repo_type)
         manifest = hubcache.read_manifest(rdir, repo.commit) or {}
         manifest = {"repo_id": repo.repo_id, "commit": repo.commit, "files": manifest.get("files", {})}
         for f in repo.files:
@@ -77,7 +77,8 @@ class Fetcher:
         """``(url to fetch, etag, size)`` from the resolve endpoint's HEAD, as huggingface_hub reads it."""
         from huggingface_hub import get_hf_file_metadata
 
-        url = f"{self.endpoint}/{repo.repo_id}/resolve/{repo.commit}/{quote(f.path)}"
+        prefix = hubcache.url_prefix(repo.repo_type)
+        url = f"{self.endpoint}/{prefix}{repo.repo_id}/resolve/{repo.commit}/{quote(f.path)}"
         retry = _Retry(self.retries, self.backoff, self.cancelled)
         while True:
             self._check()

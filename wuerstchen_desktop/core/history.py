@@ -46,7 +46,7 @@ from wuerstchen_desktop.core.metadata import ImageParameters, decode_latent
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the kind column (images and compositions)
 TRASH = ".trash"
 FAVOURITES = ".favourites.json"
 THUMB_SIZE = 256
@@ -56,13 +56,13 @@ CREATE TABLE IF NOT EXISTS items (
     id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL,
     created REAL NOT NULL, prompt TEXT NOT NULL, prompt_fold TEXT NOT NULL, negative TEXT NOT NULL,
     seed INTEGER, width INTEGER, height INTEGER, source TEXT NOT NULL, has_latent INTEGER NOT NULL,
-    favourite INTEGER NOT NULL DEFAULT 0);
+    favourite INTEGER NOT NULL DEFAULT 0, kind TEXT NOT NULL DEFAULT 'image');
 CREATE INDEX IF NOT EXISTS items_created ON items (created DESC, id DESC);
 CREATE TABLE IF NOT EXISTS thumbs (
     item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE, px INTEGER NOT NULL,
     data BLOB NOT NULL, PRIMARY KEY (item_id, px));
 """
-_COLUMNS = "id, path, created, prompt, negative, seed, width, height, source, has_latent, favourite"
+_COLUMNS = "id, path, created, prompt, negative, seed, width, height, source, has_latent, favourite, kind"
 
 
 class HistoryError(WuerstchenError):
@@ -71,7 +71,8 @@ class HistoryError(WuerstchenError):
 
 @dataclass(frozen=True)
 class Item:
-    """One image of the history. ``source`` is "wuerstchen", "a1111", "none" (no parameters) or "broken"."""
+    """One image of the history. ``source`` is "wuerstchen", "a1111", "none" (no parameters) or "broken";
+    ``kind`` is "image", or "composition" for a Stage C result not decoded yet (its file is the preview)."""
 
     id: int
     path: Path
@@ -84,6 +85,7 @@ class Item:
     source: str
     has_latent: bool
     favourite: bool
+    kind: str = "image"
 
 
 @dataclass(frozen=True)
@@ -247,16 +249,18 @@ class History:
             prompt, prompt.casefold(), info.negative_prompt if info else "", info.seed if info else None,
             info.width if info else None, info.height if info else None, source,
             int(record is not None and record.latent is not None), int(rel in self._favourites()),
+            record.kind if record is not None else "image",
         )  # fmt: skip
 
     def _upsert(self, con: sqlite3.Connection, row: tuple[Any, ...]) -> None:
         con.execute(
             "INSERT INTO items (path, mtime_ns, size, created, prompt, prompt_fold, negative, seed, width,"
-            " height, source, has_latent, favourite) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " height, source, has_latent, favourite, kind) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT (path) DO UPDATE SET mtime_ns=excluded.mtime_ns, size=excluded.size,"
             " created=excluded.created, prompt=excluded.prompt, prompt_fold=excluded.prompt_fold,"
             " negative=excluded.negative, seed=excluded.seed, width=excluded.width, height=excluded.height,"
-            " source=excluded.source, has_latent=excluded.has_latent, favourite=excluded.favourite",
+            " source=excluded.source, has_latent=excluded.has_latent, favourite=excluded.favourite,"
+            " kind=excluded.kind",
             row,
         )
         con.execute("DELETE FROM thumbs WHERE item_id = (SELECT id FROM items WHERE path = ?)", (row[0],))
@@ -293,7 +297,7 @@ class History:
     # -- queries --------------------------------------------------------------------------------
     def _item(self, r: tuple[Any, ...]) -> Item:
         return Item(
-            r[0], self.output / r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9]), bool(r[10])
+            r[0], self.output / r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], bool(r[9]), bool(r[10]), r[11]
         )
 
     def _one(self, where: str, args: tuple[Any, ...]) -> Item | None:

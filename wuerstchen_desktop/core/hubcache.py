@@ -1,9 +1,10 @@
 """The standard Hugging Face cache layout, read and written without the network.
 
-``<cache>/models--owner--name/`` holds ``blobs/<etag>`` (the sha256 of an LFS file, the git sha1 of a small
-one), ``snapshots/<commit>/<path>`` (a relative symlink to the blob, or a copy where links are not allowed)
-and ``refs/<revision>`` (the commit). Files another tool downloaded there are found and reused. What this
-app verified is recorded in ``.wuerstchen/<commit>.json`` beside those folders, which other tools ignore.
+``<cache>/models--owner--name/`` (``spaces--owner--name/`` for a Space) holds ``blobs/<etag>`` (the
+sha256 of an LFS file, the git sha1 of a small one), ``snapshots/<commit>/<path>`` (a relative symlink to
+the blob, or a copy where links are not allowed) and ``refs/<revision>`` (the commit). Files another tool
+downloaded there are found and reused. What this app verified is recorded in ``.wuerstchen/<commit>.json``
+beside those folders, which other tools ignore.
 """
 
 from __future__ import annotations
@@ -35,8 +36,25 @@ def cache_root(cache_dir: Path | str | None = None) -> Path:
     return Path(constants.HF_HUB_CACHE)
 
 
-def repo_dir(cache: Path, repo_id: str) -> Path:
-    return cache / ("models--" + repo_id.replace("/", "--"))
+# The cache folder's prefix and the URL prefix on the Hub, per repository type, as huggingface_hub has them.
+CACHE_PREFIXES = {"model": "models--", "dataset": "datasets--", "space": "spaces--"}
+URL_PREFIXES = {"model": "", "dataset": "datasets/", "space": "spaces/"}
+
+
+def _check_type(repo_type: str) -> str:
+    if repo_type not in CACHE_PREFIXES:
+        raise ValueError(f"unknown repository type {repo_type!r}")
+    return repo_type
+
+
+def repo_dir(cache: Path, repo_id: str, repo_type: str = "model") -> Path:
+    return cache / (CACHE_PREFIXES[_check_type(repo_type)] + repo_id.replace("/", "--"))
+
+
+def url_prefix(repo_type: str = "model") -> str:
+    """What comes before ``owner/name`` in a file's URL on the Hub: nothing for a model, ``spaces/`` for a
+    Space."""
+    return URL_PREFIXES[_check_type(repo_type)]
 
 
 def read_ref(rdir: Path, revision: str) -> str | None:
@@ -154,21 +172,23 @@ class LocalStatus:
         return sum(f.size for f in self.files if f.present)
 
 
-def _expected_paths(repo_id: str, snapshot: Path, manifest: dict[str, Any] | None) -> list[str]:
+def _expected_paths(
+    repo_id: str, snapshot: Path, manifest: dict[str, Any] | None, repo_type: str = "model"
+) -> list[str]:
     if manifest is not None:
         return sorted(manifest["files"])
-    entry = catalogue.lookup(repo_id)
+    entry = catalogue.lookup(repo_id, repo_type)
     if entry is not None:
         return [f.path for f in entry.files if f.required or (snapshot / f.path).exists()]
     return sorted(p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_file())
 
 
 def local_status(
-    repo_id: str, revision: str | None = None, cache_dir: Path | str | None = None
+    repo_id: str, revision: str | None = None, cache_dir: Path | str | None = None, repo_type: str = "model"
 ) -> LocalStatus:
     """What the cache holds of ``repo_id``: never touches the network."""
-    revision = revision or catalogue.revision_for(repo_id)
-    rdir = repo_dir(cache_root(cache_dir), repo_id)
+    revision = revision or catalogue.revision_for(repo_id, repo_type)
+    rdir = repo_dir(cache_root(cache_dir), repo_id, repo_type)
     commit = read_ref(rdir, revision)
     snapshot = rdir / "snapshots" / commit if commit else None
     partial = sum(p.stat().st_size for p in (rdir / "blobs").glob("*" + PART_SUFFIX))
@@ -177,7 +197,7 @@ def local_status(
     manifest = read_manifest(rdir, commit)
     recorded = manifest["files"] if manifest is not None else {}
     files = []
-    for path in _expected_paths(repo_id, snapshot, manifest):
+    for path in _expected_paths(repo_id, snapshot, manifest, repo_type):
         target = snapshot / path
         size = target.stat().st_size if target.exists() else 0
         info = recorded.get(path) or {}
@@ -187,8 +207,8 @@ def local_status(
 
 
 def local_snapshot(
-    repo_id: str, revision: str | None = None, cache_dir: Path | str | None = None
+    repo_id: str, revision: str | None = None, cache_dir: Path | str | None = None, repo_type: str = "model"
 ) -> Path | None:
     """The complete snapshot folder of ``repo_id`` in the cache, or None."""
-    status = local_status(repo_id, revision, cache_dir)
+    status = local_status(repo_id, revision, cache_dir, repo_type)
     return status.snapshot if status.complete else None

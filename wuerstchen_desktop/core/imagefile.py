@@ -40,6 +40,7 @@ from wuerstchen_desktop.core.imageread import (
 from wuerstchen_desktop.core.metadata import (
     DEFAULT_PATTERN,
     FLAT_PATTERN,
+    Blend,
     ImageParameters,
     ImageReadError,
     ImageRecord,
@@ -217,8 +218,12 @@ def make_record(
     prior_revision: str | None = None,
     decoder_revision: str | None = None,
     model_hash: str | None = None,
+    *,
+    kind: str = "image",
+    blend: Blend | None = None,
 ) -> ImageRecord:
-    """The record of one generated image; ``latent`` is its Stage C latent, ``(16, h, w)`` or batched."""
+    """The record of one generated image (or composition); ``latent`` is its Stage C latent,
+    ``(16, h, w)`` or batched."""
     from wuerstchen_desktop.core.schedule import prior_timesteps
 
     if latent is not None and hasattr(latent, "detach"):
@@ -232,6 +237,8 @@ def make_record(
         model_hash,
         tuple(float(t) for t in prior_timesteps(params.prior_steps).tolist()),
         latent=None if latent is None else encode_latent(latent),
+        kind=kind,
+        blend=blend,
     )
 
 

@@ -22,7 +22,8 @@ from wuerstchen_desktop import __version__
 from wuerstchen_desktop.core.errors import InvalidParams, WuerstchenError
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO, GenerationParams
 
-SCHEMA = 1
+SCHEMA = 2  # 1: images; 2 adds compositions and blends (a plain image is still written as 1)
+KINDS = ("image", "composition")
 APP_NAME = "wuerstchen-desktop"
 SAMPLER_NAME = "Würstchen DDPM"
 OFFICIAL_PRIOR_CALLS = 29
@@ -45,12 +46,30 @@ class NoParametersFound(WuerstchenError):
 
 
 @dataclass(frozen=True)
+class Blend:
+    """The second composition of a blended image: its Stage C latent is
+    ``lerp(latent of params, latent of other, weight)`` over the float16 latents the files store."""
+
+    other: GenerationParams
+    weight: float
+
+    def __post_init__(self) -> None:
+        w = self.weight
+        if isinstance(w, bool) or not isinstance(w, (int, float)) or not math.isfinite(w) or not 0 <= w <= 1:
+            raise InvalidParams(f"The blend weight must be a number from 0 to 1, not {w!r}.")
+        if self.other.images != 1:
+            raise InvalidParams("A blend mixes one composition with one other composition.")
+
+
+@dataclass(frozen=True)
 class ImageRecord:
     """The exact story of one image, as stored in its ``wuerstchen`` JSON chunk.
 
     ``latent`` is the image's Stage C latent ``(1, 16, h, w)`` as float16 safetensors bytes (see
     ``encode_latent``); ``prior_schedule`` the exact timesteps Stage C ran; ``model_hash`` the first 10 hex
-    digits of the prior weights' sha256 when known.
+    digits of the prior weights' sha256 when known. ``kind`` is "image", or "composition" for a Stage C
+    result saved with its preview and not decoded yet. ``blend`` is set when the latent mixes two
+    compositions; ``params`` then describe the first one and the decoding.
     """
 
     params: GenerationParams
@@ -63,6 +82,16 @@ class ImageRecord:
     created: str = ""
     app_version: str = __version__
     latent: bytes | None = field(default=None, repr=False)
+    kind: str = "image"
+    blend: Blend | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise InvalidParams(f"Unknown record kind {self.kind!r}.")
+        if self.blend is not None:
+            p, o = self.params, self.blend.other
+            if (p.width, p.height) != (o.width, o.height):
+                raise InvalidParams("Only compositions of the same size can be blended.")
 
 
 @dataclass(frozen=True)
@@ -139,8 +168,9 @@ def decode_latent(data: bytes) -> Any:
 # -- the JSON record ----------------------------------------------------------------------------------
 def record_to_dict(record: ImageRecord) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "schema": SCHEMA,
+        "schema": 1 if record.kind == "image" and record.blend is None else SCHEMA,
         "app": APP_NAME,
+        "kind": record.kind,
         "app_version": record.app_version,
         "created": record.created,
         "params": record.params.to_dict(),
@@ -150,6 +180,8 @@ def record_to_dict(record: ImageRecord) -> dict[str, Any]:
             "decoder": {"id": record.decoder_model, "revision": record.decoder_revision},
         },
     }
+    if record.blend is not None:
+        out["blend"] = {"params": record.blend.other.to_dict(), "weight": float(record.blend.weight)}
     if record.latent is not None:
         out[LATENT_KEY] = {
             "format": "safetensors-float16",
@@ -204,6 +236,17 @@ def record_from_json(text: str) -> ImageRecord:
         params = GenerationParams.from_dict(_get(data, "params", dict))
     except WuerstchenError as exc:
         raise _damaged(exc.message.rstrip(".")) from exc
+    kind = _get(data, "kind", str, optional=True) or "image"
+    if kind not in KINDS:
+        raise _damaged(f"unknown kind {kind[:40]!r}")
+    blend = None
+    if data.get("blend") is not None:
+        raw = _get(data, "blend", dict)
+        try:
+            other = GenerationParams.from_dict(_get(raw, "params", dict))
+            blend = Blend(other, _get(raw, "weight", (int, float)))
+        except WuerstchenError as exc:
+            raise _damaged(f"blend: {exc.message.rstrip('.')}") from exc
     latent = None
     if data.get(LATENT_KEY) is not None:
         encoded = _get(_get(data, LATENT_KEY, dict), "base64", str)
@@ -213,6 +256,22 @@ def record_from_json(text: str) -> ImageRecord:
             latent = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError) as exc:
             raise _damaged("the latent is not base64") from exc
+    try:
+        return _record(data, params, prior, decoder, schedule, latent, kind, blend)
+    except InvalidParams as exc:
+        raise _damaged(exc.message.rstrip(".")) from exc
+
+
+def _record(
+    data: dict[str, Any],
+    params: GenerationParams,
+    prior: dict[str, Any],
+    decoder: dict[str, Any],
+    schedule: list[Any],
+    latent: bytes | None,
+    kind: str,
+    blend: Blend | None,
+) -> ImageRecord:
     return ImageRecord(
         params=params,
         prior_model=_get(prior, "id", str),
@@ -224,6 +283,8 @@ def record_from_json(text: str) -> ImageRecord:
         created=_get(data, "created", str),
         app_version=_get(data, "app_version", str),
         latent=latent,
+        kind=kind,
+        blend=blend,
     )
 
 
@@ -262,6 +323,13 @@ def format_parameters(record: ImageRecord) -> str:
     ]
     if p.decoder_seed is not None:
         pairs.append(("Decoder seed", str(p.decoder_seed)))
+    if record.blend is not None:
+        other = record.blend.other
+        pairs += [("Blend seed", str(other.seed)), ("Blend weight", repr(float(record.blend.weight)))]
+        if other.prompt != p.prompt:
+            pairs.append(("Blend prompt", other.prompt))
+    if record.kind == "composition":
+        pairs.append(("Composition", "not decoded"))
     pairs += [
         ("Version", f"{APP_NAME} {record.app_version}"),
     ]

@@ -12,7 +12,7 @@ import math
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -31,7 +31,7 @@ from wuerstchen_desktop.core.memory import (
     is_oom,
     step_down,
 )
-from wuerstchen_desktop.core.metadata import ImageRecord
+from wuerstchen_desktop.core.metadata import Blend, ImageRecord
 from wuerstchen_desktop.core.models import StageA, StageAConfig, StageB, StageBConfig, StageC, StageCConfig
 from wuerstchen_desktop.core.models.blocks import StepCache
 from wuerstchen_desktop.core.params import GenerationParams
@@ -48,6 +48,7 @@ from wuerstchen_desktop.core.schedule import WuerstchenSampler, prior_timesteps,
 from wuerstchen_desktop.core.text import TextEncoder
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 __all__ = ["GenerationResult", "Pipeline", "StepEvent", "checkpoint_params", "to_pil"]
 
 STAGE_PRIOR = "prior"
@@ -87,6 +88,9 @@ class Pipeline:
         self.compile = compile
         self.vqgan_tile = vqgan_tile  # latent pixels per tile in low memory mode (512 image pixels)
         self.stage_dtypes: dict[str, torch.dtype] = {}  # stages moved off float16 by the NaN guard
+        # The Stage C previewer's safetensors file (see core/previewer.py); None: approximate previews.
+        self.previewer_path: Path | None = None
+        self._previewer: nn.Module | None = None
         self._prior_text: TextEncoder | None = None
         self._decoder_text: TextEncoder | None = None
         root = decoder.root
@@ -184,8 +188,16 @@ class Pipeline:
         """Names of the models in memory now."""
         return [slot.name for slot in self._all_slots() if slot.loaded]
 
-    def image_record(self, params: GenerationParams, stage_c: torch.Tensor) -> ImageRecord:
-        """What an image file records of how it was made: the job, the exact weights, its Stage C latent."""
+    def image_record(
+        self,
+        params: GenerationParams,
+        stage_c: torch.Tensor,
+        *,
+        kind: str = "image",
+        blend: Blend | None = None,
+    ) -> ImageRecord:
+        """What an image file records of how it was made: the job, the exact weights, its Stage C latent
+        (and for a blend, the second composition)."""
         sha = self.prior_source.weights_sha256()
         return make_record(
             params,
@@ -195,7 +207,33 @@ class Pipeline:
             prior_revision=self.prior_source.commit,
             decoder_revision=self.decoder_source.commit,
             model_hash=sha[:10] if sha else None,
+            kind=kind,
+            blend=blend,
         )
+
+    # -- previews ---------------------------------------------------------------------------------
+    @property
+    def previews_approximate(self) -> bool:
+        """True when previews come from the cheap approximation (no previewer network installed)."""
+        return self.previewer_path is None
+
+    @torch.inference_mode()
+    def preview(self, latents: torch.Tensor) -> torch.Tensor:
+        """RGB previews ``(B, 3, 8h, 8w)`` in [0, 1], float32 on the CPU, of Stage C latents in the prior
+        sampler's space (a step's ``denoised`` estimate, or ``prior_space`` of a finished latent)."""
+        from wuerstchen_desktop.core.previewer import approximate_preview, load_previewer
+
+        if self.previewer_path is None:
+            return approximate_preview(latents.float().cpu()).clamp(0, 1)
+        if self._previewer is None:
+            self._previewer = load_previewer(self.previewer_path, self.device, self.dtype)
+        out = self._previewer(latents.to(self.device, self.dtype))
+        return out.float().clamp(0, 1).cpu()
+
+    def prior_space(self, stage_c: torch.Tensor) -> torch.Tensor:
+        """A finished Stage C latent (the decoder's conditioning) back in the prior sampler's space."""
+        src = self.prior_source
+        return (stage_c.float() + src.latent_std) / src.latent_mean
 
     # -- geometry ---------------------------------------------------------------------------------
     def stage_c_size(self, width: int, height: int) -> tuple[int, int]:
@@ -208,24 +246,26 @@ class Pipeline:
         return int(stage_c_hw[0] * s), int(stage_c_hw[1] * s)
 
     # -- the recipe -------------------------------------------------------------------------------
-    @torch.inference_mode()
     def generate(
         self,
         jobs: GenerationParams | Sequence[GenerationParams],
         on_step: StepCallback | None = None,
         cancel: CancelCheck | None = None,
     ) -> GenerationResult:
-        """Generate every image of ``jobs`` in one batch (the jobs must share size, steps and guidance).
-
-        Out of memory steps down one memory mode and retries once; a failed or cancelled job leaves
-        nothing behind beyond the models the memory mode keeps.
-        """
+        """Generate every image of ``jobs`` in one batch (the jobs must share size, steps and guidance)."""
         jobs = [jobs] if isinstance(jobs, GenerationParams) else list(jobs)
         check_batchable(jobs)
         warnings = self.prompt_warnings(jobs)
+        return self.run(lambda: self._generate(jobs, on_step, cancel, warnings), warnings)
+
+    def run(self, task: Callable[[], T], warnings: list[str]) -> T:
+        """``task()`` under this pipeline's safety net: out of memory steps down one memory mode and
+        retries once (noted in ``warnings``); a failed or cancelled task leaves nothing behind beyond the
+        models the memory mode keeps."""
         for attempt in (1, 2):
             try:
-                return self._generate(jobs, on_step, cancel, warnings)
+                with torch.inference_mode():
+                    return task()
             except BaseException as exc:
                 self._clean_up(exc)
                 lower = step_down(self.memory)

@@ -14,12 +14,17 @@ from wuerstchen_desktop.core.params import GenerationParams
 
 @dataclass(frozen=True)
 class StepEvent:
-    """Reported after each denoising step (and once for the VQGAN decode); ``step`` counts from 1."""
+    """Reported after each denoising step (and once for the VQGAN decode); ``step`` counts from 1.
+
+    ``denoised`` is the step's estimate of the clean latent (what a live preview shows); ``None`` for the
+    VQGAN decode.
+    """
 
     stage: str
     step: int
     total: int
     latents: torch.Tensor
+    denoised: torch.Tensor | None = None
 
 
 StepCallback = Callable[[StepEvent], None]

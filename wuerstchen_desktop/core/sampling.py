@@ -42,7 +42,8 @@ def denoise(
             eps = torch.lerp(eps_uncond, eps_cond, guidance)
         else:
             eps = model(xin, r, *conditioning).float()
+        denoised = sampler.denoised(st, x, eps) if on_step is not None else None
         x = sampler.step(st, x, eps, noise(tuple(x.shape[1:])))
         if on_step is not None:
-            on_step(StepEvent(stage, k + 1, len(steps), x))
+            on_step(StepEvent(stage, k + 1, len(steps), x, denoised))
     return x

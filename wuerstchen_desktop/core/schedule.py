@@ -27,12 +27,18 @@ def prior_timesteps(prior_steps: int | None) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class SamplerStep:
-    """Coefficients of one step from ``t`` to ``t_prev``: ``x' = a * (x - b * eps) + c * noise``."""
+    """Coefficients of one step from ``t`` to ``t_prev``: ``x' = a * (x - b * eps) + c * noise``.
+
+    ``x0_scale`` and ``x0_eps`` give the step's estimate of the clean latent,
+    ``(x - x0_eps * eps) * x0_scale``, which live previews show.
+    """
 
     t: float
     a: float
     b: float
     c: float
+    x0_scale: float = 1.0
+    x0_eps: float = 0.0
 
 
 class WuerstchenSampler:
@@ -66,10 +72,16 @@ class WuerstchenSampler:
             a = (1.0 / alpha).sqrt()
             b = (1 - alpha) / (1 - ac_t).sqrt()
             c = ((1 - alpha) * (1.0 - ac_prev) / (1.0 - ac_t)).sqrt() if float(ts[i + 1]) != 0 else 0.0
-            out.append(SamplerStep(t=float(ts[i]), a=float(a), b=float(b), c=float(c)))
+            x0_scale, x0_eps = float(1 / ac_t.sqrt()), float((1 - ac_t).sqrt())
+            out.append(SamplerStep(float(ts[i]), float(a), float(b), float(c), x0_scale, x0_eps))
         return out
 
     @staticmethod
     def step(step: SamplerStep, x: torch.Tensor, eps: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         mu = step.a * (x - step.b * eps)
         return mu + step.c * noise if step.c else mu
+
+    @staticmethod
+    def denoised(step: SamplerStep, x: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        """The clean latent this step predicts from ``x`` at ``step.t`` and the model's ``eps``."""
+        return (x - step.x0_eps * eps) * step.x0_scale

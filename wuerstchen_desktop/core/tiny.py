@@ -223,3 +223,41 @@ def write_decoder_repo(
         },
     )
     return folder
+
+
+def write_previewer_pt(path: Path, c_hidden: int = 32, seed: int = 0) -> Path:
+    """A Stage C previewer with random weights, saved as the demo publishes it: ``torch.save`` of
+    ``{"state_dict": ...}``. Batch norm's running statistics and counters are random too, so a loader
+    that dropped them would give other pixels."""
+    from wuerstchen_desktop.core.models.previewer import Previewer
+
+    torch.manual_seed(seed)
+    model = Previewer(c_hidden=c_hidden)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if name.endswith("num_batches_tracked"):
+                t.fill_(int(torch.randint(1, 100_000, (), generator=g)))
+            elif name.endswith("running_var"):
+                t.copy_(torch.rand(t.shape, generator=g) + 0.5)
+            elif name.endswith("running_mean"):
+                t.copy_(torch.randn(t.shape, generator=g) * 0.2)
+            elif t.dim() == 1 and name.endswith("weight"):  # batch norm scale
+                t.copy_(1.0 + torch.randn(t.shape, generator=g) * 0.2)
+            elif t.dim() == 1:
+                t.copy_(torch.randn(t.shape, generator=g) * 0.1)
+            else:
+                t.copy_(torch.randn(t.shape, generator=g) / t[0].numel() ** 0.5)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": model.state_dict()}, path)
+    return path
+
+
+def write_previewer_space(folder: Path, c_hidden: int = 32, seed: int = 0) -> Path:
+    """The demo Space ``warp-ai/Wuerstchen`` as far as the app cares: the previewer, beside files it skips."""
+    from wuerstchen_desktop.core.catalogue import PREVIEWER_FILE
+
+    write_previewer_pt(folder / PREVIEWER_FILE, c_hidden, seed)
+    (folder / "app.py").write_text("# the demo's Gradio app: never fetched\n", encoding="utf-8")
+    (folder / "README.md").write_text("---\nsdk: gradio\n---\n", encoding="utf-8")
+    return folder

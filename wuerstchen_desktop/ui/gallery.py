@@ -1,5 +1,6 @@
 """The history gallery: thumbnails from the history index, newest first, loaded page by page and
-thumbnail by thumbnail as they come into view, with search and favourites."""
+thumbnail by thumbnail as they come into view, with search and favourites. Compositions (Stage C results
+not decoded yet) carry a badge."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from PySide6.QtCore import (
     QAbstractListModel,
     QModelIndex,
     QPersistentModelIndex,
+    QPoint,
     QRect,
     QSize,
     Qt,
     Signal,
 )
-from PySide6.QtGui import QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -32,6 +34,10 @@ from wuerstchen_desktop.worker.history import PAGE, HistoryService
 THUMB = 160
 ITEM_ROLE = Qt.ItemDataRole.UserRole + 1
 Index = QModelIndex | QPersistentModelIndex
+
+
+def is_composition(item: Any) -> bool:
+    return getattr(item, "kind", "image") == "composition"
 
 
 class GalleryModel(QAbstractListModel):
@@ -147,15 +153,20 @@ class GalleryModel(QAbstractListModel):
             return pixmap
         if role == Qt.ItemDataRole.ToolTipRole:
             star = "★ " if item.favourite else ""
-            return f"{star}{item.prompt or item.path.name}"
+            text = f"{star}{item.prompt or item.path.name}"
+            if is_composition(item):
+                note = self.tr("Composition (not decoded yet): double-click or right-click → Decode")
+                text = f"{note}\n{text}"
+            return text
         if role == Qt.ItemDataRole.AccessibleTextRole:
-            return item.prompt or item.path.name
+            text = item.prompt or item.path.name
+            return self.tr("Composition: %1").replace("%1", text) if is_composition(item) else text
         return None
 
 
 class ThumbnailDelegate(QStyledItemDelegate):
     """Just the picture, centred in its cell, a frame in the highlight colour when selected, a star on
-    favourites."""
+    favourites, a "◇ composition" pill on compositions."""
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: Index) -> None:
         cell = QRect(option.rect).adjusted(3, 3, -3, -3)
@@ -182,9 +193,31 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.drawText(
                 target.adjusted(4, 2, -4, -2), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignRight, "★"
             )
+        if is_composition(item):
+            self._badge(painter, target)
         if option.state & QStyle.StateFlag.State_Selected:
             painter.setPen(QPen(option.palette.highlight(), 3))
             painter.drawRect(target.adjusted(-2, -2, 1, 1))
+
+    def _badge(self, painter: QPainter, target: QRect) -> None:
+        """A dark pill with white text at the bottom left: readable on any picture and in either theme."""
+        painter.save()
+        font = painter.font()
+        font.setPointSizeF(max(6.0, font.pointSizeF() * 0.85))
+        painter.setFont(font)
+        metrics = painter.fontMetrics()
+        text = metrics.elidedText(
+            self.tr("◇ composition"), Qt.TextElideMode.ElideRight, max(10, target.width() - 20)
+        )
+        pill = QRect(0, 0, metrics.horizontalAdvance(text) + 12, metrics.height() + 4)
+        pill.moveBottomLeft(target.bottomLeft() + QPoint(5, -5))
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QColor(0, 0, 0, 170))
+        painter.drawRoundedRect(pill, pill.height() / 2, pill.height() / 2)
+        painter.setPen(QColor(255, 255, 255))
+        painter.drawText(pill, Qt.AlignmentFlag.AlignCenter, text)
+        painter.restore()
 
     def sizeHint(self, option: QStyleOptionViewItem, index: Index) -> QSize:
         return QSize(THUMB + 8, THUMB + 8)

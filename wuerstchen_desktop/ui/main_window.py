@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSplitter,
+    QTabWidget,
 )
 
 from wuerstchen_desktop.core.carry import carry_over
@@ -37,6 +37,7 @@ from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.metadata import format_parameters
 from wuerstchen_desktop.core.settings import Settings
 from wuerstchen_desktop.core.sysinfo import memory_in_use
+from wuerstchen_desktop.ui.compose_flow import ComposeFlow
 from wuerstchen_desktop.ui.first_run import FirstRunDialog
 from wuerstchen_desktop.ui.gallery import GalleryPanel
 from wuerstchen_desktop.ui.image_view import ImageView
@@ -82,10 +83,23 @@ class MainWindow(QMainWindow):
         self.panel = PromptPanel()
         self.panel.setMinimumWidth(320)
         self.view = ImageView()
+        self.center = QTabWidget()
+        self.center.setDocumentMode(True)
+        self.center.addTab(self.view, self.tr("Image"))
         self.gallery = GalleryPanel(self.history)
         self.gallery.setMinimumWidth(200)
+        self.flow = ComposeFlow(
+            self.service,
+            self.history,
+            self.panel,
+            self.view,
+            self.center,
+            lambda: self.settings,
+            lambda text: self.statusBar().showMessage(text, 10_000),
+            self,
+        )
         splitter = QSplitter(Qt.Orientation.Horizontal)
-        for widget in (self.panel, self.view, self.gallery):
+        for widget in (self.panel, self.center, self.gallery):
             splitter.addWidget(widget)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([360, 760, 360])
@@ -125,12 +139,13 @@ class MainWindow(QMainWindow):
 
     def _connect(self) -> None:
         self.panel.generate_requested.connect(self.generate)
+        self.panel.compose_requested.connect(self.flow.compose)
         self.panel.prior_chosen.connect(
             lambda ref: self.apply_settings(dataclasses.replace(self.settings, prior=ref))
         )
         self.cancel_button.clicked.connect(self.service.cancel_current)
         self.undo_button.clicked.connect(self.undo_delete)
-        self.gallery.item_activated.connect(lambda item: self.show_image(item.path))
+        self.gallery.item_activated.connect(self._activated)
         self.gallery.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.gallery.view.customContextMenuRequested.connect(self._gallery_menu)
         s = self.service
@@ -149,7 +164,6 @@ class MainWindow(QMainWindow):
         h.restored.connect(self._history_added)
         h.changed.connect(self.gallery.model.replace)
         h.parameters_read.connect(self._parameters_read)
-        h.latent_read.connect(self._latent_read)
         h.failed.connect(lambda message: self.statusBar().showMessage(message, 10_000))
         h.exported.connect(
             lambda path: self.statusBar().showMessage(self.tr("Exported {0}").format(path), 10_000)
@@ -207,6 +221,9 @@ class MainWindow(QMainWindow):
             return act
 
         self.generate_action = action(self.tr("Generate"), ["Ctrl+Return", "Ctrl+Enter"], self.generate)
+        self.compose_action = action(
+            self.tr("Compose"), ["Ctrl+Shift+Return", "Ctrl+Shift+Enter"], self.flow.compose
+        )
         self.cancel_action = action(self.tr("Cancel"), ["Esc"], self.service.cancel_current)
         self.cancel_all_action = action(self.tr("Cancel all jobs"), ["Shift+Esc"], self.service.cancel_all)
         self.copy_image_action = action(self.tr("Copy image"), ["Ctrl+C"], self.copy_image)
@@ -231,9 +248,9 @@ class MainWindow(QMainWindow):
         self.panel.show_error("")
         self.service.submit(self._job(params))
 
-    def _job(self, params: Any, stage_c: Any = None) -> Job:
+    def _job(self, params: Any) -> Job:
         s = self.settings
-        return Job(params, s.output_dir, s.image_format, s.name_pattern, stage_c=stage_c)
+        return Job(params, s.output_dir, s.image_format, s.name_pattern)
 
     @property
     def out_dir(self) -> Path:
@@ -280,7 +297,7 @@ class MainWindow(QMainWindow):
 
     def vary_detail(self, item: Any) -> None:
         """Decode the item's stored composition again with a new decoder seed: no Stage C."""
-        self._read(self.history.read_latent(item.id), "vary")
+        self.flow.vary_detail(item)
 
     def show_image(self, path: Path) -> None:
         pixmap = QPixmap(str(path))
@@ -290,6 +307,13 @@ class MainWindow(QMainWindow):
             )
             return
         self.view.set_pixmap(pixmap)
+        self.view.set_caption("")
+        self.center.setCurrentWidget(self.view)
+
+    def _activated(self, item: Any) -> None:
+        self.show_image(item.path)
+        if getattr(item, "kind", "image") == "composition":
+            self.view.set_caption(self.tr("Composition preview, not decoded yet: right-click it → Decode"))
 
     def open_settings(self) -> None:
         dialog = SettingsDialog(self.settings, self.auto_choice, self)
@@ -354,18 +378,6 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(message, 15_000)
         self.panel.show_note(" ".join(notes))
 
-    def _latent_read(self, request: int, found: Any, error: str | None) -> None:
-        if self._reads.pop(request, None) != "vary":
-            return
-        if error is not None:
-            self.statusBar().showMessage(error, 15_000)
-            return
-        parameters, latent = found
-        if parameters.record is None:
-            return
-        params = parameters.record.params.replace(images=1, decoder_seed=secrets.randbelow(2**32))
-        self.service.submit(self._job(params, stage_c=latent))
-
     def _history_added(self, item: Any) -> None:
         self.gallery.model.insert_newest(item)
 
@@ -389,9 +401,7 @@ class MainWindow(QMainWindow):
         menu.addAction(self.tr("Use prompt"), lambda: self._use_prompt(item))
         if item.seed is not None:
             menu.addAction(self.tr("Use seed"), lambda: self.panel.set_seed(item.seed))
-        vary = menu.addAction(self.tr("Vary detail"), lambda: self.vary_detail(item))
-        vary.setEnabled(item.has_latent)
-        vary.setToolTip(self.tr("Decode the same composition with a new decoder seed"))
+        self.flow.add_menu_actions(menu, item)
         menu.addSeparator()
         menu.addAction(self.copy_image_action)
         menu.addAction(self.copy_params_action)
@@ -437,7 +447,7 @@ class MainWindow(QMainWindow):
     def _job_finished(self, result: JobResult) -> None:
         for path in result.paths:
             self.history.add(path)
-        if result.paths:
+        if not self.flow.finished(result) and result.paths:
             self.show_image(result.paths[-1])
         note = " ".join(result.warnings)
         self.statusBar().showMessage(

@@ -48,6 +48,7 @@ class PromptPanel(QWidget):
     """Emits ``generate_requested`` when the user asks for images; ``params()`` reads the widgets."""
 
     generate_requested = Signal()
+    compose_requested = Signal()  # Stage C alone for ``compose_count`` seeds: a contact sheet to pick from
     prior_chosen = Signal(str)  # a repository id from PRIOR_VARIANTS
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -115,6 +116,21 @@ class PromptPanel(QWidget):
         self.generate_button.setDefault(True)
         self.generate_button.setToolTip(self.tr("Generate (Ctrl+Enter)"))
         self.generate_button.clicked.connect(self.generate_requested)
+        self.compose_button = QPushButton(self.tr("Compose"))
+        self.compose_button.setToolTip(
+            self.tr(
+                "Compose (Ctrl+Shift+Enter): only the fast first stage, for several seeds; "
+                "pick the compositions worth decoding"
+            )
+        )
+        self.compose_button.setAccessibleName(self.tr("Compose"))
+        self.compose_button.clicked.connect(self.compose_requested)
+        self.compose_count = QSpinBox()
+        self.compose_count.setRange(2, MAX_IMAGES)
+        self.compose_count.setValue(4)
+        self.compose_count.setSuffix(self.tr(" seeds"))
+        self.compose_count.setAccessibleName(self.tr("Compositions per compose"))
+        self.compose_count.setToolTip(self.tr("How many compositions Compose makes"))
         self.error_label = QLabel()
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet("color: #d9534f;")
@@ -128,6 +144,7 @@ class PromptPanel(QWidget):
             self.prompt, self.negative, self.aspect, self.width_box, self.height_box, self.seed,
             self.random_seed, self.images, self.official, self.prior_steps, self.prior_guidance,
             self.decoder_steps, self.decoder_guidance, self.prior_variant, self.generate_button,
+            self.compose_button, self.compose_count,
         ]  # fmt: skip
         for first, second in pairwise(self.tab_order):
             QWidget.setTabOrder(first, second)
@@ -195,6 +212,10 @@ class PromptPanel(QWidget):
         root.addWidget(self.note_label)
         root.addWidget(self.error_label)
         root.addWidget(self.generate_button)
+        compose_row = QHBoxLayout()
+        compose_row.addWidget(self.compose_button, 1)
+        compose_row.addWidget(self.compose_count)
+        root.addLayout(compose_row)
 
     def _aspect_changed(self) -> None:
         data = self.aspect.currentData()
@@ -257,6 +278,10 @@ class PromptPanel(QWidget):
             decoder_steps=self.decoder_steps.value(),
             decoder_guidance=self.decoder_guidance.value(),
         )
+
+    def compose_params(self) -> GenerationParams:
+        """The compose job: the widgets' parameters for ``compose_count`` consecutive seeds."""
+        return self.params().replace(images=self.compose_count.value())
 
     def set_params(self, p: GenerationParams, *, lock_seed: bool = True) -> None:
         """Fill every widget from ``p``; the seed is locked so the same image can be made again."""

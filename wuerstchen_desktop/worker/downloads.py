@@ -47,6 +47,7 @@ class DownloadWorker(QObject):
 
     @Slot(object, bool)
     def plan(self, repos: list[str], offline: bool) -> None:
+        from wuerstchen_desktop.core.catalogue import OPTIONAL
         from wuerstchen_desktop.core.download import plan
 
         if offline:
@@ -58,7 +59,8 @@ class DownloadWorker(QObject):
             )
             return
         try:
-            self.planned.emit(plan(repos))
+            # The live-preview model comes along when missing; if it cannot, the plan's warnings say so.
+            self.planned.emit(plan(repos, optional=list(OPTIONAL)))
         except WuerstchenError as exc:
             self.failed.emit(str(exc))
         except Exception as exc:  # reported as a sentence; the window stays usable

@@ -13,12 +13,13 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from wuerstchen_desktop.core.errors import Cancelled, InvalidParams, OfflineError, WuerstchenError
-from wuerstchen_desktop.worker.jobs import EngineConfig, Job, JobError, JobResult
+from wuerstchen_desktop.core.errors import Cancelled, OfflineError, WuerstchenError
+from wuerstchen_desktop.worker.jobs import EngineConfig, Job, JobError, JobResult, Preview
 
 if TYPE_CHECKING:
     from wuerstchen_desktop.core.pipeline import Pipeline, StepEvent
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.05  # at most 20 progress signals a second reach the GUI thread
+PREVIEW_INTERVAL_S = 0.2  # live previews at most 5 times a second (every step on slower machines)
 
 
 class GenerationWorker(QObject):
@@ -39,6 +41,7 @@ class GenerationWorker(QObject):
     job_finished = Signal(object)  # JobResult
     job_failed = Signal(object)  # JobError
     job_cancelled = Signal(int)
+    preview = Signal(object)  # Preview
 
     def __init__(self, config: EngineConfig) -> None:
         super().__init__()
@@ -62,11 +65,23 @@ class GenerationWorker(QObject):
                 c.memory,
                 c.compile,
             )
+            pipe.previewer_path = self._previewer()
             self._pipeline = pipe
             self._description = choice.describe()
             self.engine_status.emit(self.tr("Ready: {0}").format(self._description))
             self.engine_ready.emit(choice.describe(), "; ".join(choice.reasons))
         return self._pipeline
+
+    def _previewer(self) -> Path | None:
+        """The converted previewer network, when it was downloaded; else previews are approximate."""
+        from wuerstchen_desktop.core.previewer import find_previewer
+
+        try:
+            return find_previewer()
+        except WuerstchenError as exc:
+            log.warning("live previews will be approximate: %s", exc)
+            self.engine_status.emit(self.tr("Live previews are approximate: {0}").format(exc))
+            return None
 
     @Slot(object)
     def configure(self, config: EngineConfig) -> None:
@@ -99,16 +114,12 @@ class GenerationWorker(QObject):
             if job.cancel.is_set():
                 raise Cancelled()
             pipe = self._ensure_pipeline()
-            images, params, latents, warnings = self._make_images(pipe, job)
-            from wuerstchen_desktop.core.imagefile import write_image
+            from wuerstchen_desktop.worker.tasks import execute
 
-            paths = tuple(
-                write_image(
-                    image, pipe.image_record(p, latent), job.out_dir, job.image_format, job.name_pattern
-                )
-                for image, p, latent in zip(images, params, latents, strict=True)
-            )
-            self.job_finished.emit(JobResult(job.id, paths, time.monotonic() - started, tuple(warnings)))
+            on_step = self._progress_reporter(pipe, job)
+            paths, warnings = execute(pipe, job, on_step, job.cancel.is_set)
+            seconds = time.monotonic() - started
+            self.job_finished.emit(JobResult(job.id, paths, seconds, tuple(warnings), job.kind))
         except Cancelled:
             log.info("job %d cancelled", job.id)
             self.job_cancelled.emit(job.id)
@@ -121,39 +132,48 @@ class GenerationWorker(QObject):
             message = self.tr("Something went wrong while generating: {0}").format(exc)
             self.job_failed.emit(JobError(job.id, message, traceback.format_exc()))
 
-    def _make_images(self, pipe: Pipeline, job: Job) -> tuple[list[Any], list[Any], Any, list[str]]:
-        """Generate the job's images, or decode its stored Stage C latent again with the decoder seed."""
-        on_step, cancel = self._progress_reporter(job.id), job.cancel.is_set
-        if job.stage_c is None:
-            result = pipe.generate(job.params, on_step=on_step, cancel=cancel)
-            return result.images, result.params, result.stage_c, result.warnings
-        import torch
-
-        from wuerstchen_desktop.core.pipeline import to_pil
-
-        p = job.params
-        if p.decoder_seed is None:
-            raise InvalidParams("Decoding a stored composition needs a decoder seed.")
-        latent = torch.as_tensor(job.stage_c, dtype=torch.float32).reshape(1, *job.stage_c.shape[-3:])
-        with torch.inference_mode():
-            generator = torch.Generator("cpu").manual_seed(p.decoder_seed)
-            pixels = pipe.run_decoder(latent, [p], [generator], on_step, cancel)
-        return to_pil(pixels), [p], latent, []
-
-    def _progress_reporter(self, job_id: int) -> Callable[[StepEvent], None]:
+    def _progress_reporter(self, pipe: Pipeline, job: Job) -> Callable[[StepEvent], None]:
         stage_started: dict[str, float] = {}
-        last_emit = [0.0]
+        last_emit = [0.0, 0.0]  # progress, preview
+        seeds: tuple[int, ...] = ()
+        if job.params is not None and not job.sources:
+            seeds = tuple(job.params.seed + i for i in range(job.params.images))
 
         def report(event: StepEvent) -> None:
             now = time.monotonic()
             started = stage_started.setdefault(event.stage, now)
-            if event.step < event.total and now - last_emit[0] < PROGRESS_INTERVAL_S:
+            last = event.step == event.total
+            due = last or now - last_emit[1] >= PREVIEW_INTERVAL_S
+            if event.denoised is not None and event.stage == "prior" and due:
+                self._send_preview(pipe, job.id, event, seeds)
+                last_emit[1] = time.monotonic()
+            if not last and now - last_emit[0] < PROGRESS_INTERVAL_S:
                 return
             last_emit[0] = now
             left = (now - started) / event.step * (event.total - event.step) if event.step else -1.0
-            self.progress.emit(job_id, event.stage, event.step, event.total, left)
+            self.progress.emit(job.id, event.stage, event.step, event.total, left)
 
         return report
+
+    def _send_preview(self, pipe: Pipeline, job_id: int, event: StepEvent, seeds: tuple[int, ...]) -> None:
+        assert event.denoised is not None
+        try:
+            pixels = pipe.preview(event.denoised)
+        except Exception:  # a preview is a nicety: never let it fail the job
+            log.warning("no live preview", exc_info=True)
+            return
+        arr = (pixels.clamp(0, 1) * 255).round().to(dtype=_uint8()).permute(0, 2, 3, 1).contiguous().numpy()
+        n, h, w, _ = arr.shape
+        images = tuple(a.tobytes() for a in arr)
+        shown = seeds if len(seeds) == n else tuple(range(n))
+        preview = Preview(job_id, event.step, event.total, w, h, images, shown, pipe.previews_approximate)
+        self.preview.emit(preview)
+
+
+def _uint8() -> Any:
+    import torch
+
+    return torch.uint8
 
 
 class GenerationService(QObject):
@@ -168,6 +188,7 @@ class GenerationService(QObject):
     job_finished = Signal(object)
     job_failed = Signal(object)
     job_cancelled = Signal(int)
+    preview = Signal(object)  # Preview of the running job's Stage C
     _dispatch = Signal(object)
     _prepare = Signal()
     _configure = Signal(object)
@@ -188,6 +209,7 @@ class GenerationService(QObject):
         self._worker.engine_failed.connect(self.engine_failed)
         self._worker.job_started.connect(self.job_started)
         self._worker.progress.connect(self.progress)
+        self._worker.preview.connect(self.preview)
         for done in (self._worker.job_finished, self._worker.job_failed, self._worker.job_cancelled):
             done.connect(self._on_done)
         self._worker.job_finished.connect(self.job_finished)

@@ -25,7 +25,6 @@ class HistoryWorker(QObject):
     restored = Signal(object)  # Item
     changed = Signal(object)  # Item
     parameters_read = Signal(int, object, object)  # request id, ImageParameters or None, error text or None
-    latent_read = Signal(int, object, object)  # request id, (ImageParameters, latent array) or None, error
     exported = Signal(object)  # the shared copy's path
     failed = Signal(str)
 
@@ -130,16 +129,6 @@ class HistoryWorker(QObject):
         except WuerstchenError as exc:
             self.parameters_read.emit(request, None, str(exc))
 
-    @Slot(int, int)
-    def read_latent(self, request: int, item_id: int) -> None:
-        if self._history is None:
-            return
-        try:
-            result = (self._history.parameters(item_id), self._history.latent(item_id))
-            self.latent_read.emit(request, result, None)
-        except WuerstchenError as exc:
-            self.latent_read.emit(request, None, str(exc))
-
     @Slot()
     def close(self) -> None:
         if self._history is not None:
@@ -159,7 +148,6 @@ class HistoryService(QObject):
     _favourite = Signal(int, bool)
     _read_file = Signal(int, object)
     _read_text = Signal(int, str)
-    _read_latent = Signal(int, int)
     _close = Signal()
     _export = Signal(int, object)
 
@@ -175,7 +163,7 @@ class HistoryService(QObject):
             (self._thumb, self.worker.thumbnail), (self._add, self.worker.add),
             (self._delete, self.worker.delete), (self._restore, self.worker.restore),
             (self._favourite, self.worker.set_favourite), (self._read_file, self.worker.read_file),
-            (self._read_text, self.worker.read_text), (self._read_latent, self.worker.read_latent),
+            (self._read_text, self.worker.read_text),
             (self._close, self.worker.close), (self._export, self.worker.export_clean),
         ):  # fmt: skip
             signal.connect(slot)
@@ -218,11 +206,6 @@ class HistoryService(QObject):
     def read_text(self, text: str) -> int:
         request = self.next_request()
         self._read_text.emit(request, text)
-        return request
-
-    def read_latent(self, item_id: int) -> int:
-        request = self.next_request()
-        self._read_latent.emit(request, item_id)
         return request
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:

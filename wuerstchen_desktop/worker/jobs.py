@@ -36,18 +36,53 @@ class EngineConfig:
         return cls(s.prior, s.decoder, s.device, s.dtype, s.offline, s.memory, s.compile)
 
 
+GENERATE = "generate"  # the whole recipe; with a source: that file's parameters, with ``changes``
+COMPOSE = "compose"  # Stage C only: each composition saved with its preview under compositions/
+DECODE = "decode"  # decode the composition stored in ``sources[0]`` with ``changes`` (vary detail, …)
+BLEND = "blend"  # mix the compositions of ``sources[0]`` and ``sources[1]`` by ``weight``, then decode
+KINDS = (GENERATE, COMPOSE, DECODE, BLEND)
+COMPOSITIONS_FOLDER = "compositions"
+
+
 @dataclass(frozen=True)
 class Job:
-    params: GenerationParams
+    """One request to the worker. ``params`` is what the window asked for; a job with ``sources`` takes
+    the parameters from those files instead (read on the worker thread) and applies ``changes``."""
+
+    params: GenerationParams | None
     out_dir: Path
     image_format: str = "png"
     name_pattern: str = "{date}/{time}-{seed}-{slug}"
     id: int = field(default_factory=next_job_id)
-    # A stored Stage C latent (1, 16, h, w) to decode again without running Stage C ("vary detail");
-    # the params then carry the decoder seed.
-    stage_c: Any = field(default=None, compare=False, repr=False)
+    kind: str = GENERATE
+    sources: tuple[Path, ...] = ()
+    changes: tuple[tuple[str, Any], ...] = ()  # field name, new value
+    weight: float = 0.5  # a blend's share of the second composition
     # Each job has its own flag, so a late cancel can never reach the job after it.
     cancel: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown job kind {self.kind!r}")
+        wanted = {DECODE: 1, BLEND: 2}.get(self.kind)
+        if wanted is not None and len(self.sources) != wanted:
+            raise ValueError(f"a {self.kind} job needs {wanted} source file(s)")
+        if self.params is None and not self.sources:
+            raise ValueError("a job needs parameters or a source file")
+
+
+@dataclass(frozen=True)
+class Preview:
+    """A live preview of a job's Stage C, sent after a prior step: one RGB888 buffer per image."""
+
+    job_id: int
+    step: int
+    total: int
+    width: int
+    height: int
+    images: tuple[bytes, ...] = field(repr=False)
+    seeds: tuple[int, ...]
+    approximate: bool  # no previewer network installed: the layout is right, the colours are not
 
 
 @dataclass(frozen=True)
@@ -56,6 +91,7 @@ class JobResult:
     paths: tuple[Path, ...]
     seconds: float
     warnings: tuple[str, ...] = ()
+    kind: str = GENERATE
 
 
 @dataclass(frozen=True)

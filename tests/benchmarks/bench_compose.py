@@ -1,0 +1,82 @@
+"""Compose first, decode later, timed: a contact sheet of 4 compositions against 4 full images.
+
+Run with ``python tests/benchmarks/bench_compose.py [--size 512] [--count 4]``. It uses the random-weight
+checkpoints at the published configs that ``bench_pipeline.py`` writes (once) into
+``~/.cache/wuerstchen-bench``, and a random previewer at its published size (c_hidden 512), so the work
+is exactly what the real weights cost. One pipeline with the automatic device, precision and memory
+choice; its models are loaded before the clock starts, as in the app between jobs. Printed: seconds to
+the contact sheet (Stage C for every seed plus the previews), seconds for the same number of full images,
+seconds to decode one picked composition, and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_pipeline import CACHE, PROMPT, SEED, ensure_checkpoints
+
+from wuerstchen_desktop.core import compose as c
+from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
+from wuerstchen_desktop.core.engine import build_pipeline
+from wuerstchen_desktop.core.params import GenerationParams
+
+
+def random_previewer(folder: Path) -> Path:
+    """A previewer at the published size with random weights, as the converted safetensors file."""
+    from safetensors.torch import save_file
+
+    from wuerstchen_desktop.core.models.previewer import Previewer
+
+    torch.manual_seed(0)
+    path = folder / "previewer.safetensors"
+    save_file({k: v.contiguous() for k, v in Previewer().state_dict().items()}, str(path))
+    return path
+
+
+def timed(label: str, work):
+    start = time.perf_counter()
+    out = work()
+    seconds = time.perf_counter() - start
+    print(f"{label:<40} {seconds:8.1f} s", flush=True)
+    return out, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--count", type=int, default=4)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--dtype", default="auto")
+    args = parser.parse_args()
+
+    prior_dir, decoder_dir = ensure_checkpoints(CACHE)
+    pipe, choice = build_pipeline(
+        prior_source(str(prior_dir)), decoder_source(str(decoder_dir)), args.device, args.dtype
+    )
+    print(f"engine: {choice.describe()} ({'; '.join(choice.reasons)})")
+    with tempfile.TemporaryDirectory() as tmp:
+        pipe.previewer_path = random_previewer(Path(tmp))
+        params = GenerationParams(PROMPT, width=args.size, height=args.size, seed=SEED, images=args.count)
+        print(f"{args.count} x {args.size}x{args.size}, official 29 prior + 12 decoder steps, seed {SEED}")
+        pipe.load()
+        c.compose(pipe, params.replace(images=1, prior_steps=1))  # warm-up: previewer, allocator
+
+        sheet, t_sheet = timed(f"contact sheet of {args.count} compositions", lambda: c.compose(pipe, params))
+        _, t_full = timed(f"{args.count} full images", lambda: pipe.generate(params))
+        pick = c.decoding_params(sheet.params[0])
+        _, t_one = timed("decode 1 picked composition", lambda: c.decode(pipe, sheet.stage_c[:1], [pick]))
+    print()
+    print(f"contact sheet / full images:          {t_sheet / t_full:6.2f}")
+    print(f"sheet + decode 1 / {args.count} full images:     {(t_sheet + t_one) / t_full:6.2f}")
+    print(f"{args.count} full images vs sheet + pick:    {t_full / (t_sheet + t_one):6.2f}x")
+
+
+if __name__ == "__main__":
+    main()

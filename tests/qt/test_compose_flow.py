@@ -1,0 +1,112 @@
+"""Compose first, decode later, through the real window: a real worker thread, tiny checkpoints."""
+
+from __future__ import annotations
+
+from tests.qt.conftest import fast
+from tests.qt.test_main_window import WAIT_MS, generate_and_wait
+from wuerstchen_desktop.core.imagefile import read_record
+
+
+def test_live_previews_at_every_prior_step(qtbot, make_window) -> None:
+    window = make_window()
+    fast(window, prompt="a fox", seed=4, images=2, steps=3)
+    previews: list = []
+    window.service.preview.connect(previews.append)
+    generate_and_wait(qtbot, window, 2)
+    steps = [p.step for p in previews]
+    # The first and last steps always show; between them at most five a second (these steps take ms).
+    assert steps[0] == 1 and steps[-1] == 3 and steps == sorted(set(steps))
+    last = previews[-1]
+    assert last.seeds == (4, 5) and len(last.images) == 2
+    assert (last.width, last.height) == (48, 48)  # 8x the 6x6 Stage C latent of a 256x256 image
+    assert all(len(buf) == 48 * 48 * 3 for buf in last.images)
+    assert last.approximate  # no previewer network in this test's cache
+    # While it ran, the image view showed the previews with an honest caption; the image replaced them.
+    assert window.view.caption() == ""
+
+
+def test_compose_fills_the_contact_sheet_and_decodes_the_pick(qtbot, make_window) -> None:
+    window = make_window()
+    fast(window, prompt="a lighthouse", seed=20, steps=2)
+    window.panel.random_seed.setChecked(False)
+    window.panel.compose_count.setValue(3)
+    sheet = window.flow.sheet
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS) as done:
+        window.panel.compose_button.click()
+    assert window.center.currentWidget() is sheet
+    result = done.args[0]
+    assert result.kind == "compose" and len(result.paths) == 3
+    qtbot.waitUntil(lambda: all(t.item is not None for t in sheet.tiles), timeout=WAIT_MS)
+    assert sorted(t.item.seed for t in sheet.tiles) == [20, 21, 22]
+    assert all(t.item.kind == "composition" for t in sheet.tiles)
+    qtbot.waitUntil(lambda: window.gallery.count() == 3, timeout=WAIT_MS)
+    # Compositions never replace the image in the view.
+    assert not window.view.has_image()
+
+    pick = next(t for t in sheet.tiles if t.item.seed == 21)
+    pick.click()
+    assert sheet.selected_items() == [pick.item]
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS) as decoded:
+        sheet.decode_button.click()
+    (image,) = decoded.args[0].paths
+    record = read_record(image)
+    assert record.kind == "image" and record.params.seed == 21 and record.params.decoder_seed == 21
+    assert record.latent == read_record(pick.item.path).latent
+    qtbot.waitUntil(lambda: window.gallery.count() == 4, timeout=WAIT_MS)
+    assert window.center.currentWidget() is window.view and window.view.has_image()
+
+
+def test_blend_two_compositions_from_the_sheet(qtbot, make_window) -> None:
+    window = make_window()
+    fast(window, prompt="a boat", seed=30, steps=2)
+    window.panel.random_seed.setChecked(False)
+    window.panel.compose_count.setValue(2)
+    sheet = window.flow.sheet
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
+        window.flow.compose()
+    qtbot.waitUntil(lambda: all(t.item is not None for t in sheet.tiles), timeout=WAIT_MS)
+    sheet.select_all()
+    assert sheet.blend_button.isEnabled()
+    sheet.blend_button.setChecked(True)
+    sheet.blend_slider.setValue(30)
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS) as done:
+        sheet.blend_decode.click()
+    record = read_record(done.args[0].paths[0])
+    assert record.blend is not None and record.blend.weight == 0.3
+    assert {record.params.seed, record.blend.other.seed} == {30, 31}
+
+
+def test_vary_composition_and_more_steps_from_the_gallery(qtbot, make_window) -> None:
+    window = make_window()
+    fast(window, prompt="a tree", seed=8, steps=2)
+    generate_and_wait(qtbot, window, 1)
+    item = window.gallery.item_at(0)
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS) as done:
+        window.flow.vary_composition(item)
+    varied = read_record(done.args[0].paths[0])
+    assert varied.params.seed != 8 and varied.params.prompt == "a tree" and varied.kind == "image"
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS) as done:
+        window.flow.decode_with_steps(item, 3)
+    more = read_record(done.args[0].paths[0])
+    assert more.params.decoder_steps == 3 and more.params.seed == 8
+    assert more.latent == read_record(item.path).latent
+
+
+def test_decoding_a_foreign_file_fails_clearly_and_the_window_carries_on(
+    qtbot, make_window, tmp_path
+) -> None:
+    from PIL import Image
+
+    window = make_window()
+    foreign = tmp_path / "photo.png"
+    Image.new("RGB", (32, 32), "blue").save(foreign)
+
+    class FakeItem:  # a history item pointing at a file without our parameters
+        path = foreign
+        seed = 1
+
+    with qtbot.waitSignal(window.service.job_failed, timeout=WAIT_MS) as failed:
+        window.flow.decode([FakeItem()])
+    assert "parameters" in failed.args[0].message.lower()
+    fast(window)
+    generate_and_wait(qtbot, window, 1)

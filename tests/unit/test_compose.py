@@ -1,0 +1,262 @@
+"""Compose first, decode later: Stage C alone, decoding stored compositions, blends, and reproducing
+every kind of file from its record alone. Real tiny checkpoints, real files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from wuerstchen_desktop.core import compose as c
+from wuerstchen_desktop.core.errors import InvalidParams, WuerstchenError
+from wuerstchen_desktop.core.imagefile import read_record, write_image
+from wuerstchen_desktop.core.params import GenerationParams
+from wuerstchen_desktop.core.schedule import WuerstchenSampler, official_prior_timesteps
+from wuerstchen_desktop.worker.jobs import BLEND, COMPOSE, COMPOSITIONS_FOLDER, DECODE, GENERATE, Job
+from wuerstchen_desktop.worker.tasks import execute
+
+SMALL = GenerationParams("a cat", width=256, height=256, seed=11, prior_steps=3, decoder_steps=2)
+
+
+def close_images(a: np.ndarray, b: Image.Image) -> bool:
+    """Equal up to a batch's last-bit effects: a composition made in a batch of two rounds to float16 a
+    hair away from the same composition made alone, which moves a few pixels by one level."""
+    diff = np.abs(a.astype(int) - np.asarray(b).astype(int))
+    print("max pixel difference", diff.max(), "mean", diff.mean())
+    return bool(diff.max() <= 2 and diff.mean() < 0.05)
+
+
+def close_latents(a: torch.Tensor, b: torch.Tensor) -> bool:
+    print("max latent difference", (a - b).abs().max().item())
+    return torch.allclose(a, b, rtol=2e-3, atol=2e-3)
+
+
+def pixels_of(path: Path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+def run(pipeline, job: Job) -> tuple[Path, ...]:
+    paths, _warnings = execute(pipeline, job, None, None)
+    return paths
+
+
+def test_denoised_estimate_recovers_the_clean_latent() -> None:
+    sampler = WuerstchenSampler()
+    x0, eps = torch.randn(2, 16, 4, 4), torch.randn(2, 16, 4, 4)
+    for st in sampler.steps(official_prior_timesteps())[:25]:
+        ac = sampler.alpha_cumprod(torch.tensor([st.t]))
+        x = ac.sqrt() * x0 + (1 - ac).sqrt() * eps
+        assert torch.allclose(sampler.denoised(st, x, eps), x0, atol=1e-4)
+
+
+def test_compose_is_the_stage_c_of_generate(pipeline) -> None:
+    params = SMALL.replace(images=2)
+    full = pipeline.generate(params)
+    composed = c.compose(pipeline, params)
+    assert torch.equal(composed.stage_c, full.stage_c)
+    assert [p.seed for p in composed.params] == [11, 12]
+    assert all(p.images == 1 for p in composed.params)
+    # Previews are 8x the 6x6 latent; without a previewer network they are approximate.
+    assert [im.size for im in composed.previews] == [(48, 48), (48, 48)]
+    assert composed.approximate
+    a, b = (np.asarray(im) for im in composed.previews)
+    assert not np.array_equal(a, b)  # two compositions, two layouts
+
+
+def test_a_decoded_composition_is_the_image_generate_makes(pipeline) -> None:
+    composed = c.compose(pipeline, SMALL)
+    params = c.decoding_params(composed.params[0])
+    assert params.decoder_seed == SMALL.seed
+    decoded = c.decode(pipeline, composed.stage_c, [params])
+    direct = pipeline.generate(params)
+    assert torch.equal(decoded.pixels, direct.pixels)
+    other = c.decode(pipeline, composed.stage_c, [params.replace(decoder_seed=99)])
+    assert (other.pixels - decoded.pixels).abs().max() > 0.01  # vary detail is a new image
+
+
+def test_decode_refuses_params_without_a_decoder_seed(pipeline) -> None:
+    latent = c.compose(pipeline, SMALL).stage_c
+    with pytest.raises(InvalidParams):
+        c.decode(pipeline, latent, [SMALL])
+
+
+def test_blend_weights(pipeline) -> None:
+    a = c.compose(pipeline, SMALL).stage_c
+    b = c.compose(pipeline, SMALL.replace(seed=12)).stage_c
+    assert torch.equal(c.blend_latents(a, b, 0.0), c.stored(a))
+    assert torch.equal(c.blend_latents(a, b, 1.0), c.stored(b))
+    mid = c.blend_latents(a, b, 0.5)
+    assert torch.allclose(mid, (c.stored(a) + c.stored(b)) / 2, rtol=1e-3, atol=1e-3)
+    with pytest.raises(InvalidParams, match="different sizes"):
+        c.blend_latents(a, torch.zeros(1, 16, 6, 8), 0.5)
+
+
+def test_compose_job_writes_compositions_that_decode_and_reproduce(pipeline, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    compositions = run(pipeline, Job(SMALL.replace(images=2), out, kind=COMPOSE))
+    assert len(compositions) == 2
+    for path in compositions:
+        assert path.relative_to(out).parts[0] == COMPOSITIONS_FOLDER
+        assert path.suffix == ".png"
+        assert Image.open(path).size == (48, 48)
+    record = read_record(compositions[1])
+    assert record.kind == "composition" and record.params.seed == 12 and record.latent is not None
+    # The composition file alone composes the same latent again.
+    again = c.reproduce(pipeline, record)
+    assert isinstance(again, c.CompositionResult)
+    assert close_latents(c.stored(again.stage_c), c.record_latent(record))
+
+    # Decode it: the image equals the full recipe with the recorded parameters.
+    (image,) = run(pipeline, Job(None, out, kind=DECODE, sources=(compositions[1],)))
+    decoded = read_record(image)
+    assert decoded.kind == "image"
+    assert decoded.params.seed == 12 and decoded.params.decoder_seed == 12
+    assert decoded.latent == record.latent
+    direct = pipeline.generate(decoded.params)
+    assert close_images(pixels_of(image), direct.images[0])
+
+
+def test_vary_detail_more_steps_and_vary_composition(pipeline, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (image,) = run(pipeline, Job(SMALL, out))
+    original = read_record(image)
+    (varied,) = run(pipeline, Job(None, out, kind=DECODE, sources=(image,), changes=(("decoder_seed", 5),)))
+    v = read_record(varied)
+    assert v.params == original.params.replace(decoder_seed=5) and v.latent == original.latent
+    (more,) = run(pipeline, Job(None, out, kind=DECODE, sources=(image,), changes=(("decoder_steps", 4),)))
+    m = read_record(more)
+    assert m.params.decoder_steps == 4 and m.params.decoder_seed == SMALL.seed
+    assert np.array_equal(pixels_of(more), np.asarray(pipeline.generate(m.params).images[0]))
+    # Vary composition: a new prior seed, a whole new image.
+    changes = (("seed", 77), ("decoder_seed", None))
+    (new,) = run(pipeline, Job(None, out, kind=GENERATE, sources=(image,), changes=changes))
+    n = read_record(new)
+    assert n.params == original.params.replace(seed=77)
+    assert n.latent != original.latent
+
+
+def test_blend_job_records_both_parents_and_reproduces(pipeline, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first, second = run(pipeline, Job(SMALL.replace(images=2), out, kind=COMPOSE))
+    (blended,) = run(pipeline, Job(None, out, kind=BLEND, sources=(first, second), weight=0.25))
+    record = read_record(blended)
+    assert record.blend is not None
+    assert record.blend.weight == 0.25 and record.blend.other.seed == 12
+    assert record.params.seed == 11 and record.params.decoder_seed == 11
+    expected = c.blend_latents(
+        c.record_latent(read_record(first)), c.record_latent(read_record(second)), 0.25
+    )
+    assert torch.equal(c.record_latent(record), expected)
+    # From the record alone (both compositions composed again, mixed, decoded): the same pixels.
+    again = c.reproduce(pipeline, record)
+    assert isinstance(again, c.GenerationResult)
+    assert close_images(pixels_of(blended), again.images[0])
+    # Vary detail of a blend keeps the blend.
+    (varied,) = run(pipeline, Job(None, out, kind=DECODE, sources=(blended,), changes=(("decoder_seed", 3),)))
+    assert read_record(varied).blend == record.blend
+    # A blend of a blend is refused with a way forward.
+    with pytest.raises(InvalidParams, match="already a blend"):
+        run(pipeline, Job(None, out, kind=BLEND, sources=(blended, first)))
+
+
+def test_blending_different_sizes_is_refused(pipeline, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (a,) = run(pipeline, Job(SMALL, out, kind=COMPOSE))
+    (b,) = run(pipeline, Job(SMALL.replace(width=384), out, kind=COMPOSE))
+    with pytest.raises(InvalidParams, match=r"same size|different sizes"):
+        run(pipeline, Job(None, out, kind=BLEND, sources=(a, b)))
+
+
+def test_decoding_a_file_without_our_record_is_a_clear_error(pipeline, tmp_path: Path) -> None:
+    foreign = tmp_path / "foreign.png"
+    Image.new("RGB", (64, 64), "red").save(foreign)
+    with pytest.raises(WuerstchenError) as info:
+        run(pipeline, Job(None, tmp_path, kind=DECODE, sources=(foreign,)))
+    assert "no" in str(info.value).lower() and "parameters" in str(info.value).lower()
+
+
+def test_an_image_without_a_latent_cannot_be_decoded_again(pipeline, tmp_path: Path) -> None:
+    record = pipeline.image_record(SMALL, c.compose(pipeline, SMALL).stage_c[0])
+    bare = write_image(Image.new("RGB", (256, 256)), record.__class__(record.params), tmp_path)
+    with pytest.raises(InvalidParams, match="latent"):
+        run(pipeline, Job(None, tmp_path, kind=DECODE, sources=(bare,)))
+
+
+def test_job_kinds_check_their_sources(tmp_path: Path) -> None:
+    with pytest.raises(ValueError):
+        Job(None, tmp_path, kind=DECODE)
+    with pytest.raises(ValueError):
+        Job(None, tmp_path, kind=BLEND, sources=(tmp_path / "a.png",))
+    with pytest.raises(ValueError):
+        Job(SMALL, tmp_path, kind="paint")
+
+
+# -- what the files record ----------------------------------------------------------------------------
+def test_records_of_compositions_and_blends_round_trip() -> None:
+    import json
+
+    from wuerstchen_desktop.core.metadata import (
+        Blend,
+        ImageReadError,
+        ImageRecord,
+        format_parameters,
+        record_from_json,
+        record_to_json,
+    )
+
+    plain = ImageRecord(SMALL)
+    assert json.loads(record_to_json(plain))["schema"] == 1  # older readers still read plain images
+    composition = ImageRecord(SMALL, kind="composition")
+    blend = ImageRecord(
+        SMALL.replace(decoder_seed=11), blend=Blend(SMALL.replace(seed=40, prompt="a dog"), 0.3)
+    )
+    for record in (plain, composition, blend):
+        assert record_from_json(record_to_json(record)) == record
+    assert json.loads(record_to_json(blend))["schema"] == 2
+    text = format_parameters(blend)
+    assert "Blend seed: 40" in text and "Blend weight: 0.3" in text and "Blend prompt: a dog" in text
+    assert "Composition: not decoded" in format_parameters(composition)
+
+    data = json.loads(record_to_json(blend))
+    for damage in ({"weight": 2.0}, {"weight": "half"}, {"params": {"prompt": 3}}):
+        broken = dict(data, blend=dict(data["blend"], **damage))
+        with pytest.raises(ImageReadError, match="damaged"):
+            record_from_json(json.dumps(broken))
+    with pytest.raises(ImageReadError, match="damaged"):
+        record_from_json(json.dumps(dict(data, kind="hologram")))
+    with pytest.raises(ImageReadError, match="newer"):
+        record_from_json(json.dumps(dict(data, schema=3)))
+    with pytest.raises(InvalidParams, match="same size"):
+        ImageRecord(SMALL, blend=Blend(SMALL.replace(width=512), 0.5))
+
+
+def test_history_knows_compositions(pipeline, tmp_path: Path) -> None:
+    from wuerstchen_desktop.core.history import History
+
+    out = tmp_path / "out"
+    (composition,) = run(pipeline, Job(SMALL, out, kind=COMPOSE))
+    (image,) = run(pipeline, Job(None, out, kind=DECODE, sources=(composition,)))
+    with History(out, tmp_path / "index.sqlite3") as history:
+        kinds = {item.path: item.kind for item in history.items()}
+        assert kinds == {composition: "composition", image: "image"}
+        assert all(item.has_latent for item in history.items())
+
+
+def test_an_index_from_the_previous_schema_is_rebuilt(pipeline, tmp_path: Path) -> None:
+    import sqlite3
+
+    from wuerstchen_desktop.core.history import History
+
+    out, index = tmp_path / "out", tmp_path / "index.sqlite3"
+    (composition,) = run(pipeline, Job(SMALL, out, kind=COMPOSE))
+    con = sqlite3.connect(index)
+    con.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, path TEXT)")  # the old layout, no kind
+    con.execute("PRAGMA user_version=1")
+    con.commit()
+    con.close()
+    with History(out, index) as history:
+        assert [(i.path, i.kind) for i in history.items()] == [(composition, "composition")]

@@ -1,0 +1,174 @@
+"""Compose first, decode later, in the window: the Compose button, live previews, the contact sheet,
+and the one-click actions on history items (decode, vary detail, vary composition, more steps, blend).
+
+Every action becomes a job for the generation worker. Jobs made from history items name the item's file
+as their source: the worker reads the parameters and the stored composition from the file itself.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QInputDialog, QMenu, QTabWidget, QWidget
+
+from wuerstchen_desktop.core.errors import InvalidParams
+from wuerstchen_desktop.core.params import MAX_DECODER_STEPS
+from wuerstchen_desktop.core.settings import Settings
+from wuerstchen_desktop.ui.contact_sheet import ContactSheet
+from wuerstchen_desktop.ui.image_view import ImageView
+from wuerstchen_desktop.ui.previews import preview_caption, preview_sheet
+from wuerstchen_desktop.ui.prompt_panel import PromptPanel
+from wuerstchen_desktop.worker.generation import GenerationService
+from wuerstchen_desktop.worker.history import HistoryService
+from wuerstchen_desktop.worker.jobs import BLEND, COMPOSE, DECODE, GENERATE, Job, JobResult, Preview
+
+PREVIEW_CELL = 512  # logical pixels per image of a live preview in the image view
+
+
+def new_seed() -> int:
+    return secrets.randbelow(2**32)
+
+
+class ComposeFlow(QObject):
+    """Owns the contact sheet's side of the window and turns the artist's picks into jobs."""
+
+    def __init__(
+        self,
+        service: GenerationService,
+        history: HistoryService,
+        panel: PromptPanel,
+        view: ImageView,
+        center: QTabWidget,
+        settings: Callable[[], Settings],
+        message: Callable[[str], None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.service, self.history, self.panel, self.view = service, history, panel, view
+        self.center = center
+        self.settings = settings
+        self.message = message
+        self.sheet = ContactSheet()
+        self.center.addTab(self.sheet, self.tr("Compositions"))
+        self.compose_job: int | None = None  # the compose job the sheet shows
+        self.compose_paths: set[Path] = set()  # its compositions, shown on the sheet once indexed
+        self.previewing: int | None = None  # the job whose previews are in the image view
+        self.sheet.decode_requested.connect(self.decode)
+        self.sheet.blend_requested.connect(self.blend)
+        self.sheet.compose_again_requested.connect(lambda: self.compose(again=True))
+        service.preview.connect(self.show_preview)
+        history.worker.added.connect(self._indexed)
+
+    # -- jobs ---------------------------------------------------------------------------------------
+    def _job(self, params: Any, kind: str, sources: tuple[Path, ...] = (), **extra: Any) -> Job:
+        s = self.settings()
+        return Job(params, s.output_dir, s.image_format, s.name_pattern, kind=kind, sources=sources, **extra)
+
+    def compose(self, again: bool = False) -> None:
+        """Stage C alone for the panel's prompt and several seeds; the sheet fills as they compose."""
+        try:
+            params = self.panel.compose_params()
+        except InvalidParams as exc:
+            self.panel.show_error(str(exc))
+            return
+        if not params.prompt:
+            self.panel.show_error(self.tr("Type a prompt first."))
+            return
+        if again:
+            params = params.replace(seed=new_seed())
+        self.panel.show_error("")
+        job = self._job(params, COMPOSE)
+        self.compose_job, self.compose_paths = job.id, set()
+        seeds = [params.seed + i for i in range(params.images)]
+        self.sheet.begin(params.images, seeds, params.width, params.height, job.id)
+        self.center.setCurrentWidget(self.sheet)
+        self.service.submit(job)
+
+    def decode(self, items: list[Any]) -> None:
+        """Decode each picked composition (or image) with its own seed as the decoder seed."""
+        for item in items:
+            self.service.submit(self._job(None, DECODE, (item.path,)))
+        if items:
+            self.message(self.tr("Decoding {0} composition(s)…").format(len(items)))
+
+    def blend(self, first: Any, second: Any, weight: float) -> None:
+        self.service.submit(self._job(None, BLEND, (first.path, second.path), weight=float(weight)))
+        self.message(self.tr("Decoding a blend of seeds {0} and {1}…").format(first.seed, second.seed))
+
+    def vary_detail(self, item: Any) -> None:
+        """The same composition decoded with a new decoder seed: no Stage C."""
+        changes = (("decoder_seed", new_seed()),)
+        self.service.submit(self._job(None, DECODE, (item.path,), changes=changes))
+
+    def vary_composition(self, item: Any) -> None:
+        """A new prior seed, everything else as the item: a new composition (or a new image)."""
+        kind = COMPOSE if getattr(item, "kind", "image") == "composition" else GENERATE
+        changes = (("seed", new_seed()), ("decoder_seed", None))
+        self.service.submit(self._job(None, kind, (item.path,), changes=changes))
+
+    def decode_with_steps(self, item: Any, steps: int | None = None) -> None:
+        """Decode the item's composition again with more decoder steps (asked for when not given)."""
+        if steps is None:
+            parent = self.parent()
+            steps, ok = QInputDialog.getInt(
+                parent if isinstance(parent, QWidget) else None,
+                self.tr("Decode with more steps"),
+                self.tr("Decoder steps (the default is 12; more steps refine fine detail):"),
+                24,
+                1,
+                MAX_DECODER_STEPS,
+            )
+            if not ok:
+                return
+        self.service.submit(self._job(None, DECODE, (item.path,), changes=(("decoder_steps", steps),)))
+
+    def add_to_sheet(self, item: Any) -> None:
+        """Put a composition from the history on the contact sheet (to decode or blend it)."""
+        self.sheet.add_composition(item)
+        self.center.setCurrentWidget(self.sheet)
+
+    def add_menu_actions(self, menu: QMenu, item: Any) -> None:
+        """The gallery's context-menu entries for this workflow."""
+        has_latent = bool(item.has_latent)
+        if getattr(item, "kind", "image") == "composition":
+            decode = menu.addAction(self.tr("Decode"), lambda: self.decode([item]))
+            decode.setEnabled(has_latent)
+            menu.addAction(self.tr("Vary composition"), lambda: self.vary_composition(item))
+            sheet = menu.addAction(self.tr("Add to contact sheet"), lambda: self.add_to_sheet(item))
+            sheet.setEnabled(has_latent)
+            return
+        vary = menu.addAction(self.tr("Vary detail"), lambda: self.vary_detail(item))
+        vary.setEnabled(has_latent)
+        vary.setToolTip(self.tr("Decode the same composition with a new decoder seed"))
+        if item.source == "wuerstchen":
+            menu.addAction(self.tr("Vary composition"), lambda: self.vary_composition(item))
+        more = menu.addAction(self.tr("Decode with more steps…"), lambda: self.decode_with_steps(item))
+        more.setEnabled(has_latent)
+
+    # -- worker reports -----------------------------------------------------------------------------
+    def show_preview(self, preview: Preview) -> None:
+        if preview.job_id == self.compose_job:
+            self.sheet.show_preview(preview)
+            return
+        self.previewing = preview.job_id
+        self.view.set_pixmap(preview_sheet(preview, PREVIEW_CELL))
+        self.view.set_caption(preview_caption(preview))
+        self.center.setCurrentWidget(self.view)
+
+    def finished(self, result: JobResult) -> bool:
+        """Handle a finished job of this workflow; False when the window shows its image as usual."""
+        if result.kind != COMPOSE:
+            self.view.set_caption("")
+            return False
+        if result.job_id == self.compose_job:
+            self.compose_paths.update(result.paths)
+        return True
+
+    def _indexed(self, item: Any) -> None:
+        if item.path in self.compose_paths:
+            self.compose_paths.discard(item.path)
+            self.sheet.add_composition(item)

@@ -1,0 +1,89 @@
+"""What each kind of job does with the pipeline, and the files it writes. No Qt here: the generation
+worker calls ``execute`` on its thread; tests call it directly too.
+
+Jobs with source files read their parameters (and stored compositions) from those files on this
+thread, so the window never waits for a read and every job is made from what the files say.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from wuerstchen_desktop.core.errors import InvalidParams
+from wuerstchen_desktop.core.imagefile import read_record, write_image
+from wuerstchen_desktop.core.metadata import Blend, ImageRecord
+from wuerstchen_desktop.core.params import GenerationParams
+from wuerstchen_desktop.worker.jobs import BLEND, COMPOSE, COMPOSITIONS_FOLDER, DECODE, GENERATE, Job
+
+if TYPE_CHECKING:
+    from wuerstchen_desktop.core.pipeline import Pipeline
+    from wuerstchen_desktop.core.results import CancelCheck, StepCallback
+
+
+def _params(job: Job, record: ImageRecord | None) -> GenerationParams:
+    base = record.params.replace(images=1) if record is not None else job.params
+    if base is None:
+        raise InvalidParams("This job has no parameters.")
+    return base.replace(**dict(job.changes)) if job.changes else base
+
+
+def execute(
+    pipe: Pipeline, job: Job, on_step: StepCallback | None, cancel: CancelCheck | None
+) -> tuple[tuple[Path, ...], list[str]]:
+    """Run ``job`` and write its files; returns their paths and the warnings to show."""
+    from wuerstchen_desktop.core import compose as c
+
+    records = [read_record(p) for p in job.sources]  # no record of ours: a clear NoParametersFound
+    if job.kind in (GENERATE, COMPOSE):
+        params = _params(job, records[0] if records else None)
+        if job.kind == GENERATE:
+            result = pipe.generate(params, on_step, cancel)
+            return _write(pipe, job, result.images, result.params, result.stage_c), result.warnings
+        composed = c.compose(pipe, params, on_step, cancel)
+        pattern = f"{COMPOSITIONS_FOLDER}/{job.name_pattern}"
+        paths = tuple(
+            write_image(image, pipe.image_record(p, latent, kind="composition"), job.out_dir, "png", pattern)
+            for image, p, latent in zip(composed.previews, composed.params, composed.stage_c, strict=True)
+        )
+        return paths, composed.warnings
+    first = records[0]
+    latent = c.record_latent(first)
+    blend = first.blend
+    if job.kind == BLEND:
+        second = records[1]
+        if first.blend is not None or second.blend is not None:
+            raise InvalidParams(
+                "One of these is already a blend; blends mix two plain compositions.",
+                "Blend the compositions it was made from instead.",
+            )
+        latent = c.blend_latents(latent, c.record_latent(second), job.weight)
+        blend = Blend(second.params.replace(images=1, decoder_seed=None), job.weight)
+    params = c.decoding_params(_params(job, first))
+    if blend is not None and (params.width, params.height) != (blend.other.width, blend.other.height):
+        raise InvalidParams("Only compositions of the same size can be blended.")
+    result = c.decode(pipe, latent, [params], on_step, cancel)
+    return _write(pipe, job, result.images, result.params, result.stage_c, blend), result.warnings
+
+
+def _write(
+    pipe: Pipeline,
+    job: Job,
+    images: list[Any],
+    params: list[GenerationParams],
+    latents: Any,
+    blend: Blend | None = None,
+) -> tuple[Path, ...]:
+    return tuple(
+        write_image(
+            image,
+            pipe.image_record(p, latent, blend=blend),
+            job.out_dir,
+            job.image_format,
+            job.name_pattern,
+        )
+        for image, p, latent in zip(images, params, latents, strict=True)
+    )
+
+
+__all__ = ["BLEND", "COMPOSE", "DECODE", "GENERATE", "execute"]
