@@ -1,7 +1,9 @@
-"""Take a screenshot of the main window after one generation on tiny checkpoints.
+"""Take a screenshot of the main window after one generation on tiny checkpoints, or with ``--compose``
+of the contact sheet after a compose of four seeds.
 
 Run under a real X server to see what an artist sees, for example:
     xvfb-run -s "-screen 0 1600x1000x24" python tests/tools/window_screenshot.py docs/window.png
+    xvfb-run -s "-screen 0 1600x1000x24" python tests/tools/window_screenshot.py docs/compose.png --compose
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ from __future__ import annotations
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 
-def main(out: Path) -> int:
+def main(out: Path, compose: bool = False) -> int:
     from wuerstchen_desktop.core import tiny
     from wuerstchen_desktop.core.params import GenerationParams
     from wuerstchen_desktop.core.settings import Settings
@@ -32,6 +35,8 @@ def main(out: Path) -> int:
     window.resize(1360, 860)
     window.show()
     prompt = "an astronaut riding a horse, oil painting"
+    if compose:
+        return compose_shot(app, window, out, prompt)
     for seed in (3, 4):
         window.panel.set_params(
             GenerationParams(prompt, width=768, height=512, seed=seed, prior_steps=4, decoder_steps=2)
@@ -57,5 +62,34 @@ def main(out: Path) -> int:
     return int(app.exec())
 
 
+def save(window: Any, out: Path, app: QApplication) -> None:
+    window.grab().save(str(out))
+    print(out)
+    window.close()
+    app.quit()
+
+
+def compose_shot(app: QApplication, window: Any, out: Path, prompt: str) -> int:
+    from wuerstchen_desktop.core.params import GenerationParams
+
+    window.panel.set_params(GenerationParams(prompt, width=768, height=512, seed=21, prior_steps=6))
+    window.panel.compose_count.setValue(4)
+    window.flow.compose()
+    sheet = window.flow.sheet
+
+    def check() -> None:
+        if sheet.tiles and all(t.item is not None for t in sheet.tiles):
+            sheet.tiles[1].setChecked(True)
+            sheet.tiles[2].setChecked(True)
+            sheet.blend_button.setChecked(True)
+            QTimer.singleShot(400, lambda: save(window, out, app))
+        else:
+            QTimer.singleShot(200, check)
+
+    QTimer.singleShot(200, check)
+    return int(app.exec())
+
+
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else "window.png")))
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    sys.exit(main(Path(args[0] if args else "window.png"), compose="--compose" in sys.argv))

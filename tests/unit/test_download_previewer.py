@@ -250,3 +250,17 @@ def test_cli_download_without_the_space_warns_and_succeeds(hub, cache, capsys) -
     hub.reset_counts()
     assert main(["download"]) == 0
     assert {p for _, p, _ in hub.log} == {f"/api/spaces/{PREVIEWER_REPO}/revision/main"}
+
+
+def test_download_after_the_models_fetches_only_the_previewer(hub, cache, data_dir: Path, capsys) -> None:
+    """Models downloaded before the previewer was offered: ``download`` adds just the previewer."""
+    import shutil
+
+    assert main(["download"]) == 0
+    shutil.rmtree(space_dir(cache))
+    capsys.readouterr()
+    hub.reset_counts()
+    assert main(["download"]) == 0
+    sent = hub.sent
+    assert sent and all(PREVIEWER_FILE in url for url in sent), sent
+    assert find_previewer(data_dir=data_dir) is not None

@@ -61,6 +61,10 @@ class ComposeFlow(QObject):
         self.sheet.blend_requested.connect(self.blend)
         self.sheet.compose_again_requested.connect(lambda: self.compose(again=True))
         service.preview.connect(self.show_preview)
+        service.job_cancelled.connect(lambda job_id: self._stopped(job_id, self.tr("Compose cancelled.")))
+        service.job_failed.connect(
+            lambda error: self._stopped(error.job_id, self.tr("Compose failed: {0}").format(error.message))
+        )
         history.worker.added.connect(self._indexed)
 
     # -- jobs ---------------------------------------------------------------------------------------
@@ -167,6 +171,11 @@ class ComposeFlow(QObject):
         if result.job_id == self.compose_job:
             self.compose_paths.update(result.paths)
         return True
+
+    def _stopped(self, job_id: int, message: str) -> None:
+        if job_id == self.compose_job:
+            self.compose_job = None
+            self.sheet.stop(message)
 
     def _indexed(self, item: Any) -> None:
         if item.path in self.compose_paths:

@@ -166,6 +166,20 @@ class ContactSheet(QWidget):
     def clear(self) -> None:
         self._reset([], (1, 1))
 
+    def stop(self, message: str) -> None:
+        """The compose job ended before every composition was saved (cancelled or failed): the tiles
+        still waiting go, the saved ones stay, and ``message`` says why."""
+        for tile in [t for t in self.grid.tiles if t.item is None]:
+            self.grid.tiles.remove(tile)
+            tile.hide()
+            tile.deleteLater()
+        self.grid.relayout()
+        self.job_id = None
+        self._progress = ""
+        self._after_change()
+        self.status.setText(message)
+        self.status.setVisible(True)
+
     def _tile_for(self, seed: int | None, index: int | None) -> Tile | None:
         tiles = self.grid.tiles
         match = next((t for t in tiles if seed is not None and t.seed == seed and t.item is None), None)

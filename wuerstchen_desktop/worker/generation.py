@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.05  # at most 20 progress signals a second reach the GUI thread
-PREVIEW_INTERVAL_S = 0.2  # live previews at most 5 times a second (every step on slower machines)
 
 
 class GenerationWorker(QObject):
@@ -134,7 +133,7 @@ class GenerationWorker(QObject):
 
     def _progress_reporter(self, pipe: Pipeline, job: Job) -> Callable[[StepEvent], None]:
         stage_started: dict[str, float] = {}
-        last_emit = [0.0, 0.0]  # progress, preview
+        last_emit = [0.0]
         seeds: tuple[int, ...] = ()
         if job.params is not None and not job.sources:
             seeds = tuple(job.params.seed + i for i in range(job.params.images))
@@ -143,10 +142,8 @@ class GenerationWorker(QObject):
             now = time.monotonic()
             started = stage_started.setdefault(event.stage, now)
             last = event.step == event.total
-            due = last or now - last_emit[1] >= PREVIEW_INTERVAL_S
-            if event.denoised is not None and event.stage == "prior" and due:
+            if event.denoised is not None and event.stage == "prior":
                 self._send_preview(pipe, job.id, event, seeds)
-                last_emit[1] = time.monotonic()
             if not last and now - last_emit[0] < PROGRESS_INTERVAL_S:
                 return
             last_emit[0] = now
@@ -160,7 +157,11 @@ class GenerationWorker(QObject):
         try:
             pixels = pipe.preview(event.denoised)
         except Exception:  # a preview is a nicety: never let it fail the job
-            log.warning("no live preview", exc_info=True)
+            if pipe.previewer_path is None:
+                log.warning("no live preview", exc_info=True)
+                return
+            log.warning("the previewer failed; live previews are approximate from now on", exc_info=True)
+            pipe.previewer_path = None
             return
         arr = (pixels.clamp(0, 1) * 255).round().to(dtype=_uint8()).permute(0, 2, 3, 1).contiguous().numpy()
         n, h, w, _ = arr.shape
