@@ -1,4 +1,5 @@
-"""The command line: the GUI by default; ``generate``, ``download`` and ``info`` headless."""
+"""The command line: the GUI by default; ``generate``, ``download``, ``info``, ``read`` and ``reproduce``
+headless."""
 
 from __future__ import annotations
 
@@ -23,18 +24,20 @@ EXIT_OK, EXIT_USER, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 STAGE_NAMES = {"prior": "Stage C (composing)", "decoder": "Stage B (decoding)", "vqgan": "Stage A (pixels)"}
 
 
-def _add_model_args(p: argparse.ArgumentParser) -> None:
+def _add_model_args(p: argparse.ArgumentParser, from_file: bool = False) -> None:
+    prior = "the one the image names" if from_file else DEFAULT_PRIOR_REPO
+    decoder = "the one the image names" if from_file else DEFAULT_DECODER_REPO
     p.add_argument(
         "--prior",
-        default=DEFAULT_PRIOR_REPO,
+        default=None if from_file else DEFAULT_PRIOR_REPO,
         metavar="REPO_OR_DIR",
-        help=f"prior checkpoints: a Hub repository or a local folder (default {DEFAULT_PRIOR_REPO})",
+        help=f"prior checkpoints: a Hub repository or a local folder (default {prior})",
     )
     p.add_argument(
         "--decoder",
-        default=DEFAULT_DECODER_REPO,
+        default=None if from_file else DEFAULT_DECODER_REPO,
         metavar="REPO_OR_DIR",
-        help=f"decoder checkpoints: a Hub repository or a local folder (default {DEFAULT_DECODER_REPO})",
+        help=f"decoder checkpoints: a Hub repository or a local folder (default {decoder})",
     )
     p.add_argument("--offline", action="store_true", help="never use the network")
 
@@ -70,18 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--decoder-steps", type=int, default=12, metavar="N", help="default 12")
     gen.add_argument("--decoder-guidance", type=float, default=0.0, metavar="G", help="default 0 (off)")
     _add_model_args(gen)
-    gen.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    gen.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
-    gen.add_argument(
-        "--memory",
-        default="auto",
-        choices=["auto", "high", "balanced", "low"],
-        help="high: every model stays loaded; balanced: idle models wait in RAM; low: one model at a time",
+    _add_engine_args(gen)
+
+    rp = sub.add_parser(
+        "reproduce", help="make an image (or composition) again from its file's parameters alone, and compare"
     )
-    gen.add_argument(
-        "--out", type=Path, default=None, metavar="DIR", help="output folder (default: Pictures/Wuerstchen)"
-    )
-    gen.add_argument("--format", default="png", choices=["png", "jpeg", "webp"])
+    rp.add_argument("image", type=Path, metavar="IMAGE")
+    _add_model_args(rp, from_file=True)
+    _add_engine_args(rp)
 
     dl = sub.add_parser("download", help="download the checkpoints")
     _add_model_args(dl)
@@ -89,6 +88,21 @@ def build_parser() -> argparse.ArgumentParser:
     rd = sub.add_parser("read", help="print the parameters embedded in an image as JSON")
     rd.add_argument("image", type=Path, metavar="IMAGE")
     return parser
+
+
+def _add_engine_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
+    p.add_argument(
+        "--memory",
+        default="auto",
+        choices=["auto", "high", "balanced", "low"],
+        help="high: every model stays loaded; balanced: idle models wait in RAM; low: one model at a time",
+    )
+    p.add_argument(
+        "--out", type=Path, default=None, metavar="DIR", help="output folder (default: Pictures/Wuerstchen)"
+    )
+    p.add_argument("--format", default="png", choices=["png", "jpeg", "webp"])
 
 
 class Progress:
@@ -306,7 +320,49 @@ def cmd_read(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"generate": cmd_generate, "download": cmd_download, "info": cmd_info, "read": cmd_read}
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    """Run the recipe a file records (a blend: both compositions, mixed, decoded), save the result, and
+    say how far its pixels are from the file's."""
+    import numpy as np
+
+    from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
+    from wuerstchen_desktop.core.compose import CompositionResult, reproduce
+    from wuerstchen_desktop.core.engine import build_pipeline
+    from wuerstchen_desktop.core.imagefile import FLAT_PATTERN, open_pixels, read_record, write_image
+
+    record = read_record(args.image)
+    prior_ref, decoder_ref = args.prior or record.prior_model, args.decoder or record.decoder_model
+    fetch_checkpoints(prior_ref, decoder_ref, args.offline, verify=False)
+    prior, decoder = prior_source(prior_ref, args.offline), decoder_source(decoder_ref, args.offline)
+    pipe, choice = build_pipeline(prior, decoder, args.device, args.dtype, args.memory)
+    result = reproduce(pipe, record, on_step=Progress(sys.stderr))
+    made = result.previews[0] if isinstance(result, CompositionResult) else result.images[0]
+    again = pipe.image_record(result.params[0], result.stage_c[0], kind=record.kind, blend=record.blend)
+    out = args.out if args.out is not None else default_output_dir()
+    path = write_image(made, again, out, args.format, FLAT_PATTERN)
+    print(path, flush=True)
+    with open_pixels(args.image) as original:
+        before = np.asarray(original.convert("RGB"), dtype=np.int16)
+    after = np.asarray(made.convert("RGB"), dtype=np.int16)
+    if before.shape != after.shape:
+        print(f"The original is {before.shape[1]}x{before.shape[0]}: not comparable.", file=sys.stderr)
+        return EXIT_OK
+    diff = np.abs(before - after)
+    print(
+        f"Differs from {args.image.name} by at most {int(diff.max())} of 255 levels "
+        f"(mean {float(diff.mean()):.4f}), made on {choice.describe()}.",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+COMMANDS = {
+    "generate": cmd_generate,
+    "download": cmd_download,
+    "info": cmd_info,
+    "read": cmd_read,
+    "reproduce": cmd_reproduce,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

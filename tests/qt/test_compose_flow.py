@@ -121,3 +121,20 @@ def test_cancelling_a_compose_clears_the_waiting_tiles(qtbot, make_window) -> No
     assert sheet.tiles == []
     assert sheet.status.text() == "Compose cancelled."
     assert window.gallery.count() == 0
+
+
+def test_decoding_several_keeps_the_sheet_in_front_until_the_last(qtbot, make_window) -> None:
+    window = make_window()
+    fast(window, prompt="a bridge", seed=60, steps=2)
+    window.panel.compose_count.setValue(2)
+    sheet = window.flow.sheet
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
+        window.flow.compose()
+    qtbot.waitUntil(lambda: all(t.item is not None for t in sheet.tiles), timeout=WAIT_MS)
+    sheet.select_all()
+    in_front: list = []
+    window.service.job_finished.connect(lambda _r: in_front.append(window.center.currentWidget()))
+    sheet.decode_button.click()
+    qtbot.waitUntil(lambda: len(in_front) == 2, timeout=WAIT_MS)
+    assert in_front == [sheet, window.view]  # the first result waits behind; the last one is shown
+    assert window.view.has_image()

@@ -57,6 +57,7 @@ class ComposeFlow(QObject):
         self.compose_job: int | None = None  # the compose job the sheet shows
         self.compose_paths: set[Path] = set()  # its compositions, shown on the sheet once indexed
         self.previewing: int | None = None  # the job whose previews are in the image view
+        self.from_sheet: set[int] = set()  # decode and blend jobs the contact sheet asked for, not done yet
         self.sheet.decode_requested.connect(self.decode)
         self.sheet.blend_requested.connect(self.blend)
         self.sheet.compose_again_requested.connect(lambda: self.compose(again=True))
@@ -95,12 +96,13 @@ class ComposeFlow(QObject):
     def decode(self, items: list[Any]) -> None:
         """Decode each picked composition (or image) with its own seed as the decoder seed."""
         for item in items:
-            self.service.submit(self._job(None, DECODE, (item.path,)))
+            self.from_sheet.add(self.service.submit(self._job(None, DECODE, (item.path,))))
         if items:
             self.message(self.tr("Decoding {0} composition(s)…").format(len(items)))
 
     def blend(self, first: Any, second: Any, weight: float) -> None:
-        self.service.submit(self._job(None, BLEND, (first.path, second.path), weight=float(weight)))
+        job = self._job(None, BLEND, (first.path, second.path), weight=float(weight))
+        self.from_sheet.add(self.service.submit(job))
         self.message(self.tr("Decoding a blend of seeds {0} and {1}…").format(first.seed, second.seed))
 
     def vary_detail(self, item: Any) -> None:
@@ -159,20 +161,24 @@ class ComposeFlow(QObject):
             self.sheet.show_preview(preview)
             return
         self.previewing = preview.job_id
+        # Shown in the Image tab without switching to it: the artist may be picking compositions.
         self.view.set_pixmap(preview_sheet(preview, PREVIEW_CELL))
         self.view.set_caption(preview_caption(preview))
-        self.center.setCurrentWidget(self.view)
 
-    def finished(self, result: JobResult) -> bool:
-        """Handle a finished job of this workflow; False when the window shows its image as usual."""
-        if result.kind != COMPOSE:
-            self.view.set_caption("")
-            return False
-        if result.job_id == self.compose_job:
-            self.compose_paths.update(result.paths)
-        return True
+    def finished(self, result: JobResult) -> str:
+        """What the window does with a finished job's files: "sheet" (compositions: the contact sheet
+        shows them), "show" (the image, in the Image tab) or "behind" (the image goes to the Image tab, but
+        the contact sheet stays in front while more of its decodes are running)."""
+        if result.kind == COMPOSE:
+            if result.job_id == self.compose_job:
+                self.compose_paths.update(result.paths)
+            return "sheet"
+        self.from_sheet.discard(result.job_id)
+        on_sheet = self.center.currentWidget() is self.sheet
+        return "behind" if on_sheet and self.from_sheet else "show"
 
     def _stopped(self, job_id: int, message: str) -> None:
+        self.from_sheet.discard(job_id)
         if job_id == self.compose_job:
             self.compose_job = None
             self.sheet.stop(message)

@@ -247,6 +247,7 @@ class MainWindow(QMainWindow):
             return
         self.panel.show_error("")
         self.service.submit(self._job(params))
+        self.center.setCurrentWidget(self.view)  # where its live previews and its image appear
 
     def _job(self, params: Any) -> Job:
         s = self.settings
@@ -299,7 +300,7 @@ class MainWindow(QMainWindow):
         """Decode the item's stored composition again with a new decoder seed: no Stage C."""
         self.flow.vary_detail(item)
 
-    def show_image(self, path: Path) -> None:
+    def show_image(self, path: Path, switch: bool = True) -> None:
         pixmap = QPixmap(str(path))
         if pixmap.isNull():
             self.statusBar().showMessage(
@@ -308,7 +309,8 @@ class MainWindow(QMainWindow):
             return
         self.view.set_pixmap(pixmap)
         self.view.set_caption("")
-        self.center.setCurrentWidget(self.view)
+        if switch:
+            self.center.setCurrentWidget(self.view)
 
     def _activated(self, item: Any) -> None:
         self.show_image(item.path)
@@ -447,8 +449,9 @@ class MainWindow(QMainWindow):
     def _job_finished(self, result: JobResult) -> None:
         for path in result.paths:
             self.history.add(path)
-        if not self.flow.finished(result) and result.paths:
-            self.show_image(result.paths[-1])
+        where = self.flow.finished(result)
+        if where != "sheet" and result.paths:
+            self.show_image(result.paths[-1], switch=where == "show")
         note = " ".join(result.warnings)
         self.statusBar().showMessage(
             self.tr("Done in {0:.1f} s. {1}").format(result.seconds, note).strip(), 10_000

@@ -1,0 +1,51 @@
+"""``wuerstchen-desktop reproduce IMAGE``: any of our files made again from its record alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+from wuerstchen_desktop.cli import main
+from wuerstchen_desktop.core.imagefile import read_record
+from wuerstchen_desktop.core.params import GenerationParams
+from wuerstchen_desktop.worker.jobs import BLEND, COMPOSE, Job
+from wuerstchen_desktop.worker.tasks import execute
+
+SMALL = GenerationParams("a red kite", width=256, height=256, seed=3, prior_steps=3, decoder_steps=2)
+CPU = ["--device", "cpu", "--dtype", "float32"]
+
+
+def reproduce(capsys, path: Path, out: Path) -> tuple[Path, str]:
+    assert main(["reproduce", str(path), "--out", str(out), *CPU]) == 0
+    captured = capsys.readouterr()
+    made = Path(captured.out.strip().splitlines()[-1])
+    return made, captured.err
+
+
+def test_a_blend_is_made_again_from_its_file(pipeline, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "out"
+    a, b = execute(pipeline, Job(SMALL.replace(images=2), out, kind=COMPOSE), None, None)[0]
+    (blended,), _ = execute(pipeline, Job(None, out, kind=BLEND, sources=(a, b), weight=0.6), None, None)
+    made, err = reproduce(capsys, blended, tmp_path / "again")
+    assert read_record(made).blend == read_record(blended).blend
+    assert read_record(made).params == read_record(blended).params
+    # Compositions composed one by one instead of as a batch of two: a level at most, here and there.
+    levels = int(err.split("at most ")[1].split(" of 255")[0])
+    assert levels <= 2, err
+    assert "cpu, float32" in err
+
+
+def test_a_composition_is_composed_again(pipeline, tmp_path: Path, capsys) -> None:
+    (composition,), _ = execute(pipeline, Job(SMALL, tmp_path / "out", kind=COMPOSE), None, None)
+    made, err = reproduce(capsys, composition, tmp_path / "again")
+    assert read_record(made).kind == "composition"
+    assert "at most 0 of 255" in err  # the same batch of one: identical
+
+
+def test_a_file_without_our_record_is_a_clear_error(tmp_path: Path, capsys) -> None:
+    foreign = tmp_path / "holiday.png"
+    Image.new("RGB", (32, 32), "green").save(foreign)
+    assert main(["reproduce", str(foreign), *CPU]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and "parameters" in err and "Traceback" not in err
