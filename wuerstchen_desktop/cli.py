@@ -320,6 +320,20 @@ def cmd_read(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _named_model(ref: str, side: str) -> str:
+    """The model a file names, when it is one of the published checkpoints or a folder on this disk; a
+    file naming anything else could send the download to any repository, so the user chooses."""
+    from wuerstchen_desktop.core.catalogue import CATALOGUE
+
+    if ref in CATALOGUE or Path(ref).is_dir():
+        return ref
+    raise WuerstchenError(
+        f"The image names the {side} {ref!r}, which is neither a published Würstchen checkpoint nor a "
+        "folder on this computer.",
+        f"Choose the weights with --{side} REPO_OR_DIR.",
+    )
+
+
 def cmd_reproduce(args: argparse.Namespace) -> int:
     """Run the recipe a file records (a blend: both compositions, mixed, decoded), save the result, and
     say how far its pixels are from the file's."""
@@ -331,7 +345,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from wuerstchen_desktop.core.imagefile import FLAT_PATTERN, open_pixels, read_record, write_image
 
     record = read_record(args.image)
-    prior_ref, decoder_ref = args.prior or record.prior_model, args.decoder or record.decoder_model
+    prior_ref = args.prior or _named_model(record.prior_model, "prior")
+    decoder_ref = args.decoder or _named_model(record.decoder_model, "decoder")
     fetch_checkpoints(prior_ref, decoder_ref, args.offline, verify=False)
     prior, decoder = prior_source(prior_ref, args.offline), decoder_source(decoder_ref, args.offline)
     pipe, choice = build_pipeline(prior, decoder, args.device, args.dtype, args.memory)
@@ -341,6 +356,18 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     out = args.out if args.out is not None else default_output_dir()
     path = write_image(made, again, out, args.format, FLAT_PATTERN)
     print(path, flush=True)
+    if isinstance(result, CompositionResult):  # a preview depends on the previewer: compare the latents
+        from wuerstchen_desktop.core.compose import record_latent, stored
+
+        before_latent, after_latent = record_latent(record), stored(result.stage_c[:1])
+        gap = float((before_latent - after_latent).abs().max())
+        scale = float(before_latent.abs().max())
+        print(
+            f"Its Stage C latent differs from {args.image.name}'s by at most {gap:.4g} "
+            f"(values up to {scale:.4g}), made on {choice.describe()}.",
+            file=sys.stderr,
+        )
+        return EXIT_OK
     with open_pixels(args.image) as original:
         before = np.asarray(original.convert("RGB"), dtype=np.int16)
     after = np.asarray(made.convert("RGB"), dtype=np.int16)

@@ -7,6 +7,15 @@ from tests.qt.test_main_window import WAIT_MS, generate_and_wait
 from wuerstchen_desktop.core.imagefile import read_record
 
 
+def cancel_at_first_step(window) -> None:
+    """Cancel the running job from the worker thread itself, right after its first prior step, so the
+    cancel cannot arrive after the (tiny, fast) job has finished."""
+    from PySide6.QtCore import Qt
+
+    worker = window.service._worker
+    worker.preview.connect(lambda _p: window.service.cancel_current(), Qt.ConnectionType.DirectConnection)
+
+
 def test_live_previews_at_every_prior_step(qtbot, make_window) -> None:
     window = make_window()
     fast(window, prompt="a fox", seed=4, images=2, steps=3)
@@ -115,7 +124,7 @@ def test_cancelling_a_compose_clears_the_waiting_tiles(qtbot, make_window) -> No
     fast(window, prompt="a castle", seed=50, steps=3)
     window.panel.compose_count.setValue(2)
     sheet = window.flow.sheet
-    window.service.preview.connect(lambda _p: window.service.cancel_current())  # cancel at the first step
+    cancel_at_first_step(window)
     with qtbot.waitSignal(window.service.job_cancelled, timeout=WAIT_MS):
         window.flow.compose()
     assert sheet.tiles == []
@@ -138,3 +147,35 @@ def test_decoding_several_keeps_the_sheet_in_front_until_the_last(qtbot, make_wi
     qtbot.waitUntil(lambda: len(in_front) == 2, timeout=WAIT_MS)
     assert in_front == [sheet, window.view]  # the first result waits behind; the last one is shown
     assert window.view.has_image()
+
+
+def test_a_cancelled_generate_leaves_no_preview_behind(qtbot, make_window) -> None:
+    window = make_window()
+    fast(window, prompt="a first image", seed=1)
+    generate_and_wait(qtbot, window, 1)
+    first = window.view.pixmap().toImage()
+    fast(window, prompt="a second image", seed=2, steps=3)
+    cancel_at_first_step(window)
+    with qtbot.waitSignal(window.service.job_cancelled, timeout=WAIT_MS):
+        window.generate()
+    assert window.view.caption() == ""
+    assert window.view.pixmap().toImage() == first  # the last finished image is back, not the preview
+
+
+def test_vary_composition_of_a_composition_is_a_batch_of_one(qtbot, make_window) -> None:
+    window = make_window()
+    fast(window, prompt="a mill", seed=70, steps=2)
+    window.panel.compose_count.setValue(2)
+    sheet = window.flow.sheet
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
+        window.flow.compose()
+    qtbot.waitUntil(lambda: window.gallery.count() == 2, timeout=WAIT_MS)
+    item = window.gallery.item_at(0)
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS) as done:
+        window.flow.vary_composition(item)
+    (path,) = done.args[0].paths
+    assert [t.item.path for t in sheet.tiles] == [path]  # on the sheet at once, indexed or not
+    record = read_record(path)
+    assert record.kind == "composition" and record.params.seed != item.seed
+    qtbot.waitUntil(lambda: sheet.tiles[0].item.id > 0, timeout=WAIT_MS)  # the history's item took over
+    assert len(sheet.tiles) == 1

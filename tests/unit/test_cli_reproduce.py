@@ -40,7 +40,8 @@ def test_a_composition_is_composed_again(pipeline, tmp_path: Path, capsys) -> No
     (composition,), _ = execute(pipeline, Job(SMALL, tmp_path / "out", kind=COMPOSE), None, None)
     made, err = reproduce(capsys, composition, tmp_path / "again")
     assert read_record(made).kind == "composition"
-    assert "at most 0 of 255" in err  # the same batch of one: identical
+    # Previews depend on the previewer installed, so a composition is compared by its latent.
+    assert "Stage C latent differs" in err and "by at most 0 (" in err  # the same batch of one: identical
 
 
 def test_a_file_without_our_record_is_a_clear_error(tmp_path: Path, capsys) -> None:
@@ -49,3 +50,15 @@ def test_a_file_without_our_record_is_a_clear_error(tmp_path: Path, capsys) -> N
     assert main(["reproduce", str(foreign), *CPU]) == 1
     err = capsys.readouterr().err
     assert err.startswith("Error: ") and "parameters" in err and "Traceback" not in err
+
+
+def test_a_file_naming_an_unknown_repository_is_not_followed(pipeline, tmp_path: Path, capsys) -> None:
+    import dataclasses
+
+    from wuerstchen_desktop.core.imagefile import write_image
+
+    record = dataclasses.replace(pipeline.image_record(SMALL, None), prior_model="someone/not-wuerstchen")
+    path = write_image(Image.new("RGB", (256, 256)), record, tmp_path)
+    assert main(["reproduce", str(path), *CPU]) == 1
+    err = capsys.readouterr().err
+    assert "someone/not-wuerstchen" in err and "--prior" in err

@@ -260,3 +260,25 @@ def test_an_index_from_the_previous_schema_is_rebuilt(pipeline, tmp_path: Path) 
     con.close()
     with History(out, index) as history:
         assert [(i.path, i.kind) for i in history.items()] == [(composition, "composition")]
+
+
+def test_a_decode_records_the_prior_that_composed_it(pipeline, repo_copy, tmp_path: Path) -> None:
+    from wuerstchen_desktop.core.checkpoints import prior_source
+    from wuerstchen_desktop.core.pipeline import Pipeline
+
+    other = Pipeline(prior_source(str(repo_copy("wuerstchen-prior"))), pipeline.decoder_source)
+    out = tmp_path / "out"
+    (composition,) = run(pipeline, Job(SMALL, out, kind=COMPOSE))
+    (image,) = run(other, Job(None, out, kind=DECODE, sources=(composition,)))
+    assert read_record(image).prior_model == pipeline.prior_source.ref != other.prior_source.ref
+    # Compositions of two different priors do not blend.
+    (foreign,) = run(other, Job(SMALL.replace(seed=5), out, kind=COMPOSE))
+    with pytest.raises(InvalidParams, match="different priors"):
+        run(pipeline, Job(None, out, kind=BLEND, sources=(composition, foreign)))
+
+
+def test_a_stored_latent_of_the_wrong_shape_is_refused(pipeline, tmp_path: Path) -> None:
+    record = pipeline.image_record(SMALL, torch.zeros(1, 16, 40, 40), kind="composition")
+    damaged = write_image(Image.new("RGB", (48, 48)), record, tmp_path)
+    with pytest.raises(InvalidParams, match="damaged"):
+        run(pipeline, Job(None, tmp_path, kind=DECODE, sources=(damaged,)))

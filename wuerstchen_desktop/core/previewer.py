@@ -115,6 +115,11 @@ def _read_pt(pt_path: Path, hint: str) -> dict[str, torch.Tensor]:
 
     if not pt_path.is_file():
         raise CheckpointError(f"Missing previewer file {pt_path}.", hint)
+    major, minor = (int(part) for part in torch.__version__.split(".")[:2])
+    if (major, minor) < (2, 6):  # before 2.6, weights_only=True could still be made to run code
+        raise CheckpointError(
+            f"torch {torch.__version__} cannot read the previewer safely.", "Update torch to 2.6 or newer."
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch warns about pickle protocols; the errors say enough
@@ -131,7 +136,7 @@ def _read_pt(pt_path: Path, hint: str) -> dict[str, torch.Tensor]:
             f"{pt_path} was refused: it is damaged, or not a plain tensor checkpoint. Nothing in it was run.",
             hint,
         ) from exc
-    except (RuntimeError, EOFError, KeyError, ValueError, IndexError, TypeError, OSError) as exc:
+    except Exception as exc:  # a damaged archive fails in many ways inside torch: all of them mean damaged
         text = str(exc).strip()
         detail = text.splitlines()[0].split(". ")[0][:160] if text else type(exc).__name__
         raise CheckpointError(f"{pt_path} is damaged or incomplete ({detail}).", hint) from exc

@@ -8,6 +8,7 @@ as their source: the worker reads the parameters and the stored composition from
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QInputDialog, QMenu, QTabWidget, QWidget
 
 from wuerstchen_desktop.core.errors import InvalidParams
-from wuerstchen_desktop.core.params import MAX_DECODER_STEPS
+from wuerstchen_desktop.core.history import Item
+from wuerstchen_desktop.core.params import MAX_DECODER_STEPS, GenerationParams
 from wuerstchen_desktop.core.settings import Settings
 from wuerstchen_desktop.ui.contact_sheet import ContactSheet
 from wuerstchen_desktop.ui.image_view import ImageView
@@ -55,7 +57,8 @@ class ComposeFlow(QObject):
         self.sheet = ContactSheet()
         self.center.addTab(self.sheet, self.tr("Compositions"))
         self.compose_job: int | None = None  # the compose job the sheet shows
-        self.compose_paths: set[Path] = set()  # its compositions, shown on the sheet once indexed
+        self.compose_params: GenerationParams | None = None  # what it composes (seed, size)
+        self.compose_paths: set[Path] = set()  # its saved compositions not yet indexed by the history
         self.previewing: int | None = None  # the job whose previews are in the image view
         self.from_sheet: set[int] = set()  # decode and blend jobs the contact sheet asked for, not done yet
         self.sheet.decode_requested.connect(self.decode)
@@ -86,8 +89,11 @@ class ComposeFlow(QObject):
         if again:
             params = params.replace(seed=new_seed())
         self.panel.show_error("")
-        job = self._job(params, COMPOSE)
-        self.compose_job, self.compose_paths = job.id, set()
+        self._start_batch(self._job(params, COMPOSE), params)
+
+    def _start_batch(self, job: Job, params: GenerationParams) -> None:
+        """Submit a compose job whose compositions the sheet shows, from waiting tiles to saved files."""
+        self.compose_job, self.compose_params = job.id, params
         seeds = [params.seed + i for i in range(params.images)]
         self.sheet.begin(params.images, seeds, params.width, params.height, job.id)
         self.center.setCurrentWidget(self.sheet)
@@ -112,9 +118,15 @@ class ComposeFlow(QObject):
 
     def vary_composition(self, item: Any) -> None:
         """A new prior seed, everything else as the item: a new composition (or a new image)."""
-        kind = COMPOSE if getattr(item, "kind", "image") == "composition" else GENERATE
-        changes = (("seed", new_seed()), ("decoder_seed", None))
-        self.service.submit(self._job(None, kind, (item.path,), changes=changes))
+        seed = new_seed()
+        changes = (("seed", seed), ("decoder_seed", None))
+        if getattr(item, "kind", "image") != "composition":
+            self.service.submit(self._job(None, GENERATE, (item.path,), changes=changes))
+            self.center.setCurrentWidget(self.view)
+            return
+        # A new composition: a batch of one on the contact sheet.
+        shown = GenerationParams(item.prompt, width=item.width or 1024, height=item.height or 1024, seed=seed)
+        self._start_batch(self._job(None, COMPOSE, (item.path,), changes=changes), shown)
 
     def decode_with_steps(self, item: Any, steps: int | None = None) -> None:
         """Decode the item's composition again with more decoder steps (asked for when not given)."""
@@ -170,8 +182,8 @@ class ComposeFlow(QObject):
         shows them), "show" (the image, in the Image tab) or "behind" (the image goes to the Image tab, but
         the contact sheet stays in front while more of its decodes are running)."""
         if result.kind == COMPOSE:
-            if result.job_id == self.compose_job:
-                self.compose_paths.update(result.paths)
+            if result.job_id == self.compose_job and self.compose_params is not None:
+                self._fill(result.paths, self.compose_params)
             return "sheet"
         self.from_sheet.discard(result.job_id)
         on_sheet = self.center.currentWidget() is self.sheet
@@ -182,6 +194,18 @@ class ComposeFlow(QObject):
         if job_id == self.compose_job:
             self.compose_job = None
             self.sheet.stop(message)
+
+    def _fill(self, paths: tuple[Path, ...], params: GenerationParams) -> None:
+        """The batch's files on the sheet at once, as provisional items (the history's items, with their
+        ids, replace them when indexed): the sheet never waits on the index."""
+        self.compose_paths = set(paths)
+        for i, path in enumerate(paths):
+            p = params.for_image(i)
+            provisional = Item(
+                -1 - i, path, time.time(), p.prompt, p.negative_prompt, p.seed, p.width, p.height,
+                "wuerstchen", True, False, "composition",
+            )  # fmt: skip
+            self.sheet.add_composition(provisional)
 
     def _indexed(self, item: Any) -> None:
         if item.path in self.compose_paths:

@@ -145,8 +145,13 @@ class ContactSheet(QWidget):
             self._update_status()
 
     def add_composition(self, item: Any) -> None:
-        """A composition was saved: its tile (by seed, else the first one still waiting) shows the file."""
-        same = (t for t in self.grid.tiles if t.item is not None and t.item.id == item.id)
+        """A composition was saved: its tile (the one showing the same file, else by seed, else the first
+        one still waiting) shows the file; the history's item replaces a provisional one for the same file."""
+        same = (
+            t
+            for t in self.grid.tiles
+            if t.item is not None and (t.item.id == item.id or t.item.path == item.path)
+        )
         tile = next(same, None) or self._tile_for(item.seed, None)
         if tile is None:
             tile = self._add_tile(item.seed)
@@ -298,3 +303,8 @@ class ContactSheet(QWidget):
         chosen = self.selected_items()
         if len(chosen) == 2:
             self.blend_requested.emit(chosen[0], chosen[1], self.blend_weight())
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Two items for the same composition: the same history id, or the same file."""
+    return bool(a.id == b.id or a.path == b.path)

@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
         self.index_path = index_path
         self.auto_choice = ""
         self.undo_token: str | None = None
+        self.shown: Path | None = None  # the file in the image view (not a live preview)
         self._reads: dict[int, str] = {}  # history read request -> what to do with the answer
         self.setWindowTitle(self.tr("Würstchen Desktop"))
         self.setAcceptDrops(True)
@@ -309,6 +310,7 @@ class MainWindow(QMainWindow):
             return
         self.view.set_pixmap(pixmap)
         self.view.set_caption("")
+        self.shown, self.flow.previewing = path, None
         if switch:
             self.center.setCurrentWidget(self.view)
 
@@ -458,7 +460,19 @@ class MainWindow(QMainWindow):
         )
         self._job_done()
 
+    def _drop_preview(self, job_id: int) -> None:
+        """A job that ended without an image leaves no preview behind: the last image comes back."""
+        if self.flow.previewing != job_id:
+            return
+        self.flow.previewing = None
+        if self.shown is not None and self.shown.is_file():
+            self.show_image(self.shown, switch=False)
+        else:
+            self.view.set_pixmap(QPixmap())
+            self.view.set_caption("")
+
     def _job_failed(self, error: JobError) -> None:
+        self._drop_preview(error.job_id)
         self._job_done()
         if error.missing_files:
             self.start_engine()
@@ -471,6 +485,7 @@ class MainWindow(QMainWindow):
         self.error_box = box
 
     def _job_cancelled(self, job_id: int) -> None:
+        self._drop_preview(job_id)
         self.statusBar().showMessage(self.tr("Cancelled."), 5_000)
         self._job_done()
 

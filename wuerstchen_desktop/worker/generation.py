@@ -77,9 +77,10 @@ class GenerationWorker(QObject):
 
         try:
             return find_previewer()
-        except WuerstchenError as exc:
-            log.warning("live previews will be approximate: %s", exc)
-            self.engine_status.emit(self.tr("Live previews are approximate: {0}").format(exc))
+        except Exception as exc:  # an optional extra: whatever is wrong with it, generation goes on
+            log.warning(
+                "live previews will be approximate: %s", exc, exc_info=not isinstance(exc, WuerstchenError)
+            )
             return None
 
     @Slot(object)

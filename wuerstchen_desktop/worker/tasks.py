@@ -7,6 +7,7 @@ thread, so the window never waits for a read and every job is made from what the
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +49,7 @@ def execute(
         )
         return paths, composed.warnings
     first = records[0]
-    latent = c.record_latent(first)
+    latent = _latent(pipe, first)
     blend = first.blend
     if job.kind == BLEND:
         second = records[1]
@@ -57,13 +58,44 @@ def execute(
                 "One of these is already a blend; blends mix two plain compositions.",
                 "Blend the compositions it was made from instead.",
             )
-        latent = c.blend_latents(latent, c.record_latent(second), job.weight)
+        if (first.prior_model, first.model_hash) != (second.prior_model, second.model_hash):
+            raise InvalidParams(
+                "These compositions were made by different priors, so their latents do not mix.",
+                "Blend two compositions made with the same prior.",
+            )
+        latent = c.blend_latents(latent, _latent(pipe, second), job.weight)
         blend = Blend(second.params.replace(images=1, decoder_seed=None), job.weight)
     params = c.decoding_params(_params(job, first))
     if blend is not None and (params.width, params.height) != (blend.other.width, blend.other.height):
         raise InvalidParams("Only compositions of the same size can be blended.")
     result = c.decode(pipe, latent, [params], on_step, cancel)
-    return _write(pipe, job, result.images, result.params, result.stage_c, blend), result.warnings
+    # Stage C of this image ran when its composition was made: the record names that prior, not the one
+    # loaded now; the decoder is the one that ran.
+    record = pipe.image_record(params, result.stage_c[0], blend=blend)
+    record = dataclasses.replace(
+        record,
+        prior_model=first.prior_model,
+        prior_revision=first.prior_revision,
+        model_hash=first.model_hash,
+    )
+    path = write_image(result.images[0], record, job.out_dir, job.image_format, job.name_pattern)
+    return (path,), result.warnings
+
+
+def _latent(pipe: Pipeline, record: ImageRecord) -> Any:
+    """A record's stored composition, refused unless it has the shape its recorded size gives."""
+    from wuerstchen_desktop.core import compose as c
+
+    latent = c.record_latent(record)
+    p = record.params
+    expected = (1, 16, *pipe.stage_c_size(p.width, p.height))
+    if tuple(latent.shape) != expected:
+        raise InvalidParams(
+            f"The composition stored in this file has the shape {tuple(latent.shape)}, not the {expected} "
+            f"its recorded size of {p.width}x{p.height} gives: the file is damaged.",
+            "Generate it again from its parameters.",
+        )
+    return latent
 
 
 def _write(
@@ -72,16 +104,9 @@ def _write(
     images: list[Any],
     params: list[GenerationParams],
     latents: Any,
-    blend: Blend | None = None,
 ) -> tuple[Path, ...]:
     return tuple(
-        write_image(
-            image,
-            pipe.image_record(p, latent, blend=blend),
-            job.out_dir,
-            job.image_format,
-            job.name_pattern,
-        )
+        write_image(image, pipe.image_record(p, latent), job.out_dir, job.image_format, job.name_pattern)
         for image, p, latent in zip(images, params, latents, strict=True)
     )
 
