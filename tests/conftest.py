@@ -13,6 +13,16 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
+@pytest.fixture(autouse=True)
+def previewer_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Converted previewers go to the test's own folder, never the user's data folder."""
+    from wuerstchen_desktop.core import previewer
+
+    folder = tmp_path / "previewer-data"
+    monkeypatch.setattr(previewer, "default_previewer_dir", lambda: folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from wuerstchen_desktop.core import tiny

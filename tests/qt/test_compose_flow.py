@@ -179,3 +179,24 @@ def test_vary_composition_of_a_composition_is_a_batch_of_one(qtbot, make_window)
     assert record.kind == "composition" and record.params.seed != item.seed
     qtbot.waitUntil(lambda: sheet.tiles[0].item.id > 0, timeout=WAIT_MS)  # the history's item took over
     assert len(sheet.tiles) == 1
+
+
+def test_approximate_previews_offer_the_preview_model(qtbot, make_window, hub, previewer_dir) -> None:
+    window = make_window()
+    fast(window, prompt="a lamp", seed=9, steps=2)
+    generate_and_wait(qtbot, window, 1)
+    assert window.previewer_button.isVisible()  # the previews so far were approximate
+    window.previewer_button.click()
+    dialog = window.first_run
+    assert dialog is not None and not dialog.folder_button.isVisible()
+    qtbot.waitUntil(dialog.download_button.isEnabled, timeout=WAIT_MS)
+    assert "live preview model" in dialog.message.text()
+    with qtbot.waitSignal(dialog.ready, timeout=WAIT_MS):
+        dialog.download_button.click()
+    previews: list = []
+    window.service.preview.connect(previews.append)
+    fast(window, prompt="a lamp", seed=10, steps=2)
+    generate_and_wait(qtbot, window, 2)
+    assert previews and not any(p.approximate for p in previews)  # the real network now
+    assert not window.previewer_button.isVisible()
+    assert list(previewer_dir.glob("previewer-*.safetensors"))

@@ -88,8 +88,7 @@ class Pipeline:
         self.compile = compile
         self.vqgan_tile = vqgan_tile  # latent pixels per tile in low memory mode (512 image pixels)
         self.stage_dtypes: dict[str, torch.dtype] = {}  # stages moved off float16 by the NaN guard
-        # The Stage C previewer's safetensors file (see core/previewer.py); None: approximate previews.
-        self.previewer_path: Path | None = None
+        self._previewer_path: Path | None = None
         self._previewer: nn.Module | None = None
         self._prior_text: TextEncoder | None = None
         self._decoder_text: TextEncoder | None = None
@@ -212,6 +211,15 @@ class Pipeline:
         )
 
     # -- previews ---------------------------------------------------------------------------------
+    @property
+    def previewer_path(self) -> Path | None:
+        """The Stage C previewer's safetensors file (see core/previewer.py); None: approximate previews."""
+        return self._previewer_path
+
+    @previewer_path.setter
+    def previewer_path(self, path: Path | None) -> None:
+        self._previewer_path, self._previewer = path, None
+
     @property
     def previews_approximate(self) -> bool:
         """True when previews come from the cheap approximation (no previewer network installed)."""

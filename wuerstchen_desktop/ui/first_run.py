@@ -29,10 +29,20 @@ class FirstRunDialog(QDialog):
     folder_chosen = Signal(str, str)  # "prior" or "decoder", the folder
 
     def __init__(
-        self, downloads: DownloadService, repos: list[str], offline: bool, parent: QWidget | None = None
+        self,
+        downloads: DownloadService,
+        repos: list[str],
+        offline: bool,
+        parent: QWidget | None = None,
+        *,
+        previewer_only: bool = False,
     ) -> None:
         super().__init__(parent)
-        self.setWindowTitle(self.tr("Model files needed"))
+        # With no repositories and ``previewer_only``, it fetches just the optional live-preview model.
+        self.previewer_only = previewer_only
+        self.setWindowTitle(
+            self.tr("Live preview model") if previewer_only else self.tr("Model files needed")
+        )
         self.setModal(False)
         self.setMinimumWidth(520)
         self.downloads = downloads
@@ -61,6 +71,7 @@ class FirstRunDialog(QDialog):
         root.addWidget(self.progress)
         root.addWidget(self.detail)
         root.addLayout(buttons)
+        self.folder_button.setVisible(not previewer_only)
 
         self.download_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(downloads.cancel)
@@ -82,6 +93,9 @@ class FirstRunDialog(QDialog):
 
     def _planned(self, plan: Any) -> None:
         self.plan = plan
+        if self.previewer_only:
+            self._planned_previewer(plan)
+            return
         text = self.tr(
             "Würstchen needs its model files before it can make images: {0} to download{1}. "
             "Free space on that disk: {2}. After this, the app works without the internet."
@@ -101,6 +115,23 @@ class FirstRunDialog(QDialog):
                     "There is not enough free space. Free some space, or choose a folder you already have."
                 )
             )
+
+    def _planned_previewer(self, plan: Any) -> None:
+        if plan.to_fetch == 0:
+            # Nothing to fetch: the Space could not be reached (the plan says why), or it is already here.
+            self.say(" ".join(plan.warnings) or self.tr("The live preview model is already here."))
+            if not plan.warnings:
+                self._finished()
+            return
+        self.say(
+            self.tr(
+                "The live preview model shows each image's colours while it is composed, instead of an "
+                "approximation: {0} to download. Free space on that disk: {1}."
+            ).format(human(plan.to_fetch), human(plan.free))
+        )
+        self.detail.setText(self.tr("Files go to {0}").format(plan.cache))
+        self.download_button.setEnabled(plan.fits)
+        self.download_button.setFocus()
 
     def start(self) -> None:
         if self.plan is None:
@@ -122,7 +153,11 @@ class FirstRunDialog(QDialog):
         self.detail.setText(" · ".join(x for x in parts if x))
 
     def _finished(self) -> None:
-        self.say(self.tr("The model files are ready."))
+        self.say(
+            self.tr("The live preview model is ready.")
+            if self.previewer_only
+            else self.tr("The model files are ready.")
+        )
         self.ready.emit()
         self.accept()
 

@@ -124,7 +124,13 @@ class MainWindow(QMainWindow):
         self.cancel_button.hide()
         self.undo_button = QPushButton(self.tr("Undo"))
         self.undo_button.hide()
+        self.previewer_button = QPushButton(self.tr("True-colour previews…"))
+        self.previewer_button.setToolTip(
+            self.tr("Live previews are approximate: download the live preview model (about 16 MB)")
+        )
+        self.previewer_button.hide()
         status = self.statusBar()
+        status.addPermanentWidget(self.previewer_button)
         status.addPermanentWidget(self.undo_button)
         status.addPermanentWidget(self.stage_label)
         status.addPermanentWidget(self.progress)
@@ -146,6 +152,10 @@ class MainWindow(QMainWindow):
         )
         self.cancel_button.clicked.connect(self.service.cancel_current)
         self.undo_button.clicked.connect(self.undo_delete)
+        self.previewer_button.clicked.connect(self.get_previewer)
+        self.service.preview.connect(
+            lambda p: self.previewer_button.setVisible(p.approximate and not self.settings.offline)
+        )
         self.gallery.item_activated.connect(self._activated)
         self.gallery.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.gallery.view.customContextMenuRequested.connect(self._gallery_menu)
@@ -188,6 +198,16 @@ class MainWindow(QMainWindow):
         dialog = FirstRunDialog(self.downloads, missing, self.settings.offline, self)
         dialog.ready.connect(self.service.warm_up)
         dialog.folder_chosen.connect(self._folder_chosen)
+        dialog.show()
+        self.first_run = dialog
+
+    def get_previewer(self) -> None:
+        """Fetch the optional live-preview model (models downloaded before it was offered lack it)."""
+        if self.first_run is not None:
+            self.first_run.close()
+        dialog = FirstRunDialog(self.downloads, [], self.settings.offline, self, previewer_only=True)
+        dialog.ready.connect(self.service.refresh_previewer)
+        dialog.ready.connect(self.previewer_button.hide)
         dialog.show()
         self.first_run = dialog
 

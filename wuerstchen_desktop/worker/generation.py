@@ -83,6 +83,12 @@ class GenerationWorker(QObject):
             )
             return None
 
+    @Slot()
+    def refresh_previewer(self) -> None:
+        """The previewer was just downloaded: use it from the next preview on."""
+        if self._pipeline is not None:
+            self._pipeline.previewer_path = self._previewer()
+
     @Slot(object)
     def configure(self, config: EngineConfig) -> None:
         """Use other checkpoints or another device from the next job on; the old models are freed."""
@@ -194,6 +200,7 @@ class GenerationService(QObject):
     _dispatch = Signal(object)
     _prepare = Signal()
     _configure = Signal(object)
+    _refresh_previewer = Signal()
 
     def __init__(self, config: EngineConfig, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -206,6 +213,7 @@ class GenerationService(QObject):
         self._dispatch.connect(self._worker.run_job)
         self._prepare.connect(self._worker.prepare)
         self._configure.connect(self._worker.configure)
+        self._refresh_previewer.connect(self._worker.refresh_previewer)
         self._worker.engine_ready.connect(self.engine_ready)
         self._worker.engine_status.connect(self.engine_status)
         self._worker.engine_failed.connect(self.engine_failed)
@@ -235,6 +243,10 @@ class GenerationService(QObject):
     def reconfigure(self, config: EngineConfig) -> None:
         """Takes effect between jobs: the running job finishes with the engine it started with."""
         self._configure.emit(config)
+
+    def refresh_previewer(self) -> None:
+        """Look for the live-preview model again (after downloading it); takes effect between steps."""
+        self._refresh_previewer.emit()
 
     def submit(self, job: Job) -> int:
         self._pending.append(job)
