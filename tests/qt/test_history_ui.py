@@ -78,7 +78,7 @@ def test_pasting_parameters_text(qtbot, make_window) -> None:
     QGuiApplication.clipboard().setText(
         "a lighthouse\nNegative prompt: rain\nSteps: 12, Seed: 5, Size: 768x512"
     )
-    window.paste_parameters()
+    window.gallery_actions.paste_parameters()
     qtbot.waitUntil(lambda: window.panel.prompt.toPlainText() == "a lighthouse", timeout=WAIT_MS)
     assert (window.panel.width_box.value(), window.panel.height_box.value()) == (768, 512)
 
@@ -143,7 +143,7 @@ def test_export_without_metadata(qtbot, make_window, tmp_path: Path) -> None:
     fast(window)
     generate_and_wait(qtbot, window, 1)
     with qtbot.waitSignal(window.history.worker.exported, timeout=WAIT_MS) as exported:
-        window.export_clean(window.gallery.item_at(0), tmp_path / "share")
+        window.gallery_actions.export_clean(window.gallery.item_at(0), tmp_path / "share")
     shared = exported.args[0]
     assert shared.parent == tmp_path / "share"
     try:

@@ -123,7 +123,7 @@ def test_copy_image_and_parameters(qtbot, make_window) -> None:
     window.copy_image()
     assert not QGuiApplication.clipboard().image().isNull()
     QGuiApplication.clipboard().clear()
-    window.copy_parameters()
+    window.gallery_actions.copy_parameters()
     qtbot.waitUntil(lambda: "Steps: " in QGuiApplication.clipboard().text())
     text = QGuiApplication.clipboard().text()
     assert text.startswith("a blue dog\nNegative prompt:") and "Seed: 9" in text

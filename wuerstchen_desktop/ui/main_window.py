@@ -8,11 +8,10 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
-    QDesktopServices,
     QDragEnterEvent,
     QDropEvent,
     QGuiApplication,
@@ -21,10 +20,8 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QApplication,
-    QFileDialog,
     QLabel,
     QMainWindow,
-    QMenu,
     QMessageBox,
     QProgressBar,
     QPushButton,
@@ -32,14 +29,13 @@ from PySide6.QtWidgets import (
     QTabWidget,
 )
 
-from wuerstchen_desktop.core.carry import carry_over
 from wuerstchen_desktop.core.errors import InvalidParams
-from wuerstchen_desktop.core.metadata import format_parameters
 from wuerstchen_desktop.core.settings import Settings
 from wuerstchen_desktop.core.sysinfo import memory_in_use
 from wuerstchen_desktop.ui.compose_flow import ComposeFlow
 from wuerstchen_desktop.ui.first_run import FirstRunDialog
 from wuerstchen_desktop.ui.gallery import GalleryPanel
+from wuerstchen_desktop.ui.history_actions import HistoryActions
 from wuerstchen_desktop.ui.image_view import ImageView
 from wuerstchen_desktop.ui.prompt_panel import PromptPanel
 from wuerstchen_desktop.ui.settings_dialog import SettingsDialog, SettingsStore
@@ -50,7 +46,6 @@ from wuerstchen_desktop.worker.history import HistoryService
 from wuerstchen_desktop.worker.jobs import EngineConfig, Job, JobError, JobResult
 
 log = logging.getLogger(__name__)
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp)"
 
 
 class MainWindow(QMainWindow):
@@ -74,9 +69,7 @@ class MainWindow(QMainWindow):
         self.log_file = log_file
         self.index_path = index_path
         self.auto_choice = ""
-        self.undo_token: str | None = None
         self.shown: Path | None = None  # the file in the image view (not a live preview)
-        self._reads: dict[int, str] = {}  # history read request -> what to do with the answer
         self.setWindowTitle(self.tr("Würstchen Desktop"))
         self.setAcceptDrops(True)
         self.resize(1360, 860)
@@ -106,6 +99,7 @@ class MainWindow(QMainWindow):
         splitter.setSizes([360, 760, 360])
         self.setCentralWidget(splitter)
         self._status_bar()
+        self.gallery_actions = HistoryActions(self)
         self._actions()
         self._connect()
         self.history.open(settings.output_dir, index_path)
@@ -151,14 +145,14 @@ class MainWindow(QMainWindow):
             lambda ref: self.apply_settings(dataclasses.replace(self.settings, prior=ref))
         )
         self.cancel_button.clicked.connect(self.service.cancel_current)
-        self.undo_button.clicked.connect(self.undo_delete)
+        self.undo_button.clicked.connect(self.gallery_actions.undo_delete)
         self.previewer_button.clicked.connect(self.get_previewer)
         self.service.preview.connect(
             lambda p: self.previewer_button.setVisible(p.approximate and not self.settings.offline)
         )
         self.gallery.item_activated.connect(self._activated)
         self.gallery.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
-        self.gallery.view.customContextMenuRequested.connect(self._gallery_menu)
+        self.gallery.view.customContextMenuRequested.connect(self.gallery_actions.menu)
         s = self.service
         s.engine_status.connect(self.engine_label.setText)
         s.engine_ready.connect(self._engine_ready)
@@ -170,11 +164,7 @@ class MainWindow(QMainWindow):
         s.queue_changed.connect(self.panel.set_busy_hint)
         h = self.history.worker
         h.opened.connect(lambda _count: self.gallery.model.reload())
-        h.added.connect(self._history_added)
-        h.removed.connect(self._history_removed)
-        h.restored.connect(self._history_added)
         h.changed.connect(self.gallery.model.replace)
-        h.parameters_read.connect(self._parameters_read)
         h.failed.connect(lambda message: self.statusBar().showMessage(message, 10_000))
         h.exported.connect(
             lambda path: self.statusBar().showMessage(self.tr("Exported {0}").format(path), 10_000)
@@ -241,6 +231,7 @@ class MainWindow(QMainWindow):
             self.addAction(act)
             return act
 
+        g = self.gallery_actions
         self.generate_action = action(self.tr("Generate"), ["Ctrl+Return", "Ctrl+Enter"], self.generate)
         self.compose_action = action(
             self.tr("Compose"), ["Ctrl+Shift+Return", "Ctrl+Shift+Enter"], self.flow.compose
@@ -248,11 +239,11 @@ class MainWindow(QMainWindow):
         self.cancel_action = action(self.tr("Cancel"), ["Esc"], self.service.cancel_current)
         self.cancel_all_action = action(self.tr("Cancel all jobs"), ["Shift+Esc"], self.service.cancel_all)
         self.copy_image_action = action(self.tr("Copy image"), ["Ctrl+C"], self.copy_image)
-        self.copy_params_action = action(self.tr("Copy parameters"), ["Ctrl+Shift+C"], self.copy_parameters)
-        self.open_action = action(self.tr("Open image…"), ["Ctrl+O"], self.open_image)
-        self.paste_action = action(self.tr("Paste parameters"), ["Ctrl+Shift+V"], self.paste_parameters)
-        self.delete_action = action(self.tr("Delete"), ["Del"], self.delete_current)
-        self.undo_action = action(self.tr("Undo delete"), ["Ctrl+Z"], self.undo_delete)
+        self.copy_params_action = action(self.tr("Copy parameters"), ["Ctrl+Shift+C"], g.copy_parameters)
+        self.open_action = action(self.tr("Open image…"), ["Ctrl+O"], g.open_image)
+        self.paste_action = action(self.tr("Paste parameters"), ["Ctrl+Shift+V"], g.paste_parameters)
+        self.delete_action = action(self.tr("Delete"), ["Del"], g.delete_current)
+        self.undo_action = action(self.tr("Undo delete"), ["Ctrl+Z"], g.undo_delete)
         self.settings_action = action(self.tr("Settings…"), ["Ctrl+,"], self.open_settings)
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.fit_action = action(self.tr("Fit / 100%"), ["Ctrl+0"], self.view.toggle_fit)
@@ -281,41 +272,6 @@ class MainWindow(QMainWindow):
     def copy_image(self) -> None:
         if self.view.has_image():
             QGuiApplication.clipboard().setPixmap(self.view.pixmap())
-
-    def copy_parameters(self) -> None:
-        item = self.gallery.current_item()
-        if item is not None:
-            self._read(self.history.read_file(item.path), "copy")
-
-    def open_image(self) -> None:
-        name, _ = QFileDialog.getOpenFileName(self, self.tr("Open an image"), str(self.out_dir), IMAGE_FILTER)
-        if name:
-            self._read(self.history.read_file(Path(name)), "use")
-
-    def paste_parameters(self) -> None:
-        text = QGuiApplication.clipboard().text()
-        if text.strip():
-            self._read(self.history.read_text(text), "use")
-
-    def delete_current(self) -> None:
-        item = self.gallery.current_item()
-        if item is not None and (self.gallery.view.hasFocus() or self.view.hasFocus()):
-            self.history.delete(item.id)
-
-    def undo_delete(self) -> None:
-        if self.undo_token is not None:
-            self.history.restore(self.undo_token)
-            self.undo_token = None
-            self.undo_button.hide()
-
-    def export_clean(self, item: Any, folder: Path | None = None) -> None:
-        """A copy to share, with the prompt, parameters and latent stripped."""
-        if folder is None:
-            chosen = QFileDialog.getExistingDirectory(self, self.tr("Export to"), str(item.path.parent))
-            if not chosen:
-                return
-            folder = Path(chosen)
-        self.history.export_clean(item.id, folder)
 
     def vary_detail(self, item: Any) -> None:
         """Decode the item's stored composition again with a new decoder seed: no Stage C."""
@@ -362,87 +318,12 @@ class MainWindow(QMainWindow):
 
     # -- drag and drop ----------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if self._dropped_request(event.mimeData(), dry_run=True):
+        if self.gallery_actions.dropped(event.mimeData(), dry_run=True):
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:
-        if self._dropped_request(event.mimeData(), dry_run=False):
+        if self.gallery_actions.dropped(event.mimeData(), dry_run=False):
             event.acceptProposedAction()
-
-    def _dropped_request(self, mime: QMimeData, dry_run: bool) -> bool:
-        files = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
-        if files:
-            if not dry_run:
-                self._read(self.history.read_file(files[0]), "use")
-            return True
-        if mime.hasText() and mime.text().strip():
-            if not dry_run:
-                self._read(self.history.read_text(mime.text()), "use")
-            return True
-        return False
-
-    # -- answers from the history thread ----------------------------------------------------------
-    def _read(self, request: int, purpose: str) -> None:
-        self._reads[request] = purpose
-
-    def _parameters_read(self, request: int, found: Any, error: str | None) -> None:
-        purpose = self._reads.pop(request, None)
-        if purpose is None:
-            return
-        if error is not None:
-            self.statusBar().showMessage(error, 15_000)
-            return
-        if purpose == "copy":
-            text = format_parameters(found.record) if found.record is not None else found.prompt
-            QGuiApplication.clipboard().setText(text)
-            return
-        params, notes = carry_over(found, self.panel.current_or_default())
-        self.panel.set_params(params)
-        message = " ".join(notes) or self.tr("All settings carried over.")
-        self.statusBar().showMessage(message, 15_000)
-        self.panel.show_note(" ".join(notes))
-
-    def _history_added(self, item: Any) -> None:
-        self.gallery.model.insert_newest(item)
-
-    def _history_removed(self, item_id: int, token: str) -> None:
-        self.gallery.model.remove(item_id)
-        self.undo_token = token
-        self.undo_button.show()
-        self.statusBar().showMessage(self.tr("Deleted. Undo with Ctrl+Z."), 15_000)
-        QTimer.singleShot(30_000, self.undo_button.hide)
-
-    def _gallery_menu(self, pos: QPoint) -> None:
-        index = self.gallery.view.indexAt(pos)
-        if not index.isValid():
-            return
-        self.gallery.view.setCurrentIndex(index)
-        item = self.gallery.current_item()
-        menu = QMenu(self)
-        menu.addAction(
-            self.tr("Use all settings"), lambda: self._read(self.history.read_file(item.path), "use")
-        )
-        menu.addAction(self.tr("Use prompt"), lambda: self._use_prompt(item))
-        if item.seed is not None:
-            menu.addAction(self.tr("Use seed"), lambda: self.panel.set_seed(item.seed))
-        self.flow.add_menu_actions(menu, item)
-        menu.addSeparator()
-        menu.addAction(self.copy_image_action)
-        menu.addAction(self.copy_params_action)
-        menu.addAction(self.tr("Export without metadata…"), lambda: self.export_clean(item))
-        menu.addAction(
-            self.tr("Show in folder"),
-            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(item.path.parent))),
-        )
-        star = self.tr("Remove from favourites") if item.favourite else self.tr("Add to favourites")
-        menu.addAction(star, lambda: self.history.set_favourite(item.id, not item.favourite))
-        menu.addSeparator()
-        menu.addAction(self.tr("Delete"), lambda: self.history.delete(item.id))
-        menu.exec(self.gallery.view.viewport().mapToGlobal(pos))
-
-    def _use_prompt(self, item: Any) -> None:
-        self.panel.prompt.setPlainText(item.prompt)
-        self.panel.negative.setPlainText(item.negative_prompt)
 
     # -- worker reports ---------------------------------------------------------------------------
     def _engine_ready(self, description: str, reasons: str) -> None:

@@ -1,0 +1,147 @@
+"""The gallery's side of the main window: parameters read from images (dropped, opened, pasted, copied),
+delete and undo, export, and the gallery's context menu. The history worker answers on its own thread;
+what each answer is for is kept here by request id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QMimeData, QObject, QPoint, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import QFileDialog, QMenu
+
+from wuerstchen_desktop.core.carry import carry_over
+from wuerstchen_desktop.core.metadata import format_parameters
+
+if TYPE_CHECKING:
+    from wuerstchen_desktop.ui.main_window import MainWindow
+
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp)"
+
+
+class HistoryActions(QObject):
+    """Everything the window does with history items and image files, other than making images."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self.w = window
+        self.undo_token: str | None = None
+        self.reads: dict[int, str] = {}  # history read request -> what to do with the answer
+        h = window.history.worker
+        h.added.connect(self.added)
+        h.removed.connect(self.removed)
+        h.restored.connect(self.added)
+        h.parameters_read.connect(self.parameters_read)
+
+    def copy_parameters(self) -> None:
+        item = self.w.gallery.current_item()
+        if item is not None:
+            self.read(self.w.history.read_file(item.path), "copy")
+
+    def open_image(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(
+            self.w, self.tr("Open an image"), str(self.w.out_dir), IMAGE_FILTER
+        )
+        if name:
+            self.read(self.w.history.read_file(Path(name)), "use")
+
+    def paste_parameters(self) -> None:
+        text = QGuiApplication.clipboard().text()
+        if text.strip():
+            self.read(self.w.history.read_text(text), "use")
+
+    def delete_current(self) -> None:
+        item = self.w.gallery.current_item()
+        if item is not None and (self.w.gallery.view.hasFocus() or self.w.view.hasFocus()):
+            self.w.history.delete(item.id)
+
+    def undo_delete(self) -> None:
+        if self.undo_token is not None:
+            self.w.history.restore(self.undo_token)
+            self.undo_token = None
+            self.w.undo_button.hide()
+
+    def export_clean(self, item: Any, folder: Path | None = None) -> None:
+        """A copy to share, with the prompt, parameters and latent stripped."""
+        if folder is None:
+            chosen = QFileDialog.getExistingDirectory(self.w, self.tr("Export to"), str(item.path.parent))
+            if not chosen:
+                return
+            folder = Path(chosen)
+        self.w.history.export_clean(item.id, folder)
+
+    def dropped(self, mime: QMimeData, dry_run: bool) -> bool:
+        files = [Path(u.toLocalFile()) for u in mime.urls() if u.isLocalFile()]
+        if files:
+            if not dry_run:
+                self.read(self.w.history.read_file(files[0]), "use")
+            return True
+        if mime.hasText() and mime.text().strip():
+            if not dry_run:
+                self.read(self.w.history.read_text(mime.text()), "use")
+            return True
+        return False
+
+    # -- answers from the history thread --------------------------------------------------------------
+    def read(self, request: int, purpose: str) -> None:
+        self.reads[request] = purpose
+
+    def parameters_read(self, request: int, found: Any, error: str | None) -> None:
+        purpose = self.reads.pop(request, None)
+        if purpose is None:
+            return
+        if error is not None:
+            self.w.statusBar().showMessage(error, 15_000)
+            return
+        if purpose == "copy":
+            text = format_parameters(found.record) if found.record is not None else found.prompt
+            QGuiApplication.clipboard().setText(text)
+            return
+        params, notes = carry_over(found, self.w.panel.current_or_default())
+        self.w.panel.set_params(params)
+        message = " ".join(notes) or self.tr("All settings carried over.")
+        self.w.statusBar().showMessage(message, 15_000)
+        self.w.panel.show_note(" ".join(notes))
+
+    def added(self, item: Any) -> None:
+        self.w.gallery.model.insert_newest(item)
+
+    def removed(self, item_id: int, token: str) -> None:
+        self.w.gallery.model.remove(item_id)
+        self.undo_token = token
+        self.w.undo_button.show()
+        self.w.statusBar().showMessage(self.tr("Deleted. Undo with Ctrl+Z."), 15_000)
+        QTimer.singleShot(30_000, self.w.undo_button.hide)
+
+    def menu(self, pos: QPoint) -> None:
+        index = self.w.gallery.view.indexAt(pos)
+        if not index.isValid():
+            return
+        self.w.gallery.view.setCurrentIndex(index)
+        item = self.w.gallery.current_item()
+        menu = QMenu(self.w)
+        menu.addAction(
+            self.tr("Use all settings"), lambda: self.read(self.w.history.read_file(item.path), "use")
+        )
+        menu.addAction(self.tr("Use prompt"), lambda: self.use_prompt(item))
+        if item.seed is not None:
+            menu.addAction(self.tr("Use seed"), lambda: self.w.panel.set_seed(item.seed))
+        self.w.flow.add_menu_actions(menu, item)
+        menu.addSeparator()
+        menu.addAction(self.w.copy_image_action)
+        menu.addAction(self.w.copy_params_action)
+        menu.addAction(self.tr("Export without metadata…"), lambda: self.export_clean(item))
+        menu.addAction(
+            self.tr("Show in folder"),
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(item.path.parent))),
+        )
+        star = self.tr("Remove from favourites") if item.favourite else self.tr("Add to favourites")
+        menu.addAction(star, lambda: self.w.history.set_favourite(item.id, not item.favourite))
+        menu.addSeparator()
+        menu.addAction(self.tr("Delete"), lambda: self.w.history.delete(item.id))
+        menu.exec(self.w.gallery.view.viewport().mapToGlobal(pos))
+
+    def use_prompt(self, item: Any) -> None:
+        self.w.panel.prompt.setPlainText(item.prompt)
+        self.w.panel.negative.setPlainText(item.negative_prompt)
