@@ -123,6 +123,7 @@ def _generate(work: Path, args: argparse.Namespace, log_file: Path | None) -> di
     window.panel.set_params(wanted)
     try:
         result = _wait_for_job(service, window.generate)
+        compose_report = _compose_and_decode(service, window)
     finally:
         window.close()
     if len(result.paths) != 1:
@@ -136,12 +137,51 @@ def _generate(work: Path, args: argparse.Namespace, log_file: Path | None) -> di
     if read.record.params != wanted:
         raise SelfTestFailed(f"the parameters read back differ: {read.record.params} != {wanted}")
     return {
+        **compose_report,
+        "previewer": _previewer(work),
         "generation_seconds": round(result.seconds, 3),
         "image": str(path),
         "image_bytes": path.stat().st_size,
         "params": read.to_json_dict(),
         "qt_platform": app.platformName(),
     }
+
+
+def _compose_and_decode(service: Any, window: Any) -> dict[str, Any]:
+    """Compose two seeds, then decode the second from its file: the compose-first path end to end."""
+    from types import SimpleNamespace
+
+    from wuerstchen_desktop.core.imagefile import read_record
+
+    window.panel.compose_count.setValue(2)
+    composed = _wait_for_job(service, window.flow.compose)
+    if len(composed.paths) != 2:
+        raise SelfTestFailed(f"expected two compositions, the worker reported {len(composed.paths)}")
+    second = read_record(Path(composed.paths[1]))
+    if second.kind != "composition" or second.latent is None:
+        raise SelfTestFailed(f"{composed.paths[1]} is not a composition with its latent")
+    item = SimpleNamespace(path=Path(composed.paths[1]), seed=second.params.seed)
+    decoded = _wait_for_job(service, lambda: window.flow.decode([item]))
+    image = read_record(Path(decoded.paths[0]))
+    if image.latent != second.latent or image.params.decoder_seed != second.params.seed:
+        raise SelfTestFailed("the decoded composition does not record the composition it came from")
+    return {"compose_seconds": round(composed.seconds, 3), "decode_seconds": round(decoded.seconds, 3)}
+
+
+def _previewer(work: Path) -> str:
+    """The live-preview model's path in this build: a tiny checkpoint read with weights_only, converted,
+    loaded and run."""
+    import torch
+
+    from wuerstchen_desktop.core import tiny
+    from wuerstchen_desktop.core.previewer import convert_previewer, load_previewer
+
+    pt = tiny.write_previewer_pt(work / SCAFFOLD / "previewer.pt")
+    converted = convert_previewer(pt, work / SCAFFOLD / "previewer.safetensors")
+    out = load_previewer(converted)(torch.zeros(1, 16, 3, 3))
+    if tuple(out.shape) != (1, 3, 24, 24):
+        raise SelfTestFailed(f"the previewer made {tuple(out.shape)} from a 3x3 latent")
+    return "ok"
 
 
 def run(args: argparse.Namespace, log_file: Path | None = None) -> int:

@@ -61,6 +61,9 @@ def test_self_test_makes_an_image_and_reads_its_parameters_back(tmp_path: Path) 
     assert report["qt_platform"] == "offscreen"
     assert report["python"] and report["platform"]
     assert 0 < report["generation_seconds"] <= report["seconds"]
+    # Compose first, decode later, and the live-preview model's conversion work in this build too.
+    assert report["compose_seconds"] > 0 and report["decode_seconds"] > 0
+    assert report["previewer"] == "ok"
 
     image = Path(report["image"])
     assert image.is_file() and image.is_relative_to(tmp_path / "tmp")
