@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject
+from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QInputDialog, QMenu, QTabWidget, QWidget
 
 from wuerstchen_desktop.core.errors import InvalidParams
@@ -60,6 +60,7 @@ class ComposeFlow(QObject):
         self.compose_params: GenerationParams | None = None  # what it composes (seed, size)
         self.compose_paths: set[Path] = set()  # its saved compositions not yet indexed by the history
         self.previewing: int | None = None  # the job whose previews are in the image view
+        self._latest: Preview | None = None  # the newest preview, not drawn yet
         self.from_sheet: set[int] = set()  # decode and blend jobs the contact sheet asked for, not done yet
         self.sheet.decode_requested.connect(self.decode)
         self.sheet.blend_requested.connect(self.blend)
@@ -169,10 +170,24 @@ class ComposeFlow(QObject):
 
     # -- worker reports -----------------------------------------------------------------------------
     def show_preview(self, preview: Preview) -> None:
+        """Keep the newest preview and draw it once the events already waiting are handled: however fast
+        the steps come, the window draws one preview per pass of its event loop, the latest."""
+        if preview.job_id != self.compose_job:
+            self.previewing = preview.job_id
+        scheduled = self._latest is not None
+        self._latest = preview
+        if not scheduled:
+            QTimer.singleShot(0, self._draw_preview)
+
+    def _draw_preview(self) -> None:
+        preview, self._latest = self._latest, None
+        if preview is None:  # its job ended first: the result (or the last image) is shown instead
+            return
         if preview.job_id == self.compose_job:
             self.sheet.show_preview(preview)
             return
-        self.previewing = preview.job_id
+        if preview.job_id != self.previewing:
+            return
         # Shown in the Image tab without switching to it: the artist may be picking compositions.
         self.view.set_pixmap(preview_sheet(preview, PREVIEW_CELL))
         self.view.set_caption(preview_caption(preview))
@@ -181,6 +196,7 @@ class ComposeFlow(QObject):
         """What the window does with a finished job's files: "sheet" (compositions: the contact sheet
         shows them), "show" (the image, in the Image tab) or "behind" (the image goes to the Image tab, but
         the contact sheet stays in front while more of its decodes are running)."""
+        self._latest = None
         if result.kind == COMPOSE:
             if result.job_id == self.compose_job and self.compose_params is not None:
                 self._fill(result.paths, self.compose_params)
@@ -190,6 +206,7 @@ class ComposeFlow(QObject):
         return "behind" if on_sheet and self.from_sheet else "show"
 
     def _stopped(self, job_id: int, message: str) -> None:
+        self._latest = None
         self.from_sheet.discard(job_id)
         if job_id == self.compose_job:
             self.compose_job = None
