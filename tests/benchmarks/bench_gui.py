@@ -7,7 +7,8 @@ Cold start is measured from launching a fresh interpreter to the window being sh
 running (``wuerstchen-desktop`` start-up path: logging, QApplication, window; the engine loads after).
 The stall is the largest gap between ticks of a 5 ms timer on the GUI thread during a generation on tiny
 checkpoints (the real worker thread and pipeline; larger models stall the GUI no more, since the GUI
-thread only receives throttled progress signals).
+thread only receives throttled progress signals and live previews, of which it draws the newest once per
+pass of its event loop; tiny models send them far faster than real ones).
 """
 
 from __future__ import annotations
