@@ -200,3 +200,19 @@ def test_approximate_previews_offer_the_preview_model(qtbot, make_window, hub, p
     assert previews and not any(p.approximate for p in previews)  # the real network now
     assert not window.previewer_button.isVisible()
     assert list(previewer_dir.glob("previewer-*.safetensors"))
+
+
+def test_a_full_disk_during_compose_keeps_the_saved_tiles(qtbot, make_window, monkeypatch) -> None:
+    from tests.unit.test_compose import full_disk_after
+
+    window = make_window()
+    fast(window, prompt="a dune", seed=80, steps=2)
+    window.panel.compose_count.setValue(3)
+    sheet = window.flow.sheet
+    full_disk_after(monkeypatch, saved=2)
+    with qtbot.waitSignal(window.service.job_failed, timeout=WAIT_MS) as failed:
+        window.flow.compose()
+    assert len(failed.args[0].paths) == 2
+    assert sorted(t.item.seed for t in sheet.tiles) == [80, 81]  # the third never existed: its tile went
+    assert "Only 2 of 3 files were saved" in sheet.status.text()
+    qtbot.waitUntil(lambda: window.gallery.count() == 2, timeout=WAIT_MS)

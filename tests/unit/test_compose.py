@@ -282,3 +282,39 @@ def test_a_stored_latent_of_the_wrong_shape_is_refused(pipeline, tmp_path: Path)
     damaged = write_image(Image.new("RGB", (48, 48)), record, tmp_path)
     with pytest.raises(InvalidParams, match="damaged"):
         run(pipeline, Job(None, tmp_path, kind=DECODE, sources=(damaged,)))
+
+
+def full_disk_after(monkeypatch: pytest.MonkeyPatch, saved: int) -> None:
+    """The disk fills up after ``saved`` files: later writes fail as a full disk does (ENOSPC)."""
+    import errno
+    import os
+
+    from wuerstchen_desktop.core import imagefile
+    from wuerstchen_desktop.worker import tasks
+
+    count = [0]
+    real = imagefile.write_image
+
+    def write(image, record, folder, *args, **kwargs):
+        count[0] += 1
+        if count[0] > saved:
+            raise imagefile._save_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), Path(folder))
+        return real(image, record, folder, *args, **kwargs)
+
+    monkeypatch.setattr(tasks, "write_image", write)
+
+
+def test_a_full_disk_mid_job_keeps_what_was_saved(pipeline, tmp_path: Path, monkeypatch) -> None:
+    from wuerstchen_desktop.worker.tasks import PartlySaved
+
+    full_disk_after(monkeypatch, saved=1)
+    with pytest.raises(PartlySaved) as info:
+        run(pipeline, Job(SMALL.replace(images=3), tmp_path, kind=COMPOSE))
+    (kept,) = info.value.paths
+    assert kept.is_file() and read_record(kept).params.seed == SMALL.seed
+    assert str(info.value).startswith("Only 1 of 3 files were saved. The disk is full")
+    # Nothing saved at all: the plain disk-full error.
+    full_disk_after(monkeypatch, saved=0)
+    with pytest.raises(WuerstchenError, match="disk is full") as nothing:
+        run(pipeline, Job(SMALL, tmp_path / "other"))
+    assert not isinstance(nothing.value, PartlySaved)

@@ -26,7 +26,7 @@ from wuerstchen_desktop.ui.previews import preview_caption, preview_sheet
 from wuerstchen_desktop.ui.prompt_panel import PromptPanel
 from wuerstchen_desktop.worker.generation import GenerationService
 from wuerstchen_desktop.worker.history import HistoryService
-from wuerstchen_desktop.worker.jobs import BLEND, COMPOSE, DECODE, GENERATE, Job, JobResult, Preview
+from wuerstchen_desktop.worker.jobs import BLEND, COMPOSE, DECODE, GENERATE, Job, JobError, JobResult, Preview
 
 PREVIEW_CELL = 512  # logical pixels per image of a live preview in the image view
 
@@ -67,9 +67,7 @@ class ComposeFlow(QObject):
         self.sheet.compose_again_requested.connect(lambda: self.compose(again=True))
         service.preview.connect(self.show_preview)
         service.job_cancelled.connect(lambda job_id: self._stopped(job_id, self.tr("Compose cancelled.")))
-        service.job_failed.connect(
-            lambda error: self._stopped(error.job_id, self.tr("Compose failed: {0}").format(error.message))
-        )
+        service.job_failed.connect(self._failed)
         history.worker.added.connect(self._indexed)
 
     # -- jobs ---------------------------------------------------------------------------------------
@@ -204,6 +202,11 @@ class ComposeFlow(QObject):
         self.from_sheet.discard(result.job_id)
         on_sheet = self.center.currentWidget() is self.sheet
         return "behind" if on_sheet and self.from_sheet else "show"
+
+    def _failed(self, error: JobError) -> None:
+        if error.job_id == self.compose_job and error.paths and self.compose_params is not None:
+            self._fill(error.paths, self.compose_params)  # the ones saved stay on the sheet
+        self._stopped(error.job_id, self.tr("Compose failed: {0}").format(error.message))
 
     def _stopped(self, job_id: int, message: str) -> None:
         self._latest = None

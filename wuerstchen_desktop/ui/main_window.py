@@ -374,6 +374,8 @@ class MainWindow(QMainWindow):
 
     def _job_failed(self, error: JobError) -> None:
         self._drop_preview(error.job_id)
+        for path in error.paths:  # written before the failure: listed like any other
+            self.history.add(path)
         self._job_done()
         if error.missing_files:
             self.start_engine()

@@ -132,7 +132,9 @@ class GenerationWorker(QObject):
         except WuerstchenError as exc:
             log.warning("job %d failed: %s", job.id, exc, exc_info=True)
             missing = isinstance(exc, OfflineError)
-            self.job_failed.emit(JobError(job.id, str(exc), traceback.format_exc(), missing_files=missing))
+            saved = tuple(getattr(exc, "paths", ()))
+            error = JobError(job.id, str(exc), traceback.format_exc(), missing_files=missing, paths=saved)
+            self.job_failed.emit(error)
         except Exception as exc:  # the worker must survive anything a job does
             log.exception("job %d crashed", job.id)
             message = self.tr("Something went wrong while generating: {0}").format(exc)

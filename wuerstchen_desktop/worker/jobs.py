@@ -100,3 +100,4 @@ class JobError:
     message: str
     details: str
     missing_files: bool = False  # the checkpoints are not on disk: offer the download, not an error
+    paths: tuple[Path, ...] = ()  # files the job wrote before it failed (the disk filled up, say)

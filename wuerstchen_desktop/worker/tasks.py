@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wuerstchen_desktop.core.errors import InvalidParams
-from wuerstchen_desktop.core.imagefile import read_record, write_image
+from wuerstchen_desktop.core.imagefile import SaveError, read_record, write_image
 from wuerstchen_desktop.core.metadata import Blend, ImageRecord
 from wuerstchen_desktop.core.params import GenerationParams
 from wuerstchen_desktop.worker.jobs import BLEND, COMPOSE, COMPOSITIONS_FOLDER, DECODE, GENERATE, Job
@@ -43,11 +43,11 @@ def execute(
             return _write(pipe, job, result.images, result.params, result.stage_c), result.warnings
         composed = c.compose(pipe, params, on_step, cancel)
         pattern = f"{COMPOSITIONS_FOLDER}/{job.name_pattern}"
-        paths = tuple(
-            write_image(image, pipe.image_record(p, latent, kind="composition"), job.out_dir, "png", pattern)
+        saves = [
+            (image, pipe.image_record(p, latent, kind="composition"), "png", pattern)
             for image, p, latent in zip(composed.previews, composed.params, composed.stage_c, strict=True)
-        )
-        return paths, composed.warnings
+        ]
+        return _save_all(saves, job.out_dir), composed.warnings
     first = records[0]
     latent = _latent(pipe, first)
     blend = first.blend
@@ -105,10 +105,34 @@ def _write(
     params: list[GenerationParams],
     latents: Any,
 ) -> tuple[Path, ...]:
-    return tuple(
-        write_image(image, pipe.image_record(p, latent), job.out_dir, job.image_format, job.name_pattern)
+    saves = [
+        (image, pipe.image_record(p, latent), job.image_format, job.name_pattern)
         for image, p, latent in zip(images, params, latents, strict=True)
-    )
+    ]
+    return _save_all(saves, job.out_dir)
+
+
+class PartlySaved(SaveError):
+    """Some of a job's files were written before one could not be: ``paths`` are the ones on disk."""
+
+    def __init__(self, message: str, hint: str, paths: tuple[Path, ...]) -> None:
+        super().__init__(message, hint)
+        self.paths = paths
+
+
+def _save_all(saves: list[tuple[Any, ImageRecord, str, str]], folder: Path) -> tuple[Path, ...]:
+    """Write every file in order. When one fails after others were written, the error names how many
+    were saved and carries their paths, so the window still lists them: nothing made is lost from view."""
+    paths: list[Path] = []
+    for image, record, fmt, pattern in saves:
+        try:
+            paths.append(write_image(image, record, folder, fmt, pattern))
+        except SaveError as exc:
+            if not paths:
+                raise
+            message = f"Only {len(paths)} of {len(saves)} files were saved. {exc.message}"
+            raise PartlySaved(message, exc.hint, tuple(paths)) from exc
+    return tuple(paths)
 
 
 __all__ = ["BLEND", "COMPOSE", "DECODE", "GENERATE", "execute"]
