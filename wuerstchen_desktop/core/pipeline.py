@@ -32,7 +32,15 @@ from wuerstchen_desktop.core.memory import (
     step_down,
 )
 from wuerstchen_desktop.core.metadata import Blend, ImageRecord
-from wuerstchen_desktop.core.models import StageA, StageAConfig, StageB, StageBConfig, StageC, StageCConfig
+from wuerstchen_desktop.core.models import (
+    Previewer,
+    StageA,
+    StageAConfig,
+    StageB,
+    StageBConfig,
+    StageC,
+    StageCConfig,
+)
 from wuerstchen_desktop.core.models.blocks import StepCache
 from wuerstchen_desktop.core.params import GenerationParams
 from wuerstchen_desktop.core.results import (
@@ -89,7 +97,7 @@ class Pipeline:
         self.vqgan_tile = vqgan_tile  # latent pixels per tile in low memory mode (512 image pixels)
         self.stage_dtypes: dict[str, torch.dtype] = {}  # stages moved off float16 by the NaN guard
         self._previewer_path: Path | None = None
-        self._previewer: nn.Module | None = None
+        self._previewer: Previewer | None = None
         self._prior_text: TextEncoder | None = None
         self._decoder_text: TextEncoder | None = None
         root = decoder.root
@@ -229,14 +237,11 @@ class Pipeline:
     def preview(self, latents: torch.Tensor) -> torch.Tensor:
         """RGB previews ``(B, 3, 8h, 8w)`` in [0, 1], float32 on the CPU, of Stage C latents in the prior
         sampler's space (a step's ``denoised`` estimate, or ``prior_space`` of a finished latent)."""
-        from wuerstchen_desktop.core.previewer import approximate_preview, load_previewer
+        from wuerstchen_desktop.core.previewer import load_previewer, preview_pixels
 
-        if self.previewer_path is None:
-            return approximate_preview(latents.float().cpu()).clamp(0, 1)
-        if self._previewer is None:
+        if self.previewer_path is not None and self._previewer is None:
             self._previewer = load_previewer(self.previewer_path, self.device, self.dtype)
-        out = self._previewer(latents.to(self.device, self.dtype))
-        return out.float().clamp(0, 1).cpu()
+        return preview_pixels(latents, self._previewer)
 
     def prior_space(self, stage_c: torch.Tensor) -> torch.Tensor:
         """A finished Stage C latent (the decoder's conditioning) back in the prior sampler's space."""

@@ -346,10 +346,8 @@ def preview_pixels(latents: torch.Tensor, previewer: Previewer | None = None) ->
 def render_previews(images: torch.Tensor) -> list[bytes]:
     """``(B, 3, H, W)`` in [0, 1] to one RGB888 buffer per image (``H * W * 3`` bytes, rows top to bottom),
     rounded as ``results.to_pil`` rounds the finished images."""
-    import torch
+    from wuerstchen_desktop.core.results import to_uint8
 
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"expected images (B, 3, H, W), got {tuple(images.shape)}")
-    arr = (images.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
-    arr = arr.contiguous().cpu()
-    return [a.numpy().tobytes() for a in arr]
+    return [a.tobytes() for a in to_uint8(images).numpy()]

@@ -55,7 +55,12 @@ def check_batchable(jobs: Sequence[GenerationParams]) -> None:
                 )
 
 
+def to_uint8(pixels: torch.Tensor) -> torch.Tensor:
+    """``(B, 3, H, W)`` in [0, 1] to ``(B, H, W, 3)`` 8-bit RGB on the CPU, rounding as the reference does."""
+    arr = (pixels.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1)
+    return arr.contiguous().cpu()
+
+
 def to_pil(pixels: torch.Tensor) -> list[Image.Image]:
     """``(B, 3, H, W)`` in [0, 1] to 8-bit RGB images, rounding as the reference does."""
-    arr = (pixels.float().clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
-    return [Image.fromarray(a, mode="RGB") for a in arr]
+    return [Image.fromarray(a, mode="RGB") for a in to_uint8(pixels).numpy()]

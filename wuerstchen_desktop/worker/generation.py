@@ -14,7 +14,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -172,18 +172,13 @@ class GenerationWorker(QObject):
             log.warning("the previewer failed; live previews are approximate from now on", exc_info=True)
             pipe.previewer_path = None
             return
-        arr = (pixels.clamp(0, 1) * 255).round().to(dtype=_uint8()).permute(0, 2, 3, 1).contiguous().numpy()
-        n, h, w, _ = arr.shape
-        images = tuple(a.tobytes() for a in arr)
+        from wuerstchen_desktop.core.previewer import render_previews
+
+        n, _, h, w = pixels.shape
+        images = tuple(render_previews(pixels))
         shown = seeds if len(seeds) == n else tuple(range(n))
         preview = Preview(job_id, event.step, event.total, w, h, images, shown, pipe.previews_approximate)
         self.preview.emit(preview)
-
-
-def _uint8() -> Any:
-    import torch
-
-    return torch.uint8
 
 
 class GenerationService(QObject):
