@@ -176,22 +176,43 @@ def _save_error(exc: OSError, folder: Path) -> SaveError:
     )
 
 
+def write_temp(data: bytes, folder: Path, suffix: str) -> Path:
+    """``data`` in a new hidden temporary file in ``folder`` (created if needed), on disk (fsync)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+    return Path(tmp_name)
+
+
+def replace_atomic(data: bytes, dst: Path) -> None:
+    """``dst`` holds ``data`` complete, or is left as it was: a temporary file, fsync, rename over it."""
+    tmp = write_temp(data, dst.parent, dst.suffix)
+    try:
+        os.replace(tmp, dst)
+        fsync_dir(dst.parent)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
 def write_bytes_atomic(data: bytes, folder: Path, stem: str, ext: str) -> Path:
     """Write ``data`` as ``folder/stem+ext`` (``stem`` may hold ``/``), appearing only once complete."""
     target = Path(folder).joinpath(*stem.split("/"))
     parent, name = target.parent, target.name
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=ext, dir=parent)
-        tmp = Path(tmp_name)
+        tmp = write_temp(data, parent, ext)
         try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
             return move_no_replace(tmp, parent, name, ext)
         finally:
             with contextlib.suppress(FileNotFoundError):

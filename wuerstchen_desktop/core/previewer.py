@@ -22,7 +22,6 @@ import contextlib
 import hashlib
 import logging
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -149,28 +148,6 @@ def _read_pt(pt_path: Path, hint: str) -> dict[str, torch.Tensor]:
     return state
 
 
-def _write_atomic(data: bytes, dst: Path) -> None:
-    """``dst`` appears complete or not at all: a temporary file in its folder, fsync, rename."""
-    from wuerstchen_desktop.core.imagefile import fsync_dir
-
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=dst.parent)
-    tmp = Path(tmp_name)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, dst)
-        fsync_dir(dst.parent)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
 def convert_previewer(pt_path: Path, dst: Path) -> Path:
     """Convert the published previewer checkpoint (a torch pickle) to a safetensors file at ``dst``.
 
@@ -182,6 +159,8 @@ def convert_previewer(pt_path: Path, dst: Path) -> Path:
     """
     from safetensors.torch import save
 
+    from wuerstchen_desktop.core.imagefile import replace_atomic
+
     pt_path, dst = Path(pt_path), Path(dst)
     hint = _DOWNLOAD_HINT.format(pt_path)
     state = _read_pt(pt_path, hint)
@@ -189,7 +168,7 @@ def convert_previewer(pt_path: Path, dst: Path) -> Path:
     tensors = {k: v.detach().clone().contiguous() for k, v in state.items()}
     metadata = {"format": "pt", "source": f"{PREVIEWER_REPO}/{PREVIEWER_FILE}", "c_hidden": str(c_hidden)}
     try:
-        _write_atomic(save(tensors, metadata=metadata), dst)
+        replace_atomic(save(tensors, metadata=metadata), dst)
     except OSError as exc:
         raise CheckpointError(
             f"Cannot write the converted previewer to {dst}: {exc.strerror or exc}.",
