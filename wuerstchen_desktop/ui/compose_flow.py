@@ -16,7 +16,6 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QInputDialog, QMenu, QTabWidget, QWidget
 
-from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.history import Item
 from wuerstchen_desktop.core.params import MAX_DECODER_STEPS, GenerationParams
 from wuerstchen_desktop.core.settings import Settings
@@ -71,24 +70,19 @@ class ComposeFlow(QObject):
         history.worker.added.connect(self._indexed)
 
     # -- jobs ---------------------------------------------------------------------------------------
-    def _job(self, params: Any, kind: str, sources: tuple[Path, ...] = (), **extra: Any) -> Job:
+    def job(self, params: Any, kind: str, sources: tuple[Path, ...] = (), **extra: Any) -> Job:
+        """A job of ``kind`` writing where and how the settings say."""
         s = self.settings()
         return Job(params, s.output_dir, s.image_format, s.name_pattern, kind=kind, sources=sources, **extra)
 
     def compose(self, again: bool = False) -> None:
         """Stage C alone for the panel's prompt and several seeds; the sheet fills as they compose."""
-        try:
-            params = self.panel.compose_params()
-        except InvalidParams as exc:
-            self.panel.show_error(str(exc))
-            return
-        if not params.prompt:
-            self.panel.show_error(self.tr("Type a prompt first."))
+        params = self.panel.job_params(compose=True)
+        if params is None:
             return
         if again:
             params = params.replace(seed=new_seed())
-        self.panel.show_error("")
-        self._start_batch(self._job(params, COMPOSE), params)
+        self._start_batch(self.job(params, COMPOSE), params)
 
     def _start_batch(self, job: Job, params: GenerationParams) -> None:
         """Submit a compose job whose compositions the sheet shows, from waiting tiles to saved files."""
@@ -101,31 +95,31 @@ class ComposeFlow(QObject):
     def decode(self, items: list[Any]) -> None:
         """Decode each picked composition (or image) with its own seed as the decoder seed."""
         for item in items:
-            self.from_sheet.add(self.service.submit(self._job(None, DECODE, (item.path,))))
+            self.from_sheet.add(self.service.submit(self.job(None, DECODE, (item.path,))))
         if items:
             self.message(self.tr("Decoding {0} composition(s)…").format(len(items)))
 
     def blend(self, first: Any, second: Any, weight: float) -> None:
-        job = self._job(None, BLEND, (first.path, second.path), weight=float(weight))
+        job = self.job(None, BLEND, (first.path, second.path), weight=float(weight))
         self.from_sheet.add(self.service.submit(job))
         self.message(self.tr("Decoding a blend of seeds {0} and {1}…").format(first.seed, second.seed))
 
     def vary_detail(self, item: Any) -> None:
         """The same composition decoded with a new decoder seed: no Stage C."""
         changes = (("decoder_seed", new_seed()),)
-        self.service.submit(self._job(None, DECODE, (item.path,), changes=changes))
+        self.service.submit(self.job(None, DECODE, (item.path,), changes=changes))
 
     def vary_composition(self, item: Any) -> None:
         """A new prior seed, everything else as the item: a new composition (or a new image)."""
         seed = new_seed()
         changes = (("seed", seed), ("decoder_seed", None))
         if getattr(item, "kind", "image") != "composition":
-            self.service.submit(self._job(None, GENERATE, (item.path,), changes=changes))
+            self.service.submit(self.job(None, GENERATE, (item.path,), changes=changes))
             self.center.setCurrentWidget(self.view)
             return
         # A new composition: a batch of one on the contact sheet.
         shown = GenerationParams(item.prompt, width=item.width or 1024, height=item.height or 1024, seed=seed)
-        self._start_batch(self._job(None, COMPOSE, (item.path,), changes=changes), shown)
+        self._start_batch(self.job(None, COMPOSE, (item.path,), changes=changes), shown)
 
     def decode_with_steps(self, item: Any, steps: int | None = None) -> None:
         """Decode the item's composition again with more decoder steps (asked for when not given)."""
@@ -141,7 +135,7 @@ class ComposeFlow(QObject):
             )
             if not ok:
                 return
-        self.service.submit(self._job(None, DECODE, (item.path,), changes=(("decoder_steps", steps),)))
+        self.service.submit(self.job(None, DECODE, (item.path,), changes=(("decoder_steps", steps),)))
 
     def add_to_sheet(self, item: Any) -> None:
         """Put a composition from the history on the contact sheet (to decode or blend it)."""

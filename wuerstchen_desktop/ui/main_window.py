@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QTabWidget,
 )
 
-from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.settings import Settings
 from wuerstchen_desktop.core.sysinfo import memory_in_use
 from wuerstchen_desktop.ui.compose_flow import ComposeFlow
@@ -43,7 +42,7 @@ from wuerstchen_desktop.ui.theme import apply_theme
 from wuerstchen_desktop.worker.downloads import DownloadService
 from wuerstchen_desktop.worker.generation import GenerationService
 from wuerstchen_desktop.worker.history import HistoryService
-from wuerstchen_desktop.worker.jobs import EngineConfig, Job, JobError, JobResult
+from wuerstchen_desktop.worker.jobs import GENERATE, EngineConfig, JobError, JobResult
 
 log = logging.getLogger(__name__)
 
@@ -249,21 +248,11 @@ class MainWindow(QMainWindow):
         self.fit_action = action(self.tr("Fit / 100%"), ["Ctrl+0"], self.view.toggle_fit)
 
     def generate(self) -> None:
-        try:
-            params = self.panel.params()
-        except InvalidParams as exc:
-            self.panel.show_error(str(exc))
+        params = self.panel.job_params()
+        if params is None:
             return
-        if not params.prompt:
-            self.panel.show_error(self.tr("Type a prompt first."))
-            return
-        self.panel.show_error("")
-        self.service.submit(self._job(params))
+        self.service.submit(self.flow.job(params, GENERATE))
         self.center.setCurrentWidget(self.view)  # where its live previews and its image appear
-
-    def _job(self, params: Any) -> Job:
-        s = self.settings
-        return Job(params, s.output_dir, s.image_format, s.name_pattern)
 
     @property
     def out_dir(self) -> Path:

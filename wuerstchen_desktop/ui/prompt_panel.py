@@ -283,6 +283,19 @@ class PromptPanel(QWidget):
         """The compose job: the widgets' parameters for ``compose_count`` consecutive seeds."""
         return self.params().replace(images=self.compose_count.value())
 
+    def job_params(self, compose: bool = False) -> GenerationParams | None:
+        """What Generate (or Compose) submits, or None once the panel shows why it cannot."""
+        try:
+            params = self.compose_params() if compose else self.params()
+        except InvalidParams as exc:
+            self.show_error(str(exc))
+            return None
+        if not params.prompt:
+            self.show_error(self.tr("Type a prompt first."))
+            return None
+        self.show_error("")
+        return params
+
     def set_params(self, p: GenerationParams, *, lock_seed: bool = True) -> None:
         """Fill every widget from ``p``; the seed is locked so the same image can be made again."""
         self.prompt.setPlainText(p.prompt)
