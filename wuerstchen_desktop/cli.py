@@ -17,8 +17,9 @@ from wuerstchen_desktop.core.errors import Cancelled, WuerstchenError
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
 
 if TYPE_CHECKING:
+    from wuerstchen_desktop.core.devices import DeviceChoice
     from wuerstchen_desktop.core.download import DownloadProgress
-    from wuerstchen_desktop.core.pipeline import StepEvent
+    from wuerstchen_desktop.core.pipeline import Pipeline, StepEvent
 
 EXIT_OK, EXIT_USER, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 STAGE_NAMES = {"prior": "Stage C (composing)", "decoder": "Stage B (decoding)", "vqgan": "Stage A (pixels)"}
@@ -137,11 +138,19 @@ def default_output_dir() -> Path:
     return settings_default()
 
 
+def _engine(prior_ref: str, decoder_ref: str, args: argparse.Namespace) -> tuple[Pipeline, DeviceChoice]:
+    """The pipeline for these checkpoints (downloaded first unless on disk) and the engine options."""
+    from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
+    from wuerstchen_desktop.core.engine import build_pipeline
+
+    fetch_checkpoints(prior_ref, decoder_ref, args.offline, verify=False)
+    prior, decoder = prior_source(prior_ref, args.offline), decoder_source(decoder_ref, args.offline)
+    return build_pipeline(prior, decoder, args.device, args.dtype, args.memory)
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     import secrets
 
-    from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
-    from wuerstchen_desktop.core.engine import build_pipeline
     from wuerstchen_desktop.core.imagefile import FLAT_PATTERN, write_image
     from wuerstchen_desktop.core.params import GenerationParams
 
@@ -157,9 +166,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         decoder_steps=args.decoder_steps,
         decoder_guidance=args.decoder_guidance,
     )
-    fetch_checkpoints(args.prior, args.decoder, args.offline, verify=False)
-    prior, decoder = prior_source(args.prior, args.offline), decoder_source(args.decoder, args.offline)
-    pipe, choice = build_pipeline(prior, decoder, args.device, args.dtype, args.memory)
+    pipe, choice = _engine(args.prior, args.decoder, args)
     logging.getLogger(__name__).info("device: %s (%s)", choice.describe(), "; ".join(choice.reasons))
     out = args.out if args.out is not None else default_output_dir()
     for warning in pipe.prompt_warnings([params]):
@@ -339,17 +346,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     say how far its pixels are from the file's."""
     import numpy as np
 
-    from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
     from wuerstchen_desktop.core.compose import CompositionResult, reproduce
-    from wuerstchen_desktop.core.engine import build_pipeline
     from wuerstchen_desktop.core.imagefile import FLAT_PATTERN, open_pixels, read_record, write_image
 
     record = read_record(args.image)
     prior_ref = args.prior or _named_model(record.prior_model, "prior")
     decoder_ref = args.decoder or _named_model(record.decoder_model, "decoder")
-    fetch_checkpoints(prior_ref, decoder_ref, args.offline, verify=False)
-    prior, decoder = prior_source(prior_ref, args.offline), decoder_source(decoder_ref, args.offline)
-    pipe, choice = build_pipeline(prior, decoder, args.device, args.dtype, args.memory)
+    pipe, choice = _engine(prior_ref, decoder_ref, args)
     result = reproduce(pipe, record, on_step=Progress(sys.stderr))
     made = result.previews[0] if isinstance(result, CompositionResult) else result.images[0]
     again = pipe.image_record(result.params[0], result.stage_c[0], kind=record.kind, blend=record.blend)
