@@ -16,6 +16,18 @@ def cancel_at_first_step(window) -> None:
     worker.preview.connect(lambda _p: window.service.cancel_current(), Qt.ConnectionType.DirectConnection)
 
 
+def compose_and_wait(qtbot, window, prompt: str, seed: int, count: int = 2):
+    """Compose ``count`` seeds from ``seed`` through the window and wait until every tile shows its file;
+    returns the contact sheet."""
+    fast(window, prompt=prompt, seed=seed, steps=2)
+    window.panel.compose_count.setValue(count)
+    sheet = window.flow.sheet
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
+        window.flow.compose()
+    qtbot.waitUntil(lambda: all(t.item is not None for t in sheet.tiles), timeout=WAIT_MS)
+    return sheet
+
+
 def test_live_previews_at_every_prior_step(qtbot, make_window) -> None:
     window = make_window()
     fast(window, prompt="a fox", seed=4, images=2, steps=3)
@@ -65,13 +77,7 @@ def test_compose_fills_the_contact_sheet_and_decodes_the_pick(qtbot, make_window
 
 def test_blend_two_compositions_from_the_sheet(qtbot, make_window) -> None:
     window = make_window()
-    fast(window, prompt="a boat", seed=30, steps=2)
-    window.panel.random_seed.setChecked(False)
-    window.panel.compose_count.setValue(2)
-    sheet = window.flow.sheet
-    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
-        window.flow.compose()
-    qtbot.waitUntil(lambda: all(t.item is not None for t in sheet.tiles), timeout=WAIT_MS)
+    sheet = compose_and_wait(qtbot, window, "a boat", seed=30)
     sheet.select_all()
     assert sheet.blend_button.isEnabled()
     sheet.blend_button.setChecked(True)
@@ -134,12 +140,7 @@ def test_cancelling_a_compose_clears_the_waiting_tiles(qtbot, make_window) -> No
 
 def test_decoding_several_keeps_the_sheet_in_front_until_the_last(qtbot, make_window) -> None:
     window = make_window()
-    fast(window, prompt="a bridge", seed=60, steps=2)
-    window.panel.compose_count.setValue(2)
-    sheet = window.flow.sheet
-    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
-        window.flow.compose()
-    qtbot.waitUntil(lambda: all(t.item is not None for t in sheet.tiles), timeout=WAIT_MS)
+    sheet = compose_and_wait(qtbot, window, "a bridge", seed=60)
     sheet.select_all()
     in_front: list = []
     window.service.job_finished.connect(lambda _r: in_front.append(window.center.currentWidget()))
@@ -164,11 +165,7 @@ def test_a_cancelled_generate_leaves_no_preview_behind(qtbot, make_window) -> No
 
 def test_vary_composition_of_a_composition_is_a_batch_of_one(qtbot, make_window) -> None:
     window = make_window()
-    fast(window, prompt="a mill", seed=70, steps=2)
-    window.panel.compose_count.setValue(2)
-    sheet = window.flow.sheet
-    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
-        window.flow.compose()
+    sheet = compose_and_wait(qtbot, window, "a mill", seed=70)
     qtbot.waitUntil(lambda: window.gallery.count() == 2, timeout=WAIT_MS)
     item = window.gallery.item_at(0)
     with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS) as done:
