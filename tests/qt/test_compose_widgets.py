@@ -16,18 +16,7 @@ from wuerstchen_desktop.ui.contact_sheet import ContactSheet
 from wuerstchen_desktop.ui.gallery import ITEM_ROLE, GalleryModel, ThumbnailDelegate
 from wuerstchen_desktop.ui.image_view import ImageView
 from wuerstchen_desktop.ui.previews import GAP, MAX_TILE, MIN_TILE, preview_images, preview_sheet
-
-
-@dataclass(frozen=True)
-class Preview:
-    job_id: int
-    step: int
-    total: int
-    width: int
-    height: int
-    images: tuple[bytes, ...]
-    seeds: tuple[int, ...]
-    approximate: bool = False
+from wuerstchen_desktop.worker.jobs import Preview
 
 
 @dataclass(frozen=True)
@@ -52,7 +41,7 @@ def solid(colour: tuple[int, int, int], w: int = 8, h: int = 8) -> bytes:
 
 def preview_of(*colours: tuple[int, int, int], seeds=None, w: int = 8, h: int = 8, **kw) -> Preview:
     seeds = tuple(seeds) if seeds is not None else tuple(range(100, 100 + len(colours)))
-    fields = {"job_id": 1, "step": 3, "total": 10} | kw
+    fields = {"job_id": 1, "step": 3, "total": 10, "approximate": False} | kw
     return Preview(width=w, height=h, images=tuple(solid(c, w, h) for c in colours), seeds=seeds, **fields)
 
 
@@ -103,7 +92,7 @@ def ready_sheet(sheet, tmp_path: Path, count: int = 3) -> list[FakeItem]:
 def test_preview_images_round_trip_bytes_to_pixels_exactly(qapp) -> None:
     w, h = 3, 2
     data = bytearray(range(w * h * 3))  # every byte distinct, so a wrong stride or channel order shows
-    preview = Preview(1, 1, 4, w, h, (bytes(data),), (7,))
+    preview = Preview(1, 1, 4, w, h, (bytes(data),), (7,), approximate=False)
     images = preview_images(preview)
     del preview, data
     gc.collect()
@@ -117,7 +106,7 @@ def test_preview_images_round_trip_bytes_to_pixels_exactly(qapp) -> None:
 
 
 def test_preview_images_with_a_short_buffer_gives_a_null_image_in_its_place(qapp) -> None:
-    preview = Preview(1, 1, 4, 4, 4, (solid(RED, 4, 4), b"\x00" * 5), (1, 2))
+    preview = Preview(1, 1, 4, 4, 4, (solid(RED, 4, 4), b"\x00" * 5), (1, 2), approximate=False)
     images = preview_images(preview)
     assert not images[0].isNull()
     assert images[1].isNull()
