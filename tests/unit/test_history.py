@@ -72,8 +72,12 @@ def test_wal_mode(history: History, tmp_path: Path) -> None:
 
 
 def test_latent_decodes_again(history: History, out: Path) -> None:
+    from wuerstchen_desktop.core.compose import record_latent
+    from wuerstchen_desktop.core.imagefile import read_record
+
     item = history.add(save(out, "x", seed=7))
-    latent = history.latent(item.id)
+    latent = record_latent(read_record(item.path))
+    assert item.has_latent
     assert latent.shape == (1, 16, 3, 3) and float(latent[0, 0, 0, 0]) == 7.0
 
 

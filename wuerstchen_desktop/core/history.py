@@ -40,9 +40,8 @@ from wuerstchen_desktop.core.imagefile import (
     move_no_replace,
     open_pixels,
     read_parameters,
-    read_record,
 )
-from wuerstchen_desktop.core.metadata import ImageParameters, decode_latent
+from wuerstchen_desktop.core.metadata import ImageParameters
 
 log = logging.getLogger(__name__)
 
@@ -338,13 +337,6 @@ class History:
     def parameters(self, item_id: int) -> ImageParameters:
         """The parameters read from the file itself, the source of truth."""
         return read_parameters(self._require(item_id).path)
-
-    def latent(self, item_id: int) -> Any:
-        """The Stage C latent ``(1, 16, h, w)`` as a float16 numpy array: decode it again without Stage C."""
-        record = read_record(self._require(item_id).path)
-        if record.latent is None:
-            raise NoParametersFound("This image does not carry its Stage C latent.", "Generate it again.")
-        return decode_latent(record.latent)
 
     def _require(self, item_id: int) -> Item:
         item = self.get(item_id)

@@ -168,9 +168,6 @@ class ContactSheet(QWidget):
             tile.set_item(item)
         self._after_change()
 
-    def clear(self) -> None:
-        self._reset([], (1, 1))
-
     def stop(self, message: str) -> None:
         """The compose job ended before every composition was saved (cancelled or failed): the tiles
         still waiting go, the saved ones stay, and ``message`` says why."""
