@@ -62,3 +62,4 @@ def test_a_file_naming_an_unknown_repository_is_not_followed(pipeline, tmp_path:
     assert main(["reproduce", str(path), *CPU]) == 1
     err = capsys.readouterr().err
     assert "someone/not-wuerstchen" in err and "--prior" in err
+    assert "neither a published Würstchen checkpoint nor a folder" in err  # refused before any download
