@@ -245,6 +245,19 @@ def test_history_knows_compositions(pipeline, tmp_path: Path) -> None:
         assert all(item.has_latent for item in history.items())
 
 
+V1_SCHEMA = """
+CREATE TABLE items (
+    id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL,
+    created REAL NOT NULL, prompt TEXT NOT NULL, prompt_fold TEXT NOT NULL, negative TEXT NOT NULL,
+    seed INTEGER, width INTEGER, height INTEGER, source TEXT NOT NULL, has_latent INTEGER NOT NULL,
+    favourite INTEGER NOT NULL DEFAULT 0);
+CREATE INDEX items_created ON items (created DESC, id DESC);
+CREATE TABLE thumbs (
+    item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE, px INTEGER NOT NULL,
+    data BLOB NOT NULL, PRIMARY KEY (item_id, px));
+"""
+
+
 def test_an_index_from_the_previous_schema_is_rebuilt(pipeline, tmp_path: Path) -> None:
     import sqlite3
 
@@ -253,7 +266,7 @@ def test_an_index_from_the_previous_schema_is_rebuilt(pipeline, tmp_path: Path) 
     out, index = tmp_path / "out", tmp_path / "index.sqlite3"
     (composition,) = run(pipeline, Job(SMALL, out, kind=COMPOSE))
     con = sqlite3.connect(index)
-    con.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, path TEXT)")  # the old layout, no kind
+    con.executescript(V1_SCHEMA)  # an index as the previous version left it: every column but kind
     con.execute("PRAGMA user_version=1")
     con.commit()
     con.close()
