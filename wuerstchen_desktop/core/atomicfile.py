@@ -29,6 +29,7 @@ TEMP_PREFIX = ".tmp-"
 # Our own temporary image files only: 16 hex digits now, 8 of mkstemp's alphabet before.
 _ORPHAN = re.compile(r"\.tmp-(?:[0-9a-f]{16}|[a-z0-9_]{8})\.(?:png|jpg|jpeg|webp)")
 ORPHAN_AGE_S = 600.0  # a save in progress touches its temporary file far more often than this
+_swept: set[str] = set()  # folders whose orphans this process has removed
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
 
 
@@ -143,6 +144,16 @@ def write_bytes_atomic(data: bytes, folder: Path, stem: str, ext: str) -> Path:
                 tmp.unlink()
     except OSError as exc:
         raise save_error(exc, parent) from exc
+    finally:
+        _sweep_once(parent)
+
+
+def _sweep_once(folder: Path) -> None:
+    """The first save into a folder in this process also removes that folder's old orphans."""
+    key = os.path.abspath(folder)
+    if key not in _swept:
+        _swept.add(key)
+        clean_orphans(folder, recursive=False)
 
 
 def fsync_dir(folder: Path) -> None:
@@ -155,16 +166,16 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def clean_orphans(folder: Path, older_than_s: float = ORPHAN_AGE_S) -> int:
+def clean_orphans(folder: Path, older_than_s: float = ORPHAN_AGE_S, recursive: bool = True) -> int:
     """Delete the temporary image files killed saves left under ``folder`` and its subfolders.
 
     Only names of our own scheme, only regular files, only those untouched for ``older_than_s`` seconds
     (a save running now in another process keeps its file fresh). Hidden folders and links are not
-    entered. Returns how many files were removed.
+    entered. Returns how many files were removed; never raises.
     """
     cutoff, removed = time.time() - older_than_s, 0
     for root, dirs, files in os.walk(folder):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        dirs[:] = [d for d in dirs if recursive and not d.startswith(".")]
         for name in files:
             if not _ORPHAN.fullmatch(name):
                 continue
