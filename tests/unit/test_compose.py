@@ -301,7 +301,7 @@ def full_disk_after(monkeypatch: pytest.MonkeyPatch, saved: int) -> None:
     import errno
     import os
 
-    from wuerstchen_desktop.core import imagefile
+    from wuerstchen_desktop.core import atomicfile, imagefile
     from wuerstchen_desktop.worker import tasks
 
     count = [0]
@@ -310,7 +310,7 @@ def full_disk_after(monkeypatch: pytest.MonkeyPatch, saved: int) -> None:
     def write(image, record, folder, *args, **kwargs):
         count[0] += 1
         if count[0] > saved:
-            raise imagefile._save_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), Path(folder))
+            raise atomicfile.save_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), Path(folder))
         return real(image, record, folder, *args, **kwargs)
 
     monkeypatch.setattr(tasks, "write_image", write)

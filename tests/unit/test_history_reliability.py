@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from wuerstchen_desktop.core import imagefile
+from wuerstchen_desktop.core import atomicfile
 from wuerstchen_desktop.core.history import History, HistoryError
 from wuerstchen_desktop.core.imagefile import SaveError, read_parameters
 
@@ -116,7 +116,7 @@ def test_full_disk_simulated_enospc_in_history_and_writer(tmp_path: Path, monkey
         def no_space(fd: int, data: object) -> int:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-        monkeypatch.setattr(imagefile.os, "write", no_space)
+        monkeypatch.setattr(atomicfile.os, "write", no_space)
         with pytest.raises(SaveError) as err:
             save(out, "after", seed=2)
         monkeypatch.undo()

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from wuerstchen_desktop.cli import main
-from wuerstchen_desktop.core import imagefile
+from wuerstchen_desktop.core import atomicfile
+from wuerstchen_desktop.core.a1111 import decode_user_comment
 from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.imagefile import (
     DEFAULT_PATTERN,
@@ -23,7 +24,7 @@ from wuerstchen_desktop.core.imagefile import (
     read_parameters,
     write_image,
 )
-from wuerstchen_desktop.core.metadata import ImageRecord, decode_latent, decode_user_comment, encode_latent
+from wuerstchen_desktop.core.metadata import ImageRecord, decode_latent, encode_latent
 from wuerstchen_desktop.core.params import GenerationParams
 
 WHEN = 1_700_000_000.0
@@ -153,7 +154,7 @@ def test_full_disk_simulated_enospc_keeps_earlier_images(tmp_path: Path, monkeyp
     def full(fd: int, data: object) -> int:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(imagefile.os, "write", full)
+    monkeypatch.setattr(atomicfile.os, "write", full)
     with pytest.raises(SaveError) as info:
         write_image(picture(1), record(), tmp_path, when=WHEN)
     monkeypatch.undo()

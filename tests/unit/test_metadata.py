@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
 from wuerstchen_desktop.cli import main
+from wuerstchen_desktop.core.a1111 import encode_user_comment
 from wuerstchen_desktop.core.imagefile import read_parameters, write_image
 from wuerstchen_desktop.core.metadata import (
     ImageRecord,
     NoParametersFound,
     encode_latent,
-    encode_user_comment,
     format_parameters,
     parse_parameters,
 )

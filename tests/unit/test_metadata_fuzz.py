@@ -18,9 +18,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
+from wuerstchen_desktop.cli import main
 from wuerstchen_desktop.core.errors import WuerstchenError
 from wuerstchen_desktop.core.imagefile import export_clean, read_parameters, write_image
 from wuerstchen_desktop.core.metadata import (
+    Blend,
+    ImageParameters,
     ImageReadError,
     ImageRecord,
     encode_latent,
@@ -203,3 +206,58 @@ def test_missing_empty_and_folder(tmp_path: Path) -> None:
         with pytest.raises(ImageReadError):
             read_parameters(path)
     assert isinstance(read_bytes(tmp_path, b""), ImageReadError)
+
+
+BLENDED = ImageRecord(
+    GenerationParams("a cat", seed=3),
+    prior_schedule=(1.0, 0.0),
+    blend=Blend(GenerationParams("a dog", seed=4), 0.5),
+)
+NUMBER_PLACES = {  # a JSON path to every number a record holds, and the number written there
+    "schedule": ("prior_schedule", 0),
+    "guidance": ("params", "prior_guidance"),
+    "seed": ("params", "seed"),
+    "blend weight": ("blend", "weight"),
+    "blend guidance": ("blend", "params", "decoder_guidance"),
+}
+HOSTILE_NUMBERS = ["1e999", "-1e999", "1" + "0" * 400, "-" + "9" * 400, "1" + "0" * 5000, "NaN", "Infinity"]
+
+
+def with_number(place: tuple, literal: str) -> str:
+    data = record_to_dict(BLENDED)
+    node = data
+    for key in place[:-1]:
+        node = node[key]
+    node[place[-1]] = "@NUMBER@"
+    return json.dumps(data).replace('"@NUMBER@"', literal)
+
+
+@pytest.mark.parametrize("literal", HOSTILE_NUMBERS)
+@pytest.mark.parametrize("place", NUMBER_PLACES.values(), ids=NUMBER_PLACES)
+def test_records_never_carry_non_finite_or_huge_numbers(place: tuple, literal: str) -> None:
+    with pytest.raises(ImageReadError) as err:
+        record_from_json(with_number(place, literal))
+    assert "damaged" in err.value.message
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    place=st.sampled_from(sorted(NUMBER_PLACES.values())),
+    number=st.floats() | st.integers() | st.integers(-(10**600), 10**600),
+)
+def test_whatever_a_record_holds_prints_as_strict_json(place: tuple, number: float | int) -> None:
+    literal = repr(number) if isinstance(number, int) else json.dumps(number)
+    try:
+        info = ImageParameters.from_record(record_from_json(with_number(place, literal)))
+    except ImageReadError:
+        return
+    json.dumps(info.to_json_dict(), allow_nan=False)  # what `read` prints: never Infinity or NaN
+
+
+def test_cli_read_of_an_infinite_number_is_one_line(tmp_path: Path, capsys) -> None:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("wuerstchen", with_number(("prior_schedule", 0), "1e999"))
+    Image.new("RGB", (4, 4)).save(tmp_path / "inf.png", pnginfo=info)
+    assert main(["read", str(tmp_path / "inf.png")]) == 1
+    out = capsys.readouterr()
+    assert "Infinity" not in out.out and len(out.err.strip().splitlines()) == 1 and "damaged" in out.err

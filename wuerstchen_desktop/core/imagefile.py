@@ -2,20 +2,19 @@
 
 PNG carries a ``parameters`` text chunk (A1111 style) and a compressed ``wuerstchen`` chunk (our JSON
 record). JPEG and WebP carry the same ``parameters`` text as EXIF UserComment; the record rides in EXIF
-MakerNote in WebP, and in APP11 segments in JPEG, whose EXIF segment is capped at 64 KiB.
+MakerNote in WebP, and in APP11 segments in JPEG, whose EXIF segment is capped at 64 KiB: a JPEG's text
+has its prompts cut to fit (``check_fits`` says so before a job), the record keeps them whole. An image
+whose metadata cannot be encoded is still saved, with less metadata and a note why.
 
-Reading lives in ``imageread``; its entry points are re-exported here.
+Reading lives in ``imageread``, the file mechanics in ``atomicfile``; their entry points are re-exported.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import errno
 import io
-import os
+import logging
 import struct
-import tempfile
 import time
 import zlib
 from datetime import datetime
@@ -24,7 +23,16 @@ from typing import Any
 
 from PIL import Image, PngImagePlugin
 
-from wuerstchen_desktop.core.errors import InvalidParams, WuerstchenError
+from wuerstchen_desktop.core.a1111 import encode_user_comment, utf16_units
+from wuerstchen_desktop.core.atomicfile import (
+    SaveError,
+    clean_orphans,
+    fsync_dir,
+    move_no_replace,
+    replace_atomic,
+    write_bytes_atomic,
+)
+from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.imageread import (
     EXIF_IFD,
     JPEG_APP11,
@@ -40,19 +48,24 @@ from wuerstchen_desktop.core.imageread import (
 from wuerstchen_desktop.core.metadata import (
     DEFAULT_PATTERN,
     FLAT_PATTERN,
+    MAX_RECORD_CHARS,
     Blend,
     ImageParameters,
     ImageReadError,
     ImageRecord,
     NoParametersFound,
     encode_latent,
-    encode_user_comment,
     file_stem,
     format_parameters,
     record_to_json,
     slug,
 )
-from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO, GenerationParams
+from wuerstchen_desktop.core.params import (
+    DEFAULT_DECODER_REPO,
+    DEFAULT_PRIOR_REPO,
+    GenerationParams,
+    stage_c_size,
+)
 
 # Naming and the metadata types live in ``metadata``; they are re-exported for callers of the writer.
 __all__ = [
@@ -63,12 +76,17 @@ __all__ = [
     "ImageRecord",
     "NoParametersFound",
     "SaveError",
+    "check_fits",
+    "clean_orphans",
     "encode_image",
     "export_clean",
+    "fsync_dir",
     "make_record",
+    "move_no_replace",
     "open_pixels",
     "read_parameters",
     "read_record",
+    "replace_atomic",
     "slug",
     "write_bytes_atomic",
     "write_image",
@@ -77,19 +95,19 @@ __all__ = [
 FORMATS = {"png": ("PNG", ".png"), "jpeg": ("JPEG", ".jpg"), "webp": ("WEBP", ".webp")}
 EXTENSIONS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
 SOFTWARE = 0x0131
-SAVE_HINT = "Free some disk space or choose another output folder; earlier images are untouched."
-
-
-class SaveError(WuerstchenError):
-    """An image could not be written; nothing already on disk was touched."""
+EXIF_ROOM = 65533  # the most one JPEG APP1 segment holds after its length (Pillow refuses more)
+RECORD_SLACK = 20_000  # the schedule, model ids, revisions and dates a record adds to the params
+_ENCODE_ERRORS = (ValueError, OSError, OverflowError, struct.error)
+log = logging.getLogger(__name__)
 
 
 # -- encoding ---------------------------------------------------------------------------------------
-def _exif(text: str, record_json: str | None) -> bytes:
+def _exif(text: str | None, record_json: str | None) -> bytes:
     exif = Image.Exif()
     exif[SOFTWARE] = "Würstchen Desktop"
     ifd = exif.get_ifd(EXIF_IFD)
-    ifd[USER_COMMENT] = encode_user_comment(text)
+    if text is not None:
+        ifd[USER_COMMENT] = encode_user_comment(text)
     if record_json is not None:
         ifd[MAKER_NOTE] = record_json.encode("ascii")
     return exif.tobytes()
@@ -111,124 +129,95 @@ def _jpeg_record_segments(record_json: str) -> list[bytes]:
     return [JPEG_RECORD_MAGIC + struct.pack(">HH", i, len(pieces)) + p for i, p in enumerate(pieces)]
 
 
-def encode_image(image: Image.Image, record: ImageRecord, fmt: str = "png", quality: int = 95) -> bytes:
-    """The bytes of ``image`` in ``fmt`` with both the A1111 text and our record embedded."""
+def jpeg_text_room() -> int:
+    """How many UTF-16 code units of A1111 text a JPEG's EXIF segment holds beside our other tags."""
+    return (EXIF_ROOM - len(_exif("", None))) // 2
+
+
+def encode_image(
+    image: Image.Image,
+    record: ImageRecord,
+    fmt: str = "png",
+    quality: int = 95,
+    *,
+    text: bool = True,
+    exact: bool = True,
+) -> bytes:
+    """The bytes of ``image`` in ``fmt`` with the A1111 text (``text``) and our record (``exact``)."""
     _pil_format, _ext = _format(fmt)
-    text = format_parameters(record)
-    record_json = record_to_json(record)
+    params_text = (format_parameters(record, jpeg_text_room() if fmt == "jpeg" else None)) if text else None
+    record_json = record_to_json(record) if exact else None
     buf = io.BytesIO()
     if fmt == "png":
         info = PngImagePlugin.PngInfo()
-        info.add_text(PNG_PARAMETERS_KEY, text)  # tEXt when Latin-1, else iTXt, as A1111 does
-        info.add_text(PNG_RECORD_KEY, record_json, zip=True)
+        if params_text is not None:
+            info.add_text(PNG_PARAMETERS_KEY, params_text)  # tEXt when Latin-1, else iTXt, as A1111 does
+        if record_json is not None:
+            info.add_text(PNG_RECORD_KEY, record_json, zip=True)
         image.save(buf, format="PNG", pnginfo=info)
         return buf.getvalue()
     rgb = image if image.mode in ("RGB", "L") or fmt == "webp" else image.convert("RGB")
     if fmt == "webp":
-        rgb.save(buf, format="WEBP", quality=quality, exif=_exif(text, record_json))
+        exif = _exif(params_text, record_json) if text or exact else b""
+        rgb.save(buf, format="WEBP", quality=quality, exif=exif)
         return buf.getvalue()
-    rgb.save(buf, format="JPEG", quality=quality, exif=_exif(text, None))
+    rgb.save(buf, format="JPEG", quality=quality, exif=_exif(params_text, None) if text else b"")
+    if record_json is None:
+        return buf.getvalue()
     return _jpeg_with_segments(buf.getvalue(), JPEG_APP11, _jpeg_record_segments(record_json))
+
+
+def _encode_or_less(image: Image.Image, record: ImageRecord, fmt: str, notes: list[str] | None) -> bytes:
+    """The file's bytes; when its metadata cannot be encoded, the image with less of it, and a note why."""
+    try:
+        return encode_image(image, record, fmt)
+    except _ENCODE_ERRORS as exc:
+        first = exc
+    log.warning("embedding the parameters in a %s file failed: %s", fmt, first, exc_info=first)
+    for text, exact, kept in ((False, True, "only its exact record"), (False, False, "no parameters")):
+        try:
+            data = encode_image(image, record, fmt, text=text, exact=exact)
+        except _ENCODE_ERRORS:
+            continue
+        note = f"The parameters could not all be embedded in the {fmt.upper()} file ({first}): "
+        note += f"it was saved with {kept}."
+        log.warning("%s", note)
+        if notes is not None:
+            notes.append(note)
+        return data
+    raise SaveError(f"The image could not be encoded as {fmt.upper()}: {first}.", "Choose another format.")
+
+
+def check_fits(params: GenerationParams, fmt: str = "png") -> list[str]:
+    """Before a job: whether its images can carry their parameters in ``fmt``.
+
+    Raises ``InvalidParams`` when the record would be too long to read back; returns notes to show the
+    user otherwise (a JPEG's A1111 text has its prompts cut when they do not fit EXIF).
+    """
+    _format(fmt)
+    record = ImageRecord(params)
+    w, h = stage_c_size(params.width, params.height)
+    latent = (16 * w * h * 2 + 256) * 4 // 3 + 4  # one float16 latent in safetensors, as base64
+    size = len(record_to_json(record)) + latent + RECORD_SLACK
+    if size > MAX_RECORD_CHARS:
+        raise InvalidParams(
+            f"The prompts are too long to be saved with the images ({size:,} characters of record; "
+            f"at most {MAX_RECORD_CHARS:,} can be read back).",
+            "Shorten them: the text encoder reads only the first 77 tokens of each.",
+        )
+    if fmt == "jpeg" and utf16_units(format_parameters(record)) > jpeg_text_room():
+        return [
+            "The prompts are too long for a JPEG's EXIF text: other tools will see them cut short, while "
+            "Würstchen Desktop reads them whole from the image's own record. Choose PNG to keep them whole "
+            "for every tool."
+        ]
+    return []
 
 
 def _format(fmt: str) -> tuple[str, str]:
     if fmt not in FORMATS:
         raise InvalidParams(f"Unknown image format {fmt!r}.", f"Choose one of {', '.join(FORMATS)}.")
     return FORMATS[fmt]
-
-
-# -- atomic, never-overwriting files ----------------------------------------------------------------
-def link_no_replace(src: Path, dst: Path) -> bool:
-    """Give ``src`` the name ``dst`` unless ``dst`` exists; True on success (``src`` is then gone)."""
-    try:
-        os.link(src, dst)  # atomic, and fails if dst exists
-    except FileExistsError:
-        return False
-    except OSError:
-        # File systems without hard links: rename (Windows refuses to replace; elsewhere check first).
-        if dst.exists():
-            return False
-        try:
-            os.rename(src, dst)
-        except FileExistsError:
-            return False
-        return True
-    os.unlink(src)
-    return True
-
-
-def move_no_replace(src: Path, folder: Path, stem: str, ext: str) -> Path:
-    """Move ``src`` to ``folder/stem.ext``, or ``stem-2.ext``... if taken; never replaces a file."""
-    for n in range(1, 10_000):
-        dst = folder / (f"{stem}{ext}" if n == 1 else f"{stem}-{n}{ext}")
-        if link_no_replace(src, dst):
-            fsync_dir(folder)
-            return dst
-    raise SaveError(f"Too many files named {stem} in {folder}.", "Choose another output folder.")
-
-
-def _save_error(exc: OSError, folder: Path) -> SaveError:
-    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        return SaveError(f"The disk is full: the image could not be saved in {folder}.", SAVE_HINT)
-    return SaveError(
-        f"Could not save the image in {folder}: {exc.strerror or exc}.",
-        "Check that the folder exists and that you may write there; earlier images are untouched.",
-    )
-
-
-def write_temp(data: bytes, folder: Path, suffix: str) -> Path:
-    """``data`` in a new hidden temporary file in ``folder`` (created if needed), on disk (fsync)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=folder)
-    try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp_name)
-        raise
-    return Path(tmp_name)
-
-
-def replace_atomic(data: bytes, dst: Path) -> None:
-    """``dst`` holds ``data`` complete, or is left as it was: a temporary file, fsync, rename over it."""
-    tmp = write_temp(data, dst.parent, dst.suffix)
-    try:
-        os.replace(tmp, dst)
-        fsync_dir(dst.parent)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-
-
-def write_bytes_atomic(data: bytes, folder: Path, stem: str, ext: str) -> Path:
-    """Write ``data`` as ``folder/stem+ext`` (``stem`` may hold ``/``), appearing only once complete."""
-    target = Path(folder).joinpath(*stem.split("/"))
-    parent, name = target.parent, target.name
-    try:
-        tmp = write_temp(data, parent, ext)
-        try:
-            return move_no_replace(tmp, parent, name, ext)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-    except OSError as exc:
-        raise _save_error(exc, parent) from exc
-
-
-def fsync_dir(folder: Path) -> None:
-    if os.name == "nt":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def make_record(
@@ -270,11 +259,13 @@ def write_image(
     fmt: str = "png",
     pattern: str = DEFAULT_PATTERN,
     when: float | None = None,
+    notes: list[str] | None = None,
 ) -> Path:
     """Save ``image`` with its parameters under ``folder`` as ``pattern`` names it; return the path.
 
     The file appears under its final name only once complete on disk, and never replaces another file.
-    ``record.created`` is filled in from ``when`` (default: now) if empty.
+    ``record.created`` is filled in from ``when`` (default: now) if empty. Metadata that cannot be
+    encoded never costs the image: it is saved with less, and a sentence saying so goes to ``notes``.
     """
     _pil_format, ext = _format(fmt)
     when = time.time() if when is None else when
@@ -282,7 +273,7 @@ def write_image(
     if not record.created:
         created = datetime.fromtimestamp(when).astimezone().isoformat(timespec="milliseconds")
         record = dataclasses.replace(record, created=created)
-    return write_bytes_atomic(encode_image(image, record, fmt), folder, stem, ext)
+    return write_bytes_atomic(_encode_or_less(image, record, fmt, notes), folder, stem, ext)
 
 
 def export_clean(src: Path, folder: Path, stem: str | None = None) -> Path:

@@ -18,12 +18,13 @@ from typing import BinaryIO
 
 from PIL import Image
 
+from wuerstchen_desktop.core.a1111 import decode_user_comment
 from wuerstchen_desktop.core.metadata import (
     ImageParameters,
     ImageReadError,
     ImageRecord,
     NoParametersFound,
-    decode_user_comment,
+    ParametersTooLong,
     parse_parameters,
     record_from_json,
 )
@@ -233,8 +234,14 @@ def read_parameters(path: Path) -> ImageParameters:
     if found.record is not None:
         return ImageParameters.from_record(record_from_json(found.record))
     if found.parameters is not None:
-        with contextlib.suppress(NoParametersFound):
+        try:
             return parse_parameters(found.parameters)
+        except ParametersTooLong as exc:
+            raise ParametersTooLong(
+                f"{path.name}: {exc.message[0].lower()}{exc.message[1:]}", exc.hint
+            ) from exc
+        except NoParametersFound:
+            pass
     raise NoParametersFound(
         f"No generation parameters found in {path.name}.",
         "It was not made by Würstchen Desktop or by a tool that stores A1111-style parameters.",

@@ -12,14 +12,19 @@ import base64
 import binascii
 import json
 import math
-import re
-import string
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from wuerstchen_desktop import __version__
+from wuerstchen_desktop.core.a1111 import format_text, read_text, to_float, to_int, to_size
 from wuerstchen_desktop.core.errors import InvalidParams, WuerstchenError
+
+# File naming lives in ``naming``; re-exported for the callers that know it from here.
+from wuerstchen_desktop.core.naming import DEFAULT_PATTERN as DEFAULT_PATTERN
+from wuerstchen_desktop.core.naming import FLAT_PATTERN as FLAT_PATTERN
+from wuerstchen_desktop.core.naming import check_pattern as check_pattern
+from wuerstchen_desktop.core.naming import file_stem as file_stem
+from wuerstchen_desktop.core.naming import slug as slug
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO, GenerationParams
 
 SCHEMA = 2  # 1: images; 2 adds compositions and blends (a plain image is still written as 1)
@@ -30,11 +35,9 @@ OFFICIAL_PRIOR_CALLS = 29
 LATENT_KEY = "stage_c"
 MAX_RECORD_CHARS = 4_000_000
 MAX_LATENT_BYTES = 2_000_000
-USER_COMMENT_UNICODE = b"UNICODE\0"
-# Fields of a file name pattern; "/" makes folders. The command line keeps its historical flat names.
-DEFAULT_PATTERN = "{date}/{time}-{seed}-{slug}"
-FLAT_PATTERN = "{stamp}-{seed}-{slug}"
-PATTERN_FIELDS = ("date", "time", "stamp", "seed", "slug", "width", "height")
+# A1111-style text longer than this is not parsed (the README says so): far beyond any real prompt, and
+# an EXIF UserComment holds at most about 32K characters anyway.
+MAX_PARAMETERS_CHARS = 64 * 1024
 
 
 class ImageReadError(WuerstchenError):
@@ -216,7 +219,9 @@ def record_from_json(text: str) -> ImageRecord:
     if len(text) > MAX_RECORD_CHARS:
         raise _damaged("it is far too large")
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
+        data = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite, parse_int=_bounded)
+    except _OutOfRange as exc:
+        raise _damaged(str(exc)) from exc
     except (ValueError, RecursionError) as exc:
         raise _damaged("not valid JSON") from exc
     if not isinstance(data, dict):
@@ -288,26 +293,35 @@ def _record(
     )
 
 
+class _OutOfRange(ValueError):
+    pass
+
+
+# Every number leaves the reader finite and in range, so whatever prints a record prints valid JSON and
+# nothing converting it overflows.
 def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not allowed")
+    raise _OutOfRange(f"{name} is not a number")
+
+
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise _OutOfRange(f"the number {text[:40]} is out of range")
+    return number
+
+
+def _bounded(text: str) -> int:
+    if len(text.lstrip("-")) > 20:  # no value we store has more digits than a 64-bit seed
+        raise _OutOfRange(f"the number {text[:40]}... is out of range")
+    return int(text)
 
 
 # -- the A1111 text -----------------------------------------------------------------------------------
-def plain_text(text: str) -> str:
-    """``text`` made safe for UTF-8/UTF-16 containers: NULs and lone surrogates become U+FFFD."""
-    return text.replace("\0", "\ufffd").encode("utf-8", "replace").decode("utf-8")
-
-
-def _quote(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False) if re.search(r"[,:\n\r\"]", value) else value
-
-
-def format_parameters(record: ImageRecord) -> str:
-    """The A1111-style text: prompt lines, ``Negative prompt:`` (always), then one ``Steps:`` line."""
+def _settings(record: ImageRecord) -> list[tuple[str, str]]:
     p = record.params
     steps = OFFICIAL_PRIOR_CALLS if p.prior_steps is None else p.prior_steps
     model = record.prior_model.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or record.prior_model
-    pairs = [
+    items = [
         ("Steps", str(steps)),
         ("Sampler", SAMPLER_NAME),
         ("CFG scale", repr(float(p.prior_guidance))),
@@ -315,153 +329,59 @@ def format_parameters(record: ImageRecord) -> str:
         ("Size", f"{p.width}x{p.height}"),
     ]
     if record.model_hash:
-        pairs.append(("Model hash", record.model_hash[:10]))
-    pairs += [
+        items.append(("Model hash", record.model_hash[:10]))
+    items += [
         ("Model", model),
         ("Decoder steps", str(p.decoder_steps)),
         ("Decoder CFG scale", repr(float(p.decoder_guidance))),
     ]
     if p.decoder_seed is not None:
-        pairs.append(("Decoder seed", str(p.decoder_seed)))
+        items.append(("Decoder seed", str(p.decoder_seed)))
     if record.blend is not None:
         other = record.blend.other
-        pairs += [("Blend seed", str(other.seed)), ("Blend weight", repr(float(record.blend.weight)))]
+        items += [("Blend seed", str(other.seed)), ("Blend weight", repr(float(record.blend.weight)))]
         if other.prompt != p.prompt:
-            pairs.append(("Blend prompt", other.prompt))
+            items.append(("Blend prompt", other.prompt))
     if record.kind == "composition":
-        pairs.append(("Composition", "not decoded"))
-    pairs += [
-        ("Version", f"{APP_NAME} {record.app_version}"),
-    ]
-    last = ", ".join(f"{k}: {_quote(plain_text(v))}" for k, v in pairs)
-    return plain_text(f"{p.prompt}\nNegative prompt: {p.negative_prompt}\n{last}")
+        items.append(("Composition", "not decoded"))
+    return [*items, ("Version", f"{APP_NAME} {record.app_version}")]
 
 
-_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
-_SIZE = re.compile(r"^\s*(\d+)\s*[x×]\s*(\d+)\s*$")
+def format_parameters(record: ImageRecord, max_utf16: int | None = None) -> str:
+    """The A1111-style text: prompt lines, ``Negative prompt:`` (always), then one ``Steps:`` line.
+
+    ``max_utf16`` bounds its length in UTF-16 code units (as EXIF stores it): see ``a1111.format_text``.
+    """
+    p = record.params
+    return format_text(p.prompt, p.negative_prompt, _settings(record), ("Blend prompt",), max_utf16)
 
 
-def _unquote(value: str) -> str:
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] == '"':
-        try:
-            loaded = json.loads(value)
-        except ValueError:
-            return value
-        return loaded if isinstance(loaded, str) else value
-    return value
-
-
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value.strip()) if value is not None and len(value) < 40 else None
-    except ValueError:
-        return None
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        number = float(value.strip()) if value is not None and len(value) < 40 else None
-    except ValueError:
-        return None
-    return number if number is not None and math.isfinite(number) else None
+class ParametersTooLong(NoParametersFound):
+    """An A1111-style text longer than ``MAX_PARAMETERS_CHARS``: not read at all."""
 
 
 def parse_parameters(text: str) -> ImageParameters:
-    """Read A1111-style text (ours or another tool's) the way A1111's PNG Info does."""
-    lines = text.strip().replace("\r\n", "\n").split("\n")
-    found: dict[str, str] = {}
-    if len(lines) > 0 and len(_PARAM.findall(lines[-1])) >= 3:
-        found = {k.strip(): _unquote(v) for k, v in _PARAM.findall(lines.pop())}
-    prompt: list[str] = []
-    negative: list[str] | None = None
-    for line in lines:
-        if negative is None and line.startswith("Negative prompt:"):
-            negative = [line[len("Negative prompt:") :].lstrip(" ")]
-        elif negative is not None:
-            negative.append(line)
-        else:
-            prompt.append(line)
+    """Read A1111-style text (ours or another tool's) the way A1111's PNG Info does.
+
+    A text over ``MAX_PARAMETERS_CHARS`` is refused with ``ParametersTooLong`` (see the README).
+    """
+    if len(text) > MAX_PARAMETERS_CHARS:
+        raise ParametersTooLong(
+            f"The parameters text is too long to read ({len(text):,} characters; the limit is "
+            f"{MAX_PARAMETERS_CHARS:,}).",
+            "Its image is fine; only its A1111-style parameters are not read.",
+        )
+    prompt, negative, found = read_text(text)
     if not found and negative is None:
         raise NoParametersFound("The text holds no generation parameters.")
-    width = height = None
-    size = _SIZE.match(found.get("Size", ""))
-    if size:
-        width, height = int(size.group(1)), int(size.group(2))
+    width, height = to_size(found.get("Size"))
     return ImageParameters(
         "a1111",
-        "\n".join(prompt).strip(),
-        "\n".join(negative or []).strip(),
-        seed=_int(found.get("Seed")),
-        steps=_int(found.get("Steps")),
-        guidance=_float(found.get("CFG scale")),
+        prompt,
+        negative or "",
+        seed=to_int(found.get("Seed")),
+        steps=to_int(found.get("Steps")),
+        guidance=to_float(found.get("CFG scale")),
         width=width,
         height=height,
     )
-
-
-# -- EXIF UserComment ---------------------------------------------------------------------------------
-def encode_user_comment(text: str) -> bytes:
-    """EXIF UserComment as A1111 writes it: ``UNICODE\\0`` then UTF-16BE."""
-    return USER_COMMENT_UNICODE + plain_text(text).encode("utf-16-be")
-
-
-def decode_user_comment(data: bytes | str) -> str:
-    """Any of the UserComment encodings seen in the wild (UTF-16 either byte order, ASCII, bare UTF-8)."""
-    if isinstance(data, str):
-        return data
-    head, body = data[:8], data[8:]
-    if head == USER_COMMENT_UNICODE:
-        if body[:2] in (b"\xfe\xff", b"\xff\xfe"):
-            return body.decode("utf-16", "replace")
-        # Without a BOM, guess the byte order from where the zero bytes of ASCII characters sit.
-        big = body[0::2].count(0) >= body[1::2].count(0)
-        return body[: len(body) // 2 * 2].decode("utf-16-be" if big else "utf-16-le", "replace")
-    if head in (b"ASCII\0\0\0", b"\0" * 8):
-        body = body.rstrip(b"\0")
-        return body.decode("utf-8", "replace")
-    return data.rstrip(b"\0").decode("utf-8", "replace")
-
-
-# -- file names ---------------------------------------------------------------------------------------
-def slug(text: str, limit: int = 40) -> str:
-    """A short, file-name-safe summary of a prompt."""
-    words = re.sub(r"[^\w\s-]", "", text, flags=re.UNICODE).split()
-    out = "-".join(words)[:limit].strip("-_").lower()
-    return out or "untitled"
-
-
-def check_pattern(pattern: str) -> None:
-    """Refuse a file name pattern with unknown fields or one that could leave the output folder."""
-    try:
-        fields = [name for _, name, _, _ in string.Formatter().parse(pattern) if name is not None]
-    except ValueError as exc:
-        raise InvalidParams(f"The file name pattern {pattern!r} is malformed: {exc}.") from exc
-    known = ", ".join("{" + f + "}" for f in PATTERN_FIELDS)
-    for name in fields:
-        if name not in PATTERN_FIELDS:
-            raise InvalidParams(f"The file name pattern has an unknown field {{{name}}}.", f"Use {known}.")
-    parts = pattern.replace("\\", "/").split("/")
-    if pattern.startswith(("/", "\\")) or any(p in ("", ".", "..") for p in parts) or ":" in pattern:
-        raise InvalidParams(
-            f"The file name pattern {pattern!r} must name a file inside the output folder.",
-            "Use plain names separated by /, for example {date}/{time}-{seed}-{slug}.",
-        )
-
-
-def file_stem(pattern: str, params: GenerationParams, when: float | None = None) -> str:
-    """The relative path, without extension, that ``pattern`` gives an image (``/`` separates folders)."""
-    check_pattern(pattern)
-    t = time.localtime(when)
-    values: dict[str, Any] = {
-        "date": time.strftime("%Y-%m-%d", t),
-        "time": time.strftime("%H%M%S", t),
-        "stamp": time.strftime("%Y%m%d-%H%M%S", t),
-        "seed": params.seed,
-        "slug": slug(params.prompt),
-        "width": params.width,
-        "height": params.height,
-    }
-    parts = pattern.format(**values).replace("\\", "/").split("/")
-    clean = [re.sub(r'[<>:"|?*\x00-\x1f]', "_", p).strip(" .") or "_" for p in parts]
-    return "/".join(p if not p.startswith(".") else "_" + p for p in clean)
