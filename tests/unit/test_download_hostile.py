@@ -297,13 +297,15 @@ def test_a_long_retry_after_is_capped(hub, cache, monkeypatch) -> None:
 def test_huggingface_hub_scans_the_cache_we_write(hub, cache) -> None:
     from huggingface_hub import scan_cache_dir
 
+    fetch("warp-ai/wuerstchen-prior")
     hub.faults.weak_etags = True
     hub.faults.listing_hashes = False  # the unverified path names blobs by their content
     fetch(DECODER)
     report = scan_cache_dir(cache)
     assert report.warnings == []
-    (repo,) = report.repos
-    (revision,) = repo.revisions
+    repos = {r.repo_id: r for r in report.repos}
+    assert sorted(repos) == [DECODER, "warp-ai/wuerstchen-prior"]
+    (revision,) = repos[DECODER].revisions
     assert revision.commit_hash == hub.repos[DECODER].commit
     by_name = {f.file_name: f for f in revision.files}
     big = next(f for f in revision.files if f.file_path.as_posix().endswith(BIG))
