@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import posixpath
 import re
 import threading
 import time
@@ -55,6 +56,15 @@ class Faults:
     delay: dict[str, float] = field(default_factory=dict)  # seconds between 8 KB chunks
     status: dict[str, int] = field(default_factory=dict)  # answer every request for it with this code
     no_range: bool = False  # ignore Range, as some proxies do
+    etag: dict[str, str] = field(default_factory=dict)  # ETag (and X-Linked-Etag) sent verbatim
+    weak_etags: bool = False  # nginx style: ETag W/"<size>-<mtime>" and no X-Linked-Etag
+    listing_hashes: bool = True  # False: the listing gives neither blobId nor lfs
+    first_byte_delay: dict[str, float] = field(default_factory=dict)  # seconds before a GET's answer
+    head_delay: dict[str, float] = field(default_factory=dict)  # seconds before a HEAD's answer
+    extra_bytes: dict[str, bytes] = field(default_factory=dict)  # appended to every body: longer than said
+    signed_links: bool = False  # each resolve issues a CDN link good for one GET; reused, it answers 403
+    cdn_status: int | None = None  # the CDN answers every request with this code
+    retry_after: dict[str, list[str]] = field(default_factory=dict)  # 429 with each value, in turn
 
 
 class HubServer:
@@ -67,6 +77,8 @@ class HubServer:
         # reset_counts() updates only its own, detached entry.
         self.transfers: defaultdict[str, list[list[int]]] = defaultdict(list)
         self.log: list[tuple[str, str, str | None]] = []  # method, path, authorization
+        self.stamps: list[tuple[float, str, str]] = []  # time.monotonic(), method, path
+        self.links: dict[str, bool] = {}  # signed link -> still good
         self.released = threading.Event()
         self.lock = threading.Lock()
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -109,6 +121,7 @@ class HubServer:
         with self.lock:
             self.transfers.clear()
             self.log.clear()
+            self.stamps.clear()
 
     def __enter__(self) -> HubServer:
         self.thread.start()
@@ -153,10 +166,20 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _route(self, head: bool) -> None:
         hub = self.hub
-        path = unquote(urlparse(self.path).path)
+        url = urlparse(self.path)
+        path = unquote(url.path)
         with hub.lock:
             hub.log.append((self.command, path, self.headers.get("authorization")))
+            hub.stamps.append((time.monotonic(), self.command, path))
         if m := re.fullmatch(r"/cdn/(spaces/)?([^/]+/[^/]+)/([0-9a-f]{64})", path):
+            if hub.faults.cdn_status is not None:
+                return self._error(hub.faults.cdn_status)
+            if hub.faults.signed_links:
+                with hub.lock:
+                    good = hub.links.get(url.query, False)
+                    hub.links[url.query] = False
+                if not good:
+                    return self._error(403, "SignatureExpired")
             repo = (hub.spaces if m.group(1) else hub.repos)[m.group(2)]
             name = next(p for p in repo.files if repo.is_lfs(p) and repo.sha256(p) == m.group(3))
             return self._body(repo, name, head)
@@ -169,6 +192,10 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._tree(m.group(1), m.group(2), kind)
             if m := re.fullmatch(rf"/{prefix}([^/]+/[^/]+)/resolve/([^/]+)/(.+)", path):
                 return self._resolve(m.group(1), m.group(2), m.group(3), head, kind)
+        for repo in hub.repos.values():  # a listed name with ../ in it: the client's URL lost the dots
+            for name in repo.files:
+                if posixpath.normpath(f"/{repo.repo_id}/resolve/{repo.commit}/{name}") == path:
+                    return self._resolve(repo.repo_id, repo.commit, name, head)
         self._error(404)
 
     def _repo(self, repo_id: str, revision: str, repo_type: str = "model") -> Repo | None:
@@ -194,6 +221,10 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             entry.update(rfilename=path, blobId=git_blob_id(data))
             lfs["sha256"] = repo.sha256(path)  # type: ignore[assignment]
+        if not self.hub.faults.listing_hashes:
+            entry.pop("oid", None)
+            entry.pop("blobId", None)
+            return entry
         if repo.is_lfs(path):
             entry["lfs"] = lfs
         return entry
@@ -227,18 +258,38 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(self.hub.faults.status[name])
         if name not in repo.files:
             return self._error(404, "EntryNotFound")
+        faults = self.hub.faults
+        if head and name in faults.head_delay:
+            self.hub.released.wait(faults.head_delay[name])
+        with self.hub.lock:
+            waits = faults.retry_after.get(name)
+            wait = waits.pop(0) if waits else None
+        if wait is not None:
+            return self._reply(429, {"Retry-After": wait, "Content-Type": "text/plain"}, b"Too Many Requests")
         data = repo.files[name]
+        etag = f'"{git_blob_id(data)}"'
+        if faults.weak_etags:
+            etag = f'W/"{len(data):x}-64a1b2c3"'
+        etag = faults.etag.get(name, etag)
         if repo.is_lfs(name):
             sha = repo.sha256(name)
+            location = f"{self.hub.cdn}/{'spaces/' if repo_type == 'space' else ''}{repo_id}/{sha}"
+            if faults.signed_links:
+                with self.hub.lock:
+                    signature = f"sig={len(self.hub.links)}"
+                    self.hub.links[signature] = True
+                location += "?" + signature
             headers = {
                 "X-Repo-Commit": repo.commit,
-                "ETag": f'"{git_blob_id(data)}"',
-                "X-Linked-Etag": f'"{sha}"',
+                "ETag": etag,
+                "X-Linked-Etag": faults.etag.get(name, f'"{sha}"'),
                 "X-Linked-Size": str(len(data)),
-                "Location": f"{self.hub.cdn}/{'spaces/' if repo_type == 'space' else ''}{repo_id}/{sha}",
+                "Location": location,
             }
+            if faults.weak_etags:
+                del headers["X-Linked-Etag"]
             return self._reply(302, headers)
-        self._body(repo, name, head, {"X-Repo-Commit": repo.commit, "ETag": f'"{git_blob_id(data)}"'})
+        self._body(repo, name, head, {"X-Repo-Commit": repo.commit, "ETag": etag})
 
     def _body(self, repo: Repo, name: str, head: bool, extra: dict[str, str] | None = None) -> None:
         hub, faults = self.hub, self.hub.faults
@@ -249,10 +300,12 @@ class _Handler(BaseHTTPRequestHandler):
             start = int(m.group(1))
         if start > len(data):
             return self._reply(416, {"Content-Range": f"bytes */{len(data)}"})
-        body = data[start:]
+        body = data[start:] + faults.extra_bytes.get(name, b"")
         if not head and start == 0 and name in faults.corrupt_once:
             faults.corrupt_once.discard(name)
             body = bytes([body[0] ^ 0xFF]) + body[1:]
+        if not head and name in faults.first_byte_delay:
+            hub.released.wait(faults.first_byte_delay[name])
         self.send_response(206 if start else 200)
         for k, v in (extra or {}).items():
             self.send_header(k, v)

@@ -4,13 +4,15 @@ huggingface_hub lists the repository, builds the headers (token, user agent) and
 from the environment, ``HF_HUB_OFFLINE``). The bytes are fetched here, with HTTP ``Range`` into
 ``blobs/<etag>.incomplete``, so a download interrupted by a dropped connection or a killed process continues
 from what is on disk, which huggingface_hub 2.x no longer does across processes. Every file is hashed
-against its ETag (the sha256 of an LFS file) before it enters the cache. No torch import here: the
-command line and the GUI can plan a download before the heavy libraries load.
+against its ETag (the sha256 of an LFS file), or the listing's hash when the ETag is none, before it enters
+the cache; every name a server sends is checked before it becomes a path (core/hubnames.py). No torch
+import here: the command line and the GUI can plan a download before the heavy libraries load.
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import shutil
 import threading
@@ -20,22 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wuerstchen_desktop.core import catalogue, hubcache
-from wuerstchen_desktop.core.errors import Cancelled, OfflineError
+from wuerstchen_desktop.core import catalogue, hubcache, hubnames
+from wuerstchen_desktop.core.errors import Cancelled, DownloadError
+from wuerstchen_desktop.core.hubhttp import FOLDER_HINT, RETRY_HINT, UNSAFE_HINT, Retry, short
 
 log = logging.getLogger(__name__)
-
-FOLDER_HINT = "Or use a folder you already have: pass it with --prior/--decoder, or import it in the app."
-RETRY_HINT = "Check the connection and proxy settings and try again: the download continues where it stopped."
-POLL_S = 0.5  # how long one socket read may block before cancel is checked again
-
-
-class DownloadError(OfflineError):
-    """The checkpoints could not be fetched; what is already on disk is kept for the next try."""
-
-
-class Stalled(Exception):
-    """The server sent nothing for the stall timeout; retried like a dropped connection."""
 
 
 class NotEnoughSpace(DownloadError):
@@ -51,7 +42,8 @@ class DownloadProgress:
     speed: float
     eta: float | None
     file: str
-    phase: str = "downloading"  # or "verifying"
+    phase: str = "downloading"  # or "verifying", or "waiting" (the server asked for a pause)
+    note: str = ""  # while waiting: why, and for how long, in a sentence
 
 
 ProgressCallback = Callable[[DownloadProgress], None]
@@ -138,88 +130,6 @@ def _cancel_check(cancel: CancelToken) -> Callable[[], bool]:
     return cancel
 
 
-def _http_error(exc: Exception, what: str) -> DownloadError | None:
-    """A clear error for a failure that retrying will not fix; None for a transient one."""
-    from huggingface_hub.errors import (
-        GatedRepoError,
-        HfHubHTTPError,
-        OfflineModeIsEnabled,
-        RepositoryNotFoundError,
-        RevisionNotFoundError,
-    )
-
-    if isinstance(exc, OfflineModeIsEnabled):
-        return DownloadError(
-            f"Cannot download {what}: offline mode is on (HF_HUB_OFFLINE).",
-            "Unset HF_HUB_OFFLINE to download. " + FOLDER_HINT,
-        )
-    if isinstance(exc, GatedRepoError) or (
-        isinstance(exc, HfHubHTTPError)
-        and exc.response is not None
-        and exc.response.status_code in (401, 403)
-    ):
-        return DownloadError(
-            f"The server refused access to {what}.",
-            "If this mirror needs a token, set HF_TOKEN or run `hf auth login`. " + FOLDER_HINT,
-        )
-    if isinstance(exc, (RepositoryNotFoundError, RevisionNotFoundError)) or (
-        isinstance(exc, HfHubHTTPError) and exc.response is not None and exc.response.status_code == 404
-    ):
-        return DownloadError(
-            f"{what} was not found on the server (HTTP 404).",
-            "Check the repository name and HF_ENDPOINT. " + FOLDER_HINT,
-        )
-    if isinstance(exc, HfHubHTTPError) and exc.response is not None:
-        code = exc.response.status_code
-        if code in (408, 429) or code >= 500:
-            return None
-        return DownloadError(f"The server answered HTTP {code} for {what}.", RETRY_HINT)
-    return None
-
-
-def _transient(exc: Exception) -> bool:
-    import httpx2
-    from huggingface_hub.errors import HfHubHTTPError
-
-    return isinstance(exc, (httpx2.TransportError, HfHubHTTPError, Stalled)) and not isinstance(
-        exc, httpx2.ProxyError
-    )
-
-
-class _Retry:
-    """Backoff between attempts; an attempt that made progress resets the count."""
-
-    def __init__(self, retries: int, backoff: float, cancelled: Callable[[], bool]) -> None:
-        self.retries, self.backoff, self.cancelled = retries, backoff, cancelled
-        self.failures = 0
-
-    def failed(self, exc: Exception, what: str) -> None:
-        """Wait before the next attempt, or raise the error the user sees."""
-        clear = _http_error(exc, what)
-        if clear is not None:
-            raise clear from exc
-        if not _transient(exc):
-            raise exc
-        self.failures += 1
-        if self.failures > self.retries:
-            raise DownloadError(
-                f"Could not download {what} after {self.retries + 1} tries: {_short(exc)}.",
-                RETRY_HINT + " " + FOLDER_HINT,
-            ) from exc
-        delay = min(self.backoff * 2 ** (self.failures - 1), 30.0)
-        log.warning("%s: %s; trying again in %.1f s", what, _short(exc), delay)
-        end = time.monotonic() + delay
-        while time.monotonic() < end:
-            if self.cancelled():
-                raise Cancelled()
-            time.sleep(min(0.05, max(0.0, end - time.monotonic())))
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 # -- planning --------------------------------------------------------------------------------------
 def plan(
     repo_ids: Sequence[str],
@@ -231,6 +141,7 @@ def plan(
     timeout: float = 10.0,
     retries: int = 3,
     backoff: float = 1.0,
+    cancel: CancelToken = None,
 ) -> DownloadPlan:
     """List each repository at its catalogue revision and compare with what the cache already holds.
 
@@ -238,14 +149,14 @@ def plan(
     entries of ``catalogue.OPTIONAL`` (the live-preview model): one already complete in the cache is left
     out without a request, and one that cannot be listed (no network, HTTP 404, offline mode) is left out
     with a sentence in ``DownloadPlan.warnings`` instead of an error. They come last in the plan.
+    ``cancel`` stops a wait on the server (a slow answer, a ``Retry-After``) within about a second.
     """
     from huggingface_hub import HfApi
 
     cache = hubcache.cache_root(cache_dir)
     api = HfApi(endpoint=endpoint, token=token)
-    repos = [
-        _plan_repo(api, cache, repo_id, "model", False, timeout, retries, backoff) for repo_id in repo_ids
-    ]
+    retry = functools.partial(Retry, retries, backoff, _cancel_check(cancel))
+    repos = [_plan_repo(api, cache, repo_id, "model", False, timeout, retry) for repo_id in repo_ids]
     warnings: list[str] = []
     for repo_id in optional:
         entry = catalogue.OPTIONAL.get(repo_id)
@@ -254,7 +165,7 @@ def plan(
         if hubcache.local_status(repo_id, entry.revision, cache, entry.repo_type).complete:
             continue
         try:
-            repos.append(_plan_repo(api, cache, repo_id, entry.repo_type, True, timeout, retries, backoff))
+            repos.append(_plan_repo(api, cache, repo_id, entry.repo_type, True, timeout, retry))
         except DownloadError as exc:
             warnings.append(_optional_warning(repo_id, exc))
     cache.mkdir(parents=True, exist_ok=True)
@@ -265,7 +176,7 @@ def plan(
 def _optional_warning(repo_id: str, exc: Exception) -> str:
     """The sentence for an optional repository left out, logged as a warning too."""
     entry = catalogue.OPTIONAL.get(repo_id)
-    reason = exc.message if isinstance(exc, DownloadError) else _short(exc)
+    reason = exc.message if isinstance(exc, DownloadError) else short(exc)
     name = f"{entry.label} ({repo_id})" if entry is not None else repo_id
     text = f"{name} was not downloaded: {reason.rstrip('.')}."
     if entry is not None and entry.without:
@@ -281,45 +192,62 @@ def _plan_repo(
     repo_type: str,
     optional: bool,
     timeout: float,
-    retries: int,
-    backoff: float,
+    retries: Callable[[], Retry],
 ) -> RepoPlan:
     import httpx2
 
+    from wuerstchen_desktop.core import transfer
+
     revision = catalogue.revision_for(repo_id, repo_type)
-    retry = _Retry(retries, backoff, lambda: False)
+    retry = retries()
     while True:
         try:
-            info = api.repo_info(
-                repo_id, repo_type=repo_type, revision=revision, files_metadata=True, timeout=timeout
+            info = transfer.call(
+                lambda: api.repo_info(
+                    repo_id, repo_type=repo_type, revision=revision, files_metadata=True, timeout=timeout
+                ),
+                retry.cancelled,
             )
             break
+        except Cancelled:
+            raise
         except httpx2.ConnectError as exc:  # no route, refused, no name: nothing to wait for
             raise DownloadError(
-                f"Could not download {repo_id}: cannot reach {api.endpoint} ({_short(exc)}).",
+                f"Could not download {repo_id}: cannot reach {api.endpoint} ({short(exc)}).",
                 RETRY_HINT + " " + FOLDER_HINT,
             ) from exc
         except Exception as exc:
             retry.failed(exc, repo_id)
     siblings = {s.rfilename: s for s in info.siblings or []}
+    for name in siblings:  # every listed name, wanted or not: one that climbs out betrays the server
+        _checked(repo_id, "file name", hubnames.repo_path, name)
     paths, missing = catalogue.wanted(repo_id, list(siblings), repo_type)
     if missing or not info.sha:
         raise DownloadError(
             f"The server's copy of {repo_id} lacks {', '.join(missing) or 'a commit id'}.",
             "Check HF_ENDPOINT, or try again later. " + FOLDER_HINT,
         )
+    commit = _checked(repo_id, "commit id", hubnames.commit, info.sha)
     rdir = hubcache.repo_dir(cache, repo_id, repo_type)
-    manifest = hubcache.read_manifest(rdir, info.sha) or {"files": {}}
+    manifest = hubcache.read_manifest(rdir, commit) or {"files": {}}
     entry = catalogue.lookup(repo_id, repo_type)
     files = []
     for path in paths:
         s = siblings[path]
         known = entry.file(path) if entry is not None else None
         size = s.lfs.size if s.lfs else s.size
-        size = size if size is not None else (known.size if known is not None else 0)
-        etag = s.lfs.sha256 if s.lfs else s.blob_id
-        files.append(RemoteFile(path, size, etag, _on_disk(rdir, info.sha, path, etag, size, manifest)))
-    return RepoPlan(repo_id, revision, info.sha, tuple(files), repo_type, optional)
+        size = size if isinstance(size, int) and size >= 0 else (known.size if known is not None else 0)
+        etag = _checked(repo_id, "checksum", hubnames.checksum, s.lfs.sha256 if s.lfs else s.blob_id)
+        files.append(RemoteFile(path, size, etag, _on_disk(rdir, commit, path, etag, size, manifest)))
+    return RepoPlan(repo_id, revision, commit, tuple(files), repo_type, optional)
+
+
+def _checked(repo_id: str, what: str, check: Callable[[Any], Any], value: object) -> Any:
+    """``check(value)``, or the error that says the server named something unsafe."""
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise DownloadError(f"The server listed an unsafe {what} for {repo_id}: {exc}.", UNSAFE_HINT) from exc
 
 
 def _on_disk(
@@ -350,7 +278,13 @@ class _Meter:
     last: float = 0.0
 
     def add(
-        self, n: int, file: str, fetched: bool = True, phase: str = "downloading", force: bool = False
+        self,
+        n: int,
+        file: str,
+        fetched: bool = True,
+        phase: str = "downloading",
+        force: bool = False,
+        note: str = "",
     ) -> None:
         self.done += n
         now = time.monotonic()
@@ -367,7 +301,7 @@ class _Meter:
             (t0, b0), (t1, b1) = self.samples[0], self.samples[-1]
             speed = (b1 - b0) / (t1 - t0)
         eta = (self.total - self.done) / speed if speed > 0 else None
-        self.callback(DownloadProgress(self.done, self.total, speed, eta, file, phase))
+        self.callback(DownloadProgress(self.done, self.total, speed, eta, file, phase, note))
 
 
 def download(
@@ -445,6 +379,7 @@ def ensure(
         timeout=timeout,
         retries=min(retries, 3),
         backoff=backoff,
+        cancel=cancel,
     )
     return download(
         the_plan,

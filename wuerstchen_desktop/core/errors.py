@@ -35,3 +35,7 @@ class Cancelled(WuerstchenError):
 
     def __init__(self, message: str = "Cancelled.", hint: str = "") -> None:
         super().__init__(message, hint)
+
+
+class DownloadError(OfflineError):
+    """The checkpoints could not be fetched; what is already on disk is kept for the next try."""

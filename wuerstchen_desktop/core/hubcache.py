@@ -77,9 +77,18 @@ def write_ref(rdir: Path, revision: str, commit: str) -> None:
 
 
 def place(rdir: Path, commit: str, path: str, etag: str) -> Path:
-    """Point ``snapshots/<commit>/<path>`` at ``blobs/<etag>``: a relative symlink, else a copy."""
+    """Point ``snapshots/<commit>/<path>`` at ``blobs/<etag>``: a relative symlink, else a copy.
+
+    ValueError, before anything is written, for names that would leave those folders.
+    """
     blob = rdir / "blobs" / etag
     pointer = rdir / "snapshots" / commit / path
+    if not (SHA256.match(etag) or COMMIT.match(etag)) or not COMMIT.match(commit):
+        raise ValueError(f"not a blob or commit name: {etag!r}, {commit!r}")
+    snapshot = os.path.normpath(rdir / "snapshots" / commit)
+    inside = os.path.normpath(pointer)
+    if inside == snapshot or os.path.commonpath([snapshot, inside]) != snapshot or "\\" in path:
+        raise ValueError(f"{path!r} is outside the snapshot folder")
     pointer.parent.mkdir(parents=True, exist_ok=True)
     if pointer.is_symlink() or pointer.exists():
         pointer.unlink()
