@@ -22,7 +22,7 @@ class CrashDialog(QMessageBox):
         self.setText(self.tr("Something went wrong: {0}").format(message))
         where = self.tr(" The details are in {0}.").format(log_file) if log_file is not None else ""
         self.setInformativeText(
-            self.tr("Your images are saved. Restart the app if it stops responding.") + where
+            self.tr("Images already saved are safe. Restart the app if it stops responding.") + where
         )
         self.setDetailedText(details)
 
