@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import faulthandler
 import logging
 import logging.handlers
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, TextIO
 
 from wuerstchen_desktop import __version__
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
 from wuerstchen_desktop.runtime import app_icon, ensure_std_streams
+
+if TYPE_CHECKING:
+    from wuerstchen_desktop.ui.crash_dialog import CrashReporter
 
 APP_NAME = "Wuerstchen Desktop"
 log = logging.getLogger("wuerstchen_desktop")
@@ -56,32 +62,60 @@ def setup_logging(verbose: bool) -> Path:
     return path
 
 
-def install_crash_handler(log_file: Path) -> None:
-    """Log every uncaught exception with its traceback and tell the user where the log is."""
+_fault_files: list[TextIO] = []  # open until the process ends, whenever that is
+
+
+def keep_fault_log(folder: Path) -> None:
+    """A hard crash (a segmentation fault in Qt or torch) leaves every thread's Python stack in
+    ``faults.log`` beside the log, instead of nothing."""
+    faults = open(folder / "faults.log", "a", encoding="utf-8")  # noqa: SIM115
+    faulthandler.enable(faults)
+    _fault_files.append(faults)
+
+
+def crash_key(kind: type[BaseException], tb: TracebackType | None) -> str:
+    """The same error at the same place gives the same key: it is shown once, however often it happens."""
+    frames = traceback.extract_tb(tb)
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+    return f"{kind.__qualname__} at {where}"
+
+
+def install_crash_handler(log_file: Path) -> CrashReporter:
+    """Log every uncaught exception (in the main thread, a worker thread, or a Qt slot or event handler,
+    which PySide6 hands to ``sys.excepthook``) with its traceback, and tell the user in a dialog."""
+    from wuerstchen_desktop.ui.crash_dialog import CrashReporter
+
+    reporter = CrashReporter(log_file)
+    logged: set[str] = set()
 
     def handle(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         if issubclass(kind, KeyboardInterrupt):
             sys.__excepthook__(kind, exc, tb)
             return
-        log.critical("uncaught exception", exc_info=(kind, exc, tb))
-        from PySide6.QtWidgets import QApplication, QMessageBox
+        key = crash_key(kind, tb)
+        if key in logged:  # a slot failing on every tick: one traceback in the log is enough
+            log.error("uncaught exception again: %s: %s", key, exc)
+        else:
+            logged.add(key)
+            log.critical("uncaught exception", exc_info=(kind, exc, tb))
+        details = "".join(traceback.format_exception(kind, exc, tb))
+        reporter.report(key, f"{kind.__name__}: {exc}" if str(exc) else kind.__name__, details)
 
-        if QApplication.instance() is not None:
-            box = QMessageBox(
-                QMessageBox.Icon.Critical,
-                "Würstchen Desktop",
-                f"Something went wrong: {exc}\n\nThe details are in {log_file}.",
-            )
-            box.setDetailedText("".join(traceback.format_exception(kind, exc, tb)))
-            box.exec()
+    def handle_thread(args: threading.ExceptHookArgs) -> None:
+        if args.exc_value is None or issubclass(args.exc_type, SystemExit):
+            return
+        sys.excepthook(args.exc_type, args.exc_value, args.exc_traceback)
 
     sys.excepthook = handle
+    threading.excepthook = handle_thread
+    return reporter
 
 
 def main(argv: Sequence[str]) -> int:
     ensure_std_streams()
     args = parse_args(argv)
     log_file = setup_logging(args.verbose)
+    keep_fault_log(log_file.parent)
     install_crash_handler(log_file)
     log.info("Würstchen Desktop %s starting", __version__)
     if args.self_test:

@@ -142,13 +142,13 @@ def test_export_without_metadata(qtbot, make_window, tmp_path: Path) -> None:
     window = make_window()
     fast(window)
     generate_and_wait(qtbot, window, 1)
-    with qtbot.waitSignal(window.history.worker.exported, timeout=WAIT_MS) as exported:
-        window.gallery_actions.export_clean(window.gallery.item_at(0), tmp_path / "share")
-    shared = exported.args[0]
-    assert shared.parent == tmp_path / "share"
+    window.gallery_actions.export_clean(window.gallery.item_at(0), tmp_path / "share")
+    # Waits on the window, not on the worker's signal: a waitSignal blocker would run on the worker's thread.
+    qtbot.waitUntil(lambda: "Exported" in window.statusBar().currentMessage(), timeout=WAIT_MS)
+    (shared,) = (tmp_path / "share").iterdir()
+    assert str(shared) in window.statusBar().currentMessage()
     try:
         read_parameters(shared)
         raise AssertionError("the shared copy still carries parameters")
     except NoParametersFound:
         pass
-    assert "Exported" in window.statusBar().currentMessage()

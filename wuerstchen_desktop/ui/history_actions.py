@@ -28,11 +28,17 @@ class HistoryActions(QObject):
         self.w = window
         self.undo_token: str | None = None
         self.reads: dict[int, str] = {}  # history read request -> what to do with the answer
+        # The worker's signals go to methods of objects on the GUI thread, never to lambdas: a lambda has no
+        # thread, so Qt would run it on the history thread, where touching a widget crashes the app.
         h = window.history.worker
+        h.opened.connect(self.opened)
         h.added.connect(self.added)
+        h.changed.connect(window.gallery.model.replace)
         h.removed.connect(self.removed)
         h.restored.connect(self.added)
         h.parameters_read.connect(self.parameters_read)
+        h.exported.connect(self.exported)
+        h.failed.connect(self.failed)
 
     def copy_parameters(self) -> None:
         item = self.w.gallery.current_item()
@@ -103,6 +109,15 @@ class HistoryActions(QObject):
         message = " ".join(notes) or self.tr("All settings carried over.")
         self.w.statusBar().showMessage(message, 15_000)
         self.w.panel.show_note(" ".join(notes))
+
+    def opened(self, _count: int) -> None:
+        self.w.gallery.model.reload()
+
+    def exported(self, path: Path) -> None:
+        self.w.statusBar().showMessage(self.tr("Exported {0}").format(path), 10_000)
+
+    def failed(self, message: str) -> None:
+        self.w.statusBar().showMessage(message, 10_000)
 
     def added(self, item: Any) -> None:
         self.w.gallery.model.insert_newest(item)

@@ -37,7 +37,7 @@ from wuerstchen_desktop.ui.gallery import GalleryPanel
 from wuerstchen_desktop.ui.history_actions import HistoryActions
 from wuerstchen_desktop.ui.image_view import ImageView
 from wuerstchen_desktop.ui.prompt_panel import PromptPanel
-from wuerstchen_desktop.ui.settings_dialog import SettingsDialog, SettingsStore
+from wuerstchen_desktop.ui.settings_dialog import SettingsDialog, SettingsStore, output_folder_problem
 from wuerstchen_desktop.ui.theme import apply_theme
 from wuerstchen_desktop.worker.downloads import DownloadService
 from wuerstchen_desktop.worker.generation import GenerationService
@@ -101,7 +101,7 @@ class MainWindow(QMainWindow):
         self.gallery_actions = HistoryActions(self)
         self._actions()
         self._connect()
-        self.history.open(settings.output_dir, index_path)
+        self._open_history()
         self.panel.show_prior(settings.prior)
         self.panel.prompt.setFocus()
 
@@ -161,13 +161,7 @@ class MainWindow(QMainWindow):
         s.job_failed.connect(self._job_failed)
         s.job_cancelled.connect(self._job_cancelled)
         s.queue_changed.connect(self.panel.set_busy_hint)
-        h = self.history.worker
-        h.opened.connect(lambda _count: self.gallery.model.reload())
-        h.changed.connect(self.gallery.model.replace)
-        h.failed.connect(lambda message: self.statusBar().showMessage(message, 10_000))
-        h.exported.connect(
-            lambda path: self.statusBar().showMessage(self.tr("Exported {0}").format(path), 10_000)
-        )
+        # The history worker's answers go to self.gallery_actions.
         self.downloads.worker.checked.connect(self._checked)
         self.downloads.worker.counter_ready.connect(self.panel.set_token_counter)
 
@@ -254,6 +248,14 @@ class MainWindow(QMainWindow):
         self.service.submit(self.flow.job(params, GENERATE))
         self.center.setCurrentWidget(self.view)  # where its live previews and its image appear
 
+    def _open_history(self) -> None:
+        """List the output folder's images; if images cannot be saved there, say so until a job starts."""
+        problem = output_folder_problem(self.settings.output_dir)
+        if problem is None or self.settings.output_dir.is_dir():
+            self.history.open(self.settings.output_dir, self.index_path)
+        if problem is not None:
+            self.statusBar().showMessage(problem)
+
     @property
     def out_dir(self) -> Path:
         return self.settings.output_dir
@@ -300,7 +302,7 @@ class MainWindow(QMainWindow):
         if isinstance(app, QApplication):
             apply_theme(app, settings.theme)
         if settings.output_dir != old.output_dir:
-            self.history.open(settings.output_dir, self.index_path)
+            self._open_history()
         self.service.reconfigure(EngineConfig.from_settings(settings))
         if (settings.prior, settings.decoder) != (old.prior, old.decoder):
             self.start_engine()  # other checkpoints: download them first if they are not on disk

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QSettings
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -19,6 +22,33 @@ from PySide6.QtWidgets import (
 )
 
 from wuerstchen_desktop.core.settings import CHOICES, Settings
+
+
+def output_folder_problem(folder: Path) -> str | None:
+    """Why images cannot be saved in ``folder``, as a sentence that says what to do; None if they can.
+    A folder that does not exist yet is fine when it can be made (nothing is created here)."""
+
+    def tr(text: str) -> str:
+        return QCoreApplication.translate("SettingsDialog", text)
+
+    folder = Path(folder).expanduser()
+    if folder.exists() and not folder.is_dir():
+        return tr("The output folder {0} is a file, not a folder: choose a folder.").format(folder)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        return tr(
+            "The output folder {0} cannot be made, because {1} is a file: choose another folder."
+        ).format(folder, existing)
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as exc:
+        return tr("Images cannot be saved in {0} ({1}): choose a folder you may write to.").format(
+            folder, exc.strerror or exc
+        )
+    return None
 
 
 class SettingsStore:
@@ -103,10 +133,15 @@ class SettingsDialog(QDialog):
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
+        self.output_problem = QLabel()
+        self.output_problem.setWordWrap(True)
+        self.output_problem.setStyleSheet("color: #d9534f")
+        self.output_problem.hide()
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         root = QVBoxLayout(self)
         root.addLayout(form)
+        root.addWidget(self.output_problem)
         root.addWidget(buttons)
 
     def _path_row(self, value: str, name: str) -> tuple[QWidget, QLineEdit]:
@@ -125,6 +160,16 @@ class SettingsDialog(QDialog):
         folder = QFileDialog.getExistingDirectory(self, title, edit.text())
         if folder:
             edit.setText(folder)
+
+    def accept(self) -> None:
+        """OK keeps the dialog open, saying why, while images could not be saved in the output folder."""
+        problem = output_folder_problem(self.settings().output_dir)
+        if problem is not None:
+            self.output_problem.setText(problem)
+            self.output_problem.show()
+            self.output_dir.setFocus()
+            return
+        super().accept()
 
     def settings(self) -> Settings:
         """What the dialog shows, validated like stored values."""
