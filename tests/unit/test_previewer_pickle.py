@@ -44,7 +44,10 @@ def state(pt: Path) -> dict[str, torch.Tensor]:
 
 
 def test_training_state_weights_only_refuses_is_skipped_not_run(
-    state: dict[str, torch.Tensor], tmp_path: Path, caplog: pytest.LogCaptureFixture
+    state: dict[str, torch.Tensor],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A run's record beside the weights that ``weights_only`` alone refuses (a numpy metric, the run's
     arguments): the weights still convert, and those objects are never built."""
@@ -57,11 +60,16 @@ def test_training_state_weights_only_refuses_is_skipped_not_run(
     torch.save(layout, path)
     with pytest.raises(pickle.UnpicklingError):
         torch.load(path, weights_only=True)
+    built: list[object] = []  # a Namespace that is really unpickled gets its state set
+    monkeypatch.setattr(argparse.Namespace, "__setstate__", built.append, raising=False)
     with caplog.at_level(logging.INFO):
         dst = convert_previewer(path, tmp_path / "x.safetensors")
     assert "argparse.Namespace" in caplog.text and "scalar" in caplog.text
     with safe_open(str(dst), framework="pt") as f:
         assert set(f.keys()) == set(state)
+    assert built == []
+    torch.load(path, weights_only=False)  # the spy is real: an ordinary load builds it
+    assert built
 
     # Those types inside the state dict are not weights: refused.
     torch.save({"state_dict": {**state, "blocks.0.weight": np.zeros(3)}}, tmp_path / "bad.pt")
