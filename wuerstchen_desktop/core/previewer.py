@@ -147,7 +147,7 @@ def convert_previewer(pt_path: Path, dst: Path) -> Path:
 
 
 def _check_room(dst: Path, size: int) -> None:
-    """Refuse before writing when the disk of ``dst`` (often not the download's disk) lacks ``size`` bytes."""
+    """Refuse before writing when the disk of ``dst`` (maybe not the download's disk) lacks ``size`` bytes."""
     import shutil
 
     from wuerstchen_desktop.core.download import human
