@@ -2,7 +2,7 @@
 
 Run with ``python tests/benchmarks/bench_compose.py [--size 512] [--count 4]``. It uses the random-weight
 checkpoints at the published configs that ``bench_pipeline.py`` writes (once) into
-``~/.cache/wuerstchen-bench``, and a random previewer at its published size (c_hidden 512), so the work
+``~/.cache/wuerstchen-bench``, and a random previewer at its published size (c_hidden 512, 4x), so the work
 is exactly what the real weights cost. One pipeline with the automatic device, precision and memory
 choice; its models are loaded before the clock starts, as in the app between jobs. Printed: seconds to
 the contact sheet (Stage C for every seed plus the previews), seconds for the same number of full images,
@@ -17,8 +17,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pipeline import CACHE, PROMPT, SEED, ensure_checkpoints
 
@@ -29,15 +27,15 @@ from wuerstchen_desktop.core.params import GenerationParams
 
 
 def random_previewer(folder: Path) -> Path:
-    """A previewer at the published size with random weights, as the converted safetensors file."""
-    from safetensors.torch import save_file
+    """A previewer at the published size with random weights, written in the published layout (weights
+    beside training state) and converted as the app converts the download."""
+    from wuerstchen_desktop.core import tiny
+    from wuerstchen_desktop.core.catalogue import PREVIEWER_FILE
+    from wuerstchen_desktop.core.models.previewer import PREVIEWER_C_HIDDEN
+    from wuerstchen_desktop.core.previewer import convert_previewer
 
-    from wuerstchen_desktop.core.models.previewer import Previewer
-
-    torch.manual_seed(0)
-    path = folder / "previewer.safetensors"
-    save_file({k: v.contiguous() for k, v in Previewer().state_dict().items()}, str(path))
-    return path
+    pt = tiny.write_previewer_pt(folder / Path(PREVIEWER_FILE).name, c_hidden=PREVIEWER_C_HIDDEN)
+    return convert_previewer(pt, folder / "previewer.safetensors")
 
 
 def timed(label: str, work):

@@ -37,8 +37,8 @@ def test_live_previews_at_every_prior_step(qtbot, make_window) -> None:
     assert [p.step for p in previews] == [1, 2, 3] and all(p.total == 3 for p in previews)
     last = previews[-1]
     assert last.seeds == (4, 5) and len(last.images) == 2
-    assert (last.width, last.height) == (48, 48)  # 8x the 6x6 Stage C latent of a 256x256 image
-    assert all(len(buf) == 48 * 48 * 3 for buf in last.images)
+    assert (last.width, last.height) == (24, 24)  # 4x the 6x6 Stage C latent of a 256x256 image
+    assert all(len(buf) == 24 * 24 * 3 for buf in last.images)
     assert last.approximate  # no previewer network in this test's cache
     # While it ran, the image view showed the previews with an honest caption; the image replaced them.
     assert window.view.caption() == ""
@@ -195,6 +195,7 @@ def test_approximate_previews_offer_the_preview_model(qtbot, make_window, hub, p
     fast(window, prompt="a lamp", seed=10, steps=2)
     generate_and_wait(qtbot, window, 2)
     assert previews and not any(p.approximate for p in previews)  # the real network now
+    assert all((p.width, p.height) == (24, 24) for p in previews)  # its 4x of the 6x6 latent
     assert not window.previewer_button.isVisible()
     assert list(previewer_dir.glob("previewer-*.safetensors"))
 

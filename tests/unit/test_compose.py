@@ -60,8 +60,8 @@ def test_compose_is_the_stage_c_of_generate(pipeline) -> None:
     assert torch.equal(composed.stage_c, full.stage_c)
     assert [p.seed for p in composed.params] == [11, 12]
     assert all(p.images == 1 for p in composed.params)
-    # Previews are 8x the 6x6 latent; without a previewer network they are approximate.
-    assert [im.size for im in composed.previews] == [(48, 48), (48, 48)]
+    # Without a previewer network the previews are approximate, at the previewer's size.
+    assert [im.size for im in composed.previews] == [(24, 24), (24, 24)]  # 4x the 6x6 latent
     assert composed.approximate
     a, b = (np.asarray(im) for im in composed.previews)
     assert not np.array_equal(a, b)  # two compositions, two layouts
@@ -102,7 +102,7 @@ def test_compose_job_writes_compositions_that_decode_and_reproduce(pipeline, tmp
     for path in compositions:
         assert path.relative_to(out).parts[0] == COMPOSITIONS_FOLDER
         assert path.suffix == ".png"
-        assert Image.open(path).size == (48, 48)
+        assert Image.open(path).size == (24, 24)
     record = read_record(compositions[1])
     assert record.kind == "composition" and record.params.seed == 12 and record.latent is not None
     # The composition file alone composes the same latent again.

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.demo_previewer import DemoPreviewer
 from tests.hub_server import HubServer
 from wuerstchen_desktop.cli import main
 from wuerstchen_desktop.core import catalogue, download, hubcache, tiny
@@ -56,8 +57,14 @@ def test_catalogue_entry() -> None:
     assert PREVIEWER_REPO not in catalogue.CATALOGUE  # never needed to generate
     assert PREVIEWER_REPO not in catalogue.repos_needed()
     with torch.device("meta"):
-        elements = sum(t.numel() for t in Previewer().state_dict().values())
-    assert abs(entry.size - 4 * elements) < 100_000 and not entry.size_is_exact  # float32, about 16 MB
+        model = Previewer()
+    params = sum(p.numel() for p in model.parameters())
+    elements = sum(t.numel() for t in model.state_dict().values())
+    assert entry.size == 45_244_773 and entry.size_is_exact
+    assert entry.files[0].sha256 == "76e82483253b24430b20e3e0c98ec2f9aeb45f0b487f7b330bac044b5de0d6f7"
+    # A training checkpoint: the float32 weights and AdamW's two moments of each parameter, and a little more.
+    assert 0 < entry.size - 4 * (elements + 2 * params) < 50_000
+    assert 0 < catalogue.PREVIEWER_CONVERTED_BYTES - 4 * elements < 10_000  # the weights alone
     assert catalogue.lookup(PREVIEWER_REPO, "space") is entry and catalogue.lookup(PREVIEWER_REPO) is None
     listing = ["README.md", "app.py", PREVIEWER_FILE, "previewer/other.pt"]
     assert catalogue.wanted(PREVIEWER_REPO, listing, "space") == ([PREVIEWER_FILE], [])
@@ -124,13 +131,17 @@ def test_find_previewer_converts_once_and_works_offline(
     assert find_previewer(data_dir=data_dir) == path
     assert conversions == [path] and path.stat().st_mtime_ns == mtime  # not converted again
 
+    # The Space serves the published layout (weights beside training state); only the weights convert.
     pt = space_dir(cache) / "snapshots" / space.commit / PREVIEWER_FILE
-    state = torch.load(pt, map_location="cpu", weights_only=True)["state_dict"]
-    expected = Previewer(c_hidden=32)
-    expected.load_state_dict(state)
+    published = torch.load(pt, map_location="cpu", weights_only=True)
+    assert {"state_dict", "optimizer_state_dict", "grad_scaler_state_dict"} <= set(published)
+    expected = DemoPreviewer(c_hidden=32)
+    expected.load_state_dict(published["state_dict"])
     x = torch.randn(1, 16, 4, 6)
+    pixels = pv.preview_pixels(x, load_previewer(path))
     with torch.no_grad():
-        assert torch.equal(load_previewer(path)(x), expected(x))
+        assert pixels.shape == (1, 3, 16, 24)
+        assert torch.equal(pixels, expected.eval()(x).clamp(0, 1))
 
     # A damaged conversion is made again from the download.
     path.write_bytes(b"\0" * 100)
@@ -171,7 +182,7 @@ def test_a_copied_snapshot_without_links_or_manifest_is_hashed(hub, cache, data_
 def test_a_hostile_download_raises_a_clear_error_and_runs_nothing(
     hub, cache, data_dir: Path, tmp_path: Path
 ) -> None:
-    from tests.unit.test_previewer import Trap
+    from tests.unit.test_previewer_pickle import Trap
 
     marker = tmp_path / "marker"
     folder = tmp_path / "hostile-space"
@@ -222,7 +233,7 @@ def test_unreachable_space_server_is_a_warning_too(hub, cache, monkeypatch) -> N
 def test_cli_download_fetches_it_and_info_lists_it(hub, cache, capsys) -> None:
     assert main(["info"]) == 0
     out = capsys.readouterr().out
-    assert f"{PREVIEWER_REPO} (space, optional, live preview model): not downloaded (about 15.9 MB)" in out
+    assert f"{PREVIEWER_REPO} (space, optional, live preview model): not downloaded (45.2 MB)" in out
     assert "live previews will be approximate" in out
 
     assert main(["download"]) == 0

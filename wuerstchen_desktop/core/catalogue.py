@@ -1,8 +1,9 @@
 """The published Würstchen v2 checkpoints: repositories, revisions, the exact files the app needs, sizes.
 
-Sizes come from the published checkpoints (docs/WUERSTCHEN.md). Only the prior weights' size is documented
-to the byte; every other size is an estimate (parameters x 4 bytes, or a few kilobytes for a config) and is
-marked ``exact=False``: the server's reported size replaces it when a download is planned.
+Sizes come from the published checkpoints (docs/WUERSTCHEN.md). Only the prior weights' and the
+previewer's sizes are documented to the byte; every other size is an estimate (parameters x 4 bytes, or a
+few kilobytes for a config) and is marked ``exact=False``: the server's reported size replaces it when a
+download is planned.
 
 No commit hash has been confirmed for these repositories, so every entry follows ``main``; the commit
 actually downloaded is recorded in the cache (``refs/main`` and the snapshot folder name), and a source
@@ -10,8 +11,8 @@ built from the cache carries it, so an image can name the exact weights that mad
 
 ``CATALOGUE`` holds the model repositories a generation needs. ``OPTIONAL`` holds what the app can do
 without: the live-preview network, a single file of the official demo (a Hugging Face *Space*, not a
-model repository). It is a torch pickle: it is fetched like any file but never unpickled; core/previewer.py
-reads its tensors with ``torch.load(weights_only=True)`` and converts them to safetensors once.
+model repository). It is a torch training checkpoint: fetched like any file, read only with
+``torch.load(weights_only=True)``, and its weights converted once to safetensors (core/previewer.py).
 """
 
 from __future__ import annotations
@@ -37,11 +38,16 @@ ALLOW_PATTERNS = [
 
 PRIOR_BYTES = 3_974_614_642  # every published prior, to the byte
 
-# The Stage C previewer of the official demo: 3,983,755 tensor elements, about 16 MB as a float32 pickle.
+# The Stage C previewer of the official demo (docs/WUERSTCHEN.md): 3,765,891 parameters, 3,769,481 tensor
+# elements with batch norm's statistics. The file is a training checkpoint: the float32 weights under
+# ``state_dict`` beside AdamW's two moments of every parameter, so three times their size.
 PREVIEWER_REPO = "warp-ai/Wuerstchen"
 PREVIEWER_REPO_TYPE = "space"
 PREVIEWER_FILE = "previewer/text2img_wurstchen_b_v1_previewer_100k.pt"
-PREVIEWER_BYTES = 15_950_000
+PREVIEWER_BYTES = 45_244_773
+PREVIEWER_SHA256 = "76e82483253b24430b20e3e0c98ec2f9aeb45f0b487f7b330bac044b5de0d6f7"  # its Git LFS oid
+# The weights alone as the safetensors file the app converts them to, in its data folder.
+PREVIEWER_CONVERTED_BYTES = 15_081_740
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,7 @@ class CatalogueFile:
     size: int
     exact: bool = False
     required: bool = True
+    sha256: str | None = None  # of the published file, where known
 
 
 @dataclass(frozen=True)
@@ -145,7 +152,7 @@ PREVIEWER = Checkpoint(
     side="previewer",
     label="Live preview model",
     description="the Stage C previewer of the official demo (optional)",
-    files=(CatalogueFile(PREVIEWER_FILE, PREVIEWER_BYTES),),
+    files=(CatalogueFile(PREVIEWER_FILE, PREVIEWER_BYTES, exact=True, sha256=PREVIEWER_SHA256),),
     repo_type=PREVIEWER_REPO_TYPE,
     without="live previews will be approximate (the layout only, not the colours)",
 )

@@ -34,7 +34,7 @@ class CompositionResult:
     """Stage C results of a compose job, in prompt-major order, each with its preview."""
 
     stage_c: torch.Tensor  # (B, 16, h, w) float32 on the CPU: the decoder's conditioning
-    previews: list[Image.Image]  # 8x the latent's size
+    previews: list[Image.Image]  # the previewer's pixels: 4x the latent's size (96x96 at 1024x1024)
     approximate: bool  # previews from the cheap approximation, not the previewer network
     params: list[GenerationParams]  # one per composition (images=1)
     warnings: list[str] = field(default_factory=list)

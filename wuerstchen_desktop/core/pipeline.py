@@ -235,7 +235,7 @@ class Pipeline:
 
     @torch.inference_mode()
     def preview(self, latents: torch.Tensor) -> torch.Tensor:
-        """RGB previews ``(B, 3, 8h, 8w)`` in [0, 1], float32 on the CPU, of Stage C latents in the prior
+        """RGB previews ``(B, 3, 4h, 4w)`` in [0, 1], float32 on the CPU, of Stage C latents in the prior
         sampler's space (a step's ``denoised`` estimate, or ``prior_space`` of a finished latent)."""
         from wuerstchen_desktop.core.previewer import load_previewer, preview_pixels
 

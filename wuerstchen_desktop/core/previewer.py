@@ -2,14 +2,15 @@
 
 The previewer is one file of the official Würstchen demo, the Hugging Face *Space* ``warp-ai/Wuerstchen``
 (``PREVIEWER_FILE``), downloaded as an optional extra with the checkpoints (core/catalogue.py). It is a
-torch pickle, and a pickle can run code when it is loaded, so it is never unpickled: ``convert_previewer``
-reads its tensors with ``torch.load(weights_only=True)`` (which refuses anything but tensors and plain
-containers), checks every name and shape against ``Previewer``, and writes them once as a safetensors file
-in the app's data folder. The app only ever loads that file (``load_previewer``). ``find_previewer`` does
-both steps from the Hugging Face cache, without the network.
+training checkpoint, a torch pickle: the weights under ``state_dict`` (a third of the file) beside the
+optimizer's state. A pickle can run code when it is loaded, so ``convert_previewer`` reads it only with
+``torch.load(weights_only=True)`` (core/previewer_pt.py), keeps ``state_dict`` alone, checks every name
+and shape against ``Previewer``, and writes those tensors once as a safetensors file in the app's data
+folder. The app only ever loads that file (``load_previewer``). ``find_previewer`` does both steps from
+the Hugging Face cache, without the network.
 
 Both the previewer and ``approximate_preview`` take the Stage C latent as the prior's sampler holds it
-(``(B, 16, h, w)``, before the pipeline's ``* 42 - 1`` rescale) and give ``(B, 3, 8h, 8w)`` pixels in
+(``(B, 16, h, w)``, before the pipeline's ``* 42 - 1`` rescale) and give ``(B, 3, 4h, 4w)`` pixels in
 [0, 1]; ``render_previews`` turns those into RGB888 bytes for the window.
 
 torch is imported inside the functions, so the constants and ``default_previewer_dir`` cost nothing to
@@ -22,13 +23,18 @@ import contextlib
 import hashlib
 import logging
 import os
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wuerstchen_desktop.core import hubcache
-from wuerstchen_desktop.core.catalogue import PREVIEWER_FILE, PREVIEWER_REPO, PREVIEWER_REPO_TYPE
+from wuerstchen_desktop.core.catalogue import (
+    PREVIEWER_FILE,
+    PREVIEWER_REPO,
+    PREVIEWER_REPO_TYPE,
+    PREVIEWER_SHA256,
+)
 from wuerstchen_desktop.core.errors import CheckpointError
+from wuerstchen_desktop.core.previewer_pt import read_state_dict
 
 if TYPE_CHECKING:
     import torch
@@ -51,7 +57,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FIRST_KEY = "blocks.0.weight"  # (c_hidden, c_in, 1, 1): gives the width of a checkpoint
-SCALE = 8  # pixels per latent position
+SCALE = 4  # preview pixels per latent position: a 24x24 latent (1024x1024) gives 96x96
 _NAME = "previewer-{}.safetensors"
 _DOWNLOAD_HINT = "Delete {0} and download it again with `wuerstchen-desktop download`."
 
@@ -106,56 +112,16 @@ def _check_shapes(shapes: dict[str, tuple[int, ...]], path: Path, hint: str) -> 
 
 
 # -- .pt to safetensors ----------------------------------------------------------------------------
-def _read_pt(pt_path: Path, hint: str) -> dict[str, torch.Tensor]:
-    """The tensors of a torch checkpoint, read without running any code it may hold."""
-    import pickle
-
-    import torch
-
-    if not pt_path.is_file():
-        raise CheckpointError(f"Missing previewer file {pt_path}.", hint)
-    major, minor = (int(part) for part in torch.__version__.split(".")[:2])
-    if (major, minor) < (2, 6):  # before 2.6, weights_only=True could still be made to run code
-        raise CheckpointError(
-            f"torch {torch.__version__} cannot read the previewer safely.", "Update torch to 2.6 or newer."
-        )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch warns about pickle protocols; the errors say enough
-            data = torch.load(pt_path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "GLOBAL" in str(exc):
-            raise CheckpointError(
-                f"{pt_path} holds Python objects besides tensors, which could run code when loaded; it was "
-                "refused and nothing in it was run. It is not the published previewer, or it was tampered "
-                "with.",
-                hint,
-            ) from exc
-        raise CheckpointError(
-            f"{pt_path} was refused: it is damaged, or not a plain tensor checkpoint. Nothing in it was run.",
-            hint,
-        ) from exc
-    except Exception as exc:  # a damaged archive fails in many ways inside torch: all of them mean damaged
-        text = str(exc).strip()
-        detail = text.splitlines()[0].split(". ")[0][:160] if text else type(exc).__name__
-        raise CheckpointError(f"{pt_path} is damaged or incomplete ({detail}).", hint) from exc
-    state = data.get("state_dict", data) if isinstance(data, dict) else None
-    if not isinstance(state, dict) or not state:
-        raise CheckpointError(f"{pt_path} holds no state dict of tensors.", hint)
-    for key, value in state.items():
-        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-            raise CheckpointError(f"{pt_path} holds {key!r}, which is not a named tensor.", hint)
-    return state
-
-
 def convert_previewer(pt_path: Path, dst: Path) -> Path:
     """Convert the published previewer checkpoint (a torch pickle) to a safetensors file at ``dst``.
 
-    The pickle is read with ``torch.load(weights_only=True)`` only: a file holding anything but tensors is
-    refused without running it. Accepts ``{"state_dict": {...}}`` (as published) or a bare state dict.
-    Every tensor name and shape is checked against ``Previewer`` (width from ``blocks.0.weight``). Raises
-    CheckpointError, naming the tensor or what is wrong, for a hostile, truncated, damaged or mismatched
-    file; ``dst`` is then left as it was. Returns ``dst``.
+    The pickle is read with ``torch.load(weights_only=True)`` only (core/previewer_pt.py): a file holding
+    objects that could run code is refused without running it. Accepts the published training checkpoint
+    (``{"state_dict": {...}, "optimizer_state_dict": ..., ...}``: only ``state_dict`` is kept) or a bare
+    state dict. Every tensor name and shape is checked against ``Previewer`` (width from
+    ``blocks.0.weight``). Raises CheckpointError, naming the tensor or what is wrong, for a hostile,
+    truncated, damaged or mismatched file, or when ``dst``'s disk has no room; ``dst`` is then left as it
+    was. Returns ``dst``.
     """
     from safetensors.torch import save
 
@@ -163,12 +129,14 @@ def convert_previewer(pt_path: Path, dst: Path) -> Path:
 
     pt_path, dst = Path(pt_path), Path(dst)
     hint = _DOWNLOAD_HINT.format(pt_path)
-    state = _read_pt(pt_path, hint)
+    state = read_state_dict(pt_path, hint)
     c_hidden = _check_shapes({k: tuple(v.shape) for k, v in state.items()}, pt_path, hint)
     tensors = {k: v.detach().clone().contiguous() for k, v in state.items()}
     metadata = {"format": "pt", "source": f"{PREVIEWER_REPO}/{PREVIEWER_FILE}", "c_hidden": str(c_hidden)}
+    data = save(tensors, metadata=metadata)
+    _check_room(dst, len(data))
     try:
-        replace_atomic(save(tensors, metadata=metadata), dst)
+        replace_atomic(data, dst)
     except OSError as exc:
         raise CheckpointError(
             f"Cannot write the converted previewer to {dst}: {exc.strerror or exc}.",
@@ -176,6 +144,27 @@ def convert_previewer(pt_path: Path, dst: Path) -> Path:
         ) from exc
     log.info("converted the previewer %s to %s (width %d)", pt_path, dst, c_hidden)
     return dst
+
+
+def _check_room(dst: Path, size: int) -> None:
+    """Refuse before writing when the disk of ``dst`` (maybe not the download's disk) lacks ``size`` bytes."""
+    import shutil
+
+    from wuerstchen_desktop.core.download import human
+
+    folder = dst.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return  # cannot tell: the write itself says what went wrong
+    if free < size:
+        raise CheckpointError(
+            f"Not enough disk space to set up the live preview model: it needs {human(size)} in "
+            f"{dst.parent}, which has {human(free)} free.",
+            "Free some space; until then, live previews are approximate.",
+        )
 
 
 # -- loading the safetensors -----------------------------------------------------------------------
@@ -259,13 +248,16 @@ def find_previewer(cache_dir: Path | str | None = None, data_dir: Path | str | N
     pt = status.snapshot / PREVIEWER_FILE
     rdir = hubcache.repo_dir(hubcache.cache_root(cache_dir), PREVIEWER_REPO, PREVIEWER_REPO_TYPE)
     folder = Path(data_dir) if data_dir is not None else default_previewer_dir()
-    dst = folder / _NAME.format(_blob_sha256(pt, rdir, status.commit))
+    sha = _blob_sha256(pt, rdir, status.commit)
+    dst = folder / _NAME.format(sha)
     if dst.is_file():
         try:
             _check_shapes(_header_shapes(dst, ""), dst, "")
             return dst
         except CheckpointError as exc:
             log.warning("converting the previewer again: %s", exc.message)
+    if sha != PREVIEWER_SHA256:  # a newer upload, or a mirror's: converted all the same when it fits
+        log.info("the previewer %s is not the file the catalogue knows (sha256 %s)", pt, sha)
     convert_previewer(pt, dst)
     for old in folder.glob(_NAME.format("*")):
         if old != dst:
@@ -276,10 +268,10 @@ def find_previewer(cache_dir: Path | str | None = None, data_dir: Path | str | N
 
 # -- pixels ----------------------------------------------------------------------------------------
 def approximate_preview(latents: torch.Tensor) -> torch.Tensor:
-    """A preview without the previewer: ``(B, 16, h, w)`` to ``(B, 3, 8h, 8w)`` float32 on the CPU, in [0, 1].
+    """A preview without the previewer: ``(B, 16, h, w)`` to ``(B, 3, 4h, 4w)`` float32 on the CPU, in [0, 1].
 
     Each image's 16 latent channels are projected onto their first three principal components, which
-    become red, green and blue, each stretched between its 2nd and 98th percentile, then upsampled 8x. It
+    become red, green and blue, each stretched between its 2nd and 98th percentile, then upsampled 4x. It
     shows where things are (the layout), not their colours: label it as approximate. A component's sign
     is fixed by its loadings, so the colours stay put from one step to the next.
     """
@@ -311,7 +303,7 @@ def approximate_preview(latents: torch.Tensor) -> torch.Tensor:
 
 
 def preview_pixels(latents: torch.Tensor, previewer: Previewer | None = None) -> torch.Tensor:
-    """``(B, 3, 8h, 8w)`` float32 on the CPU in [0, 1]: from ``previewer`` when given, else approximated."""
+    """``(B, 3, 4h, 4w)`` float32 on the CPU in [0, 1]: from ``previewer`` when given, else approximated."""
     import torch
 
     if previewer is None:

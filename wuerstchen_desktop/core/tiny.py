@@ -225,9 +225,35 @@ def write_decoder_repo(
     return folder
 
 
+def previewer_checkpoint(model: nn.Module, seed: int = 0) -> dict[str, Any]:
+    """``model`` in the layout of the demo's published previewer file: a training checkpoint of the
+    Würstchen authors' scripts, the weights under ``state_dict`` beside the run's state (a real AdamW
+    state after one step, the grad scaler's state, counters, a metric, the run's id)."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    x = torch.randn(2, 16, 3, 3, generator=torch.Generator().manual_seed(seed))
+    model.eval()(x).square().mean().backward()  # eval: batch norm's statistics stay as they are
+    optimizer.step()
+    model.zero_grad(set_to_none=True)
+    return {
+        "state_dict": model.state_dict(),
+        "optimizer_state_dict": optimizer.state_dict(),
+        "scheduler_last_step": 100_000,
+        "iter": 100_000,
+        "metrics": {"ema_loss": 0.0123},
+        "grad_scaler_state_dict": {
+            "scale": 65536.0,
+            "growth_factor": 2.0,
+            "backoff_factor": 0.5,
+            "growth_interval": 2000,
+            "_growth_tracker": 1234,
+        },
+        "wandb_run_id": f"tiny{seed:04d}",
+    }
+
+
 def write_previewer_pt(path: Path, c_hidden: int = 32, seed: int = 0) -> Path:
-    """A Stage C previewer with random weights, saved as the demo publishes it: ``torch.save`` of
-    ``{"state_dict": ...}``. Batch norm's running statistics and counters are random too, so a loader
+    """A Stage C previewer with random weights, saved in the layout the demo publishes it in
+    (``previewer_checkpoint``). Batch norm's running statistics and counters are random too, so a loader
     that dropped them would give other pixels."""
     from wuerstchen_desktop.core.models.previewer import Previewer
 
@@ -249,7 +275,7 @@ def write_previewer_pt(path: Path, c_hidden: int = 32, seed: int = 0) -> Path:
             else:
                 t.copy_(torch.randn(t.shape, generator=g) / t[0].numel() ** 0.5)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": model.state_dict()}, path)
+    torch.save(previewer_checkpoint(model, seed), path)
     return path
 
 

@@ -119,7 +119,7 @@ class MainWindow(QMainWindow):
         self.undo_button.hide()
         self.previewer_button = QPushButton(self.tr("True-colour previews…"))
         self.previewer_button.setToolTip(
-            self.tr("Live previews are approximate: download the live preview model (about 16 MB)")
+            self.tr("Live previews are approximate: download the live preview model (45 MB)")
         )
         self.previewer_button.hide()
         status = self.statusBar()

@@ -1,11 +1,13 @@
 """The Stage C previewer: a small convolutional net from a Stage C latent to a rough RGB image.
 
-It is the network the official Würstchen demo (the ``warp-ai/Wuerstchen`` Space) uses for its live
-previews. It takes a latent in the prior sampler's space (before the pipeline's ``* 42 - 1`` rescale),
-``(B, 16, h, w)``, and gives ``(B, 3, 8h, 8w)`` with values near [0, 1]: three 2x transposed convolutions
+It is the network the official Würstchen demo (the ``warp-ai/Wuerstchen`` Space, its
+``previewer/modules.py``) uses for its live previews. It takes a latent in the prior sampler's space
+(before the pipeline's ``* 42 - 1`` rescale), ``(B, 16, h, w)``, and gives ``(B, 3, 4h, 4w)`` with values
+near [0, 1] (a 24x24 latent, 1024x1024 pixels, gives a 96x96 preview): two 2x transposed convolutions
 upsample it, each surrounded by convolutions, every one followed by GELU and batch norm (used with its
 running statistics: the module is always in eval mode). Tensor names follow the published checkpoint
-(``blocks.<index>.<name>``), so its state dict loads strictly.
+(``blocks.<index>.<name>``, 19 modules), so its state dict loads strictly. Stable Cascade's previewer
+(three upsamplings, 8x) is another net.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ def _act_norm(channels: int) -> list[nn.Module]:
 
 
 class Previewer(nn.Module):
-    """``(B, c_in, h, w)`` Stage C latent to ``(B, c_out, 8h, 8w)`` preview pixels, roughly in [0, 1]."""
+    """``(B, c_in, h, w)`` Stage C latent to ``(B, c_out, 4h, 4w)`` preview pixels, roughly in [0, 1]."""
 
     def __init__(
         self, c_in: int = PREVIEWER_C_IN, c_hidden: int = PREVIEWER_C_HIDDEN, c_out: int = PREVIEWER_C_OUT
@@ -45,11 +47,6 @@ class Previewer(nn.Module):
             *_act_norm(half),
             # 4x
             nn.ConvTranspose2d(half, quarter, kernel_size=2, stride=2),
-            *_act_norm(quarter),
-            nn.Conv2d(quarter, quarter, kernel_size=3, padding=1),
-            *_act_norm(quarter),
-            # 8x
-            nn.ConvTranspose2d(quarter, quarter, kernel_size=2, stride=2),
             *_act_norm(quarter),
             nn.Conv2d(quarter, quarter, kernel_size=3, padding=1),
             *_act_norm(quarter),
