@@ -63,4 +63,4 @@ def to_uint8(pixels: torch.Tensor) -> torch.Tensor:
 
 def to_pil(pixels: torch.Tensor) -> list[Image.Image]:
     """``(B, 3, H, W)`` in [0, 1] to 8-bit RGB images, rounding as the reference does."""
-    return [Image.fromarray(a, mode="RGB") for a in to_uint8(pixels).numpy()]
+    return [Image.fromarray(a) for a in to_uint8(pixels).numpy()]
