@@ -35,11 +35,16 @@ def make_console_safe() -> None:
 
 def say(line: object) -> bool:
     """Print ``line`` to stdout; False (and a line in the log) if stdout is gone, so the job goes on."""
+    text = str(line)
     try:
-        print(line, flush=True)
-    except (OSError, UnicodeError, ValueError) as exc:
-        log.warning("could not print %r: %s", line, exc)
-        with contextlib.suppress(OSError, ValueError, AttributeError):  # no flush error at exit either
+        try:
+            print(text, flush=True)
+        except UnicodeEncodeError:  # a stream make_console_safe could not reconfigure
+            encoding = getattr(sys.stdout, "encoding", None) or "ascii"
+            print(text.encode(encoding, "backslashreplace").decode(encoding, "replace"), flush=True)
+    except (OSError, ValueError) as exc:  # a closed pipe or console
+        log.warning("could not print %r: %s", text, exc)
+        with contextlib.suppress(OSError, ValueError, AttributeError):  # and no flush error at exit
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             os.close(devnull)

@@ -49,7 +49,12 @@ def scan(output: Path) -> dict[str, tuple[int, int]]:
                 name = entry.name
                 if name.startswith("."):
                     continue
-                if entry.is_dir(follow_symlinks=False):
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                except OSError as exc:
+                    log.warning("history: skipping %s: %s", entry.path, exc)
+                    continue
+                if is_dir:
                     stack.append((entry.path, f"{prefix}{name}/"))
                 elif name[name.rfind(".") :].lower() in EXTENSIONS:
                     try:
