@@ -5,8 +5,9 @@ thumbnails); when it is missing, damaged (anywhere: see ``history_index``) or st
 files by ``sync``. Favourites are mirrored to ``.favourites.json`` in the output folder, and each sync
 reconciles the index with that file, so neither a rebuild nor a lost ``-wal`` loses one. Deleting moves
 the file into ``.trash/<token>/`` inside the output folder (same disk, so the move is atomic);
-``restore(token)`` is the undo (see ``trash``) and ``empty_trash`` the final step. Folders and files whose names start with ``.`` are never indexed:
-the writer's temporary files and the trash among them, so a half-written image never shows.
+``restore(token)`` is the undo (see ``trash``) and ``empty_trash`` the final step. Folders and files
+whose names start with ``.`` are never indexed: the writer's temporary files and the trash among them, so
+a half-written image never shows.
 
 One ``History`` object belongs to one thread; several processes may share an index.
 """
