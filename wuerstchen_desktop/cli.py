@@ -6,23 +6,21 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import time
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING
 
 from wuerstchen_desktop import __version__
+from wuerstchen_desktop.cli_output import DownloadBar, Progress, console_json, make_console_safe, say
 from wuerstchen_desktop.core.errors import Cancelled, WuerstchenError
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
 
 if TYPE_CHECKING:
     from wuerstchen_desktop.core.devices import DeviceChoice
-    from wuerstchen_desktop.core.download import DownloadProgress
-    from wuerstchen_desktop.core.pipeline import Pipeline, StepEvent
+    from wuerstchen_desktop.core.pipeline import Pipeline
 
 EXIT_OK, EXIT_USER, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
-STAGE_NAMES = {"prior": "Stage C (composing)", "decoder": "Stage B (decoding)", "vqgan": "Stage A (pixels)"}
 
 
 def _add_model_args(p: argparse.ArgumentParser, from_file: bool = False) -> None:
@@ -106,36 +104,19 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", default="png", choices=["png", "jpeg", "webp"])
 
 
-class Progress:
-    """Stage, step of total and an estimate of the time left, on one line of stderr."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.stage = ""
-        self.started = 0.0
-
-    def __call__(self, event: StepEvent) -> None:
-        now = time.monotonic()
-        if event.stage != self.stage:
-            self.stage, self.started = event.stage, now
-        done = event.step / event.total
-        left = (now - self.started) / done * (1 - done)
-        width = 24
-        bar = "#" * round(done * width) + "." * (width - round(done * width))
-        name = STAGE_NAMES.get(event.stage, event.stage)
-        line = f"{name:22} [{bar}] {event.step}/{event.total}  ~{left:4.0f}s left"
-        if self.tty:
-            self.stream.write("\r" + line + ("\n" if event.step == event.total else ""))
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
-
-
 def default_output_dir() -> Path:
     from wuerstchen_desktop.core.settings import default_output_dir as settings_default
 
     return settings_default()
+
+
+def _output_dir(args: argparse.Namespace) -> Path:
+    """``--out`` or the default, refused before any model loads when no image could be saved there."""
+    from wuerstchen_desktop.core.outputdir import check_output_dir
+
+    out: Path = args.out if args.out is not None else default_output_dir()
+    check_output_dir(out)
+    return out
 
 
 def _engine(prior_ref: str, decoder_ref: str, args: argparse.Namespace) -> tuple[Pipeline, DeviceChoice]:
@@ -166,40 +147,16 @@ def cmd_generate(args: argparse.Namespace) -> int:
         decoder_steps=args.decoder_steps,
         decoder_guidance=args.decoder_guidance,
     )
+    out = _output_dir(args)
     pipe, choice = _engine(args.prior, args.decoder, args)
     logging.getLogger(__name__).info("device: %s (%s)", choice.describe(), "; ".join(choice.reasons))
-    out = args.out if args.out is not None else default_output_dir()
     for warning in pipe.prompt_warnings([params]):
         print(f"Note: {warning}", file=sys.stderr)
     result = pipe.generate(params, on_step=Progress(sys.stderr))
     for i, (image, p) in enumerate(zip(result.images, result.params, strict=True)):
         path = write_image(image, pipe.image_record(p, result.stage_c[i]), out, args.format, FLAT_PATTERN)
-        print(path, flush=True)
+        say(path)  # a console that fails to show it never stops the next image
     return EXIT_OK
-
-
-class DownloadBar:
-    """Bytes done of total, speed and time left, on one line of stderr (a line per file when not a tty)."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.file = ""
-
-    def __call__(self, p: DownloadProgress) -> None:
-        from wuerstchen_desktop.core.download import duration, human
-
-        done = p.done / p.total if p.total else 1.0
-        bar = "#" * round(done * 24) + "." * (24 - round(done * 24))
-        left = f"~{duration(p.eta)} left" if p.eta is not None else ""
-        speed = f"{human(p.speed)}/s" if p.speed else ""
-        line = f"[{bar}] {human(p.done)} of {human(p.total)}  {speed}  {left}  {p.file}".rstrip()
-        if self.tty:
-            self.stream.write("\r\x1b[K" + line + ("\n" if p.done >= p.total else ""))
-        elif p.file != self.file or p.done >= p.total:
-            self.stream.write(line + "\n")
-        self.file = p.file
-        self.stream.flush()
 
 
 def fetch_checkpoints(prior: str, decoder: str, offline: bool, verify: bool, optional: bool = False) -> None:
@@ -315,15 +272,14 @@ def run_gui(argv: Sequence[str]) -> int:
 
 
 def cmd_read(args: argparse.Namespace) -> int:
-    import json
-
     from wuerstchen_desktop.core.imagefile import read_parameters
 
-    data = read_parameters(args.image).to_json_dict()
-    try:
-        print(json.dumps(data, ensure_ascii=False, indent=2), flush=True)
-    except UnicodeEncodeError:  # a console that cannot show every character still gets valid JSON
-        print(json.dumps(data, indent=2), flush=True)
+    text, dropped = console_json(read_parameters(args.image).to_json_dict(), sys.stdout)
+    if dropped:  # JSON has no infinity
+        print(
+            f"Note: {dropped} number(s) in {args.image.name} are not finite; shown as null.", file=sys.stderr
+        )
+    say(text)
     return EXIT_OK
 
 
@@ -350,15 +306,15 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from wuerstchen_desktop.core.imagefile import FLAT_PATTERN, open_pixels, read_record, write_image
 
     record = read_record(args.image)
+    out = _output_dir(args)
     prior_ref = args.prior or _named_model(record.prior_model, "prior")
     decoder_ref = args.decoder or _named_model(record.decoder_model, "decoder")
     pipe, choice = _engine(prior_ref, decoder_ref, args)
     result = reproduce(pipe, record, on_step=Progress(sys.stderr))
     made = result.previews[0] if isinstance(result, CompositionResult) else result.images[0]
     again = pipe.image_record(result.params[0], result.stage_c[0], kind=record.kind, blend=record.blend)
-    out = args.out if args.out is not None else default_output_dir()
     path = write_image(made, again, out, args.format, FLAT_PATTERN)
-    print(path, flush=True)
+    say(path)
     if isinstance(result, CompositionResult):  # a preview depends on the previewer: compare the latents
         from wuerstchen_desktop.core.compose import record_latent, stored
 
@@ -401,6 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     first = next((a for a in argv if not a.startswith("-")), None)
     if first not in COMMANDS and not {"-h", "--help", "--version"} & set(argv):
         return run_gui(argv)
+    make_console_safe()
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

@@ -1,11 +1,13 @@
 """The history: a SQLite index (WAL) over the output folder, which stays the source of truth.
 
 The index lives in the platformdirs data folder and only makes the gallery fast (search, sort, cached
-thumbnails); when it is missing, damaged or stale it is rebuilt from the files by ``sync``. Favourites are
-mirrored to ``.favourites.json`` in the output folder so a rebuild keeps them. Deleting moves the file into
-``.trash/<token>/`` inside the output folder (same disk, so the move is atomic); ``restore(token)`` is the
-undo and ``empty_trash`` the final step. Folders and files whose names start with ``.`` are never indexed:
-the writer's temporary files and the trash among them, so a half-written image never shows.
+thumbnails); when it is missing, damaged (anywhere: see ``history_index``) or stale it is rebuilt from the
+files by ``sync``. Favourites are mirrored to ``.favourites.json`` in the output folder, and each sync
+reconciles the index with that file, so neither a rebuild nor a lost ``-wal`` loses one. Deleting moves
+the file into ``.trash/<token>/`` inside the output folder (same disk, so the move is atomic);
+``restore(token)`` is the undo (see ``trash``) and ``empty_trash`` the final step. Folders and files
+whose names start with ``.`` are never indexed: the writer's temporary files and the trash among them, so
+a half-written image never shows.
 
 One ``History`` object belongs to one thread; several processes may share an index.
 """
@@ -15,57 +17,46 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import json
 import logging
 import os
-import re
-import secrets
 import shutil
 import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from wuerstchen_desktop.core.errors import WuerstchenError
-from wuerstchen_desktop.core.imagefile import (
-    EXTENSIONS,
-    ImageReadError,
-    NoParametersFound,
-    fsync_dir,
-    move_no_replace,
-    open_pixels,
-    read_parameters,
+from wuerstchen_desktop.core.history_index import connect, discard, is_damage, transaction
+from wuerstchen_desktop.core.history_scan import (
+    FAVOURITES,
+    HistoryError,
+    file_row,
+    read_favourites,
+    scan,
+    write_favourites,
 )
+from wuerstchen_desktop.core.imagefile import fsync_dir, move_no_replace, open_pixels, read_parameters
 from wuerstchen_desktop.core.metadata import ImageParameters
+from wuerstchen_desktop.core.trash import (
+    TOKEN,
+    TRASH,
+    TrashEntry,
+    list_entries,
+    new_entry,
+    restore_folder,
+    restore_source,
+    write_entry,
+)
+
+__all__ = ["FAVOURITES", "TRASH", "History", "HistoryError", "Item", "SyncReport", "TrashEntry"]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 2: the kind column (images and compositions)
-TRASH = ".trash"
-FAVOURITES = ".favourites.json"
 THUMB_SIZE = 256
-_TOKEN = re.compile(r"^\d+-[0-9a-f]{8}$")
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS items (
-    id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL,
-    created REAL NOT NULL, prompt TEXT NOT NULL, prompt_fold TEXT NOT NULL, negative TEXT NOT NULL,
-    seed INTEGER, width INTEGER, height INTEGER, source TEXT NOT NULL, has_latent INTEGER NOT NULL,
-    favourite INTEGER NOT NULL DEFAULT 0, kind TEXT NOT NULL DEFAULT 'image');
-CREATE INDEX IF NOT EXISTS items_created ON items (created DESC, id DESC);
-CREATE TABLE IF NOT EXISTS thumbs (
-    item_id INTEGER NOT NULL REFERENCES items (id) ON DELETE CASCADE, px INTEGER NOT NULL,
-    data BLOB NOT NULL, PRIMARY KEY (item_id, px));
-"""
 _COLUMNS = "id, path, created, prompt, negative, seed, width, height, source, has_latent, favourite, kind"
-
-
-class HistoryError(WuerstchenError):
-    """The history index or the trash could not do what was asked."""
 
 
 @dataclass(frozen=True)
@@ -88,14 +79,6 @@ class Item:
 
 
 @dataclass(frozen=True)
-class TrashEntry:
-    token: str
-    relpath: str
-    deleted: float
-    favourite: bool
-
-
-@dataclass(frozen=True)
 class SyncReport:
     added: int = 0
     updated: int = 0
@@ -110,13 +93,6 @@ def default_index_path(output: Path) -> Path:
     return user_data_path("Wuerstchen Desktop", appauthor=False) / "history" / f"{digest}.sqlite3"
 
 
-def _parse_created(text: str) -> float | None:
-    try:
-        return datetime.fromisoformat(text).timestamp() if text else None
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
 class History:
     """The gallery's index over ``output``. Opening it rebuilds a missing or damaged index and, unless
     ``sync=False``, brings it up to date with files added or removed behind the app's back."""
@@ -127,57 +103,34 @@ class History:
         self.output.mkdir(parents=True, exist_ok=True)
         self.index_path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._con = self._connect()
-        except sqlite3.DatabaseError as exc:  # not a database, malformed, or from another version
-            log.warning("history index %s is damaged (%s); rebuilding it", self.index_path, exc)
-            for suffix in ("", "-wal", "-shm"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(f"{self.index_path}{suffix}")
-            self._con = self._connect()
+            self._con = connect(self.index_path)
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            self._con = discard(self.index_path, exc)
         if sync:
-            self.sync()
+            try:
+                self.sync()
+            except sqlite3.DatabaseError as exc:  # damage the open-time check cannot see (the thumbnails)
+                if not is_damage(exc):
+                    raise
+                self.rebuild(exc)
 
-    def _connect(self) -> sqlite3.Connection:
-        con = sqlite3.connect(self.index_path, timeout=30, isolation_level=None)
-        try:
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA foreign_keys=ON")
-            con.execute("PRAGMA synchronous=NORMAL")
-            version = con.execute("PRAGMA user_version").fetchone()[0]
-            if version not in (0, SCHEMA_VERSION):
-                raise sqlite3.DatabaseError(f"schema version {version}")
-            if version == 0:
-                with self._transaction(con):
-                    for statement in _SCHEMA.split(";"):
-                        if statement.strip():
-                            con.execute(statement)
-                    con.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            con.execute("SELECT id, path, favourite FROM items LIMIT 1").fetchall()
-            con.execute("SELECT item_id, px, data FROM thumbs LIMIT 1").fetchall()
-        except BaseException:
-            con.close()
-            raise
-        return con
-
-    @staticmethod
-    @contextlib.contextmanager
-    def _transaction(con: sqlite3.Connection) -> Iterator[None]:
-        con.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            if con.in_transaction:  # SQLite ends the transaction itself on some errors (a full disk)
-                con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
+    def rebuild(self, why: object = "asked to") -> SyncReport:
+        """Throw the index away and make it again from the files; favourites come from the favourites file."""
+        self._con.close()
+        self._con = discard(self.index_path, why)
+        return self.sync()
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """A write transaction; SQLite failures become a sentence for the user."""
         try:
-            with self._transaction(self._con):
+            with transaction(self._con):
                 yield self._con
         except sqlite3.OperationalError as exc:
+            if is_damage(exc):
+                raise
             full = "full" in str(exc)
             raise HistoryError(
                 f"Could not update the history index: {'the disk is full' if full else exc}.",
@@ -200,57 +153,6 @@ class History:
         except ValueError as exc:
             raise HistoryError(f"{path} is not inside the output folder {self.output}.") from exc
 
-    def _scan(self) -> dict[str, tuple[int, int]]:
-        """Every visible image under the output folder: relative path to (mtime_ns, size)."""
-        found: dict[str, tuple[int, int]] = {}
-        stack = [(str(self.output), "")]
-        while stack:
-            folder, prefix = stack.pop()
-            try:
-                entries = os.scandir(folder)
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            with entries:
-                for entry in entries:
-                    name = entry.name
-                    if name.startswith("."):
-                        continue
-                    if entry.is_dir(follow_symlinks=False):
-                        stack.append((entry.path, f"{prefix}{name}/"))
-                    elif name[name.rfind(".") :].lower() in EXTENSIONS:
-                        with contextlib.suppress(FileNotFoundError):
-                            st = entry.stat()
-                            found[prefix + name] = (st.st_mtime_ns, st.st_size)
-        return found
-
-    def _row(self, rel: str) -> tuple[Any, ...] | None:
-        path = self.output / rel
-        try:
-            st = path.stat()
-        except FileNotFoundError:
-            return None
-        info: ImageParameters | None = None
-        source = "none"
-        try:
-            info = read_parameters(path)
-            source = info.source
-        except NoParametersFound:
-            pass
-        except ImageReadError:
-            if not path.exists():
-                return None
-            source = "broken"
-        record = info.record if info is not None else None
-        created = _parse_created(record.created) if record is not None else None
-        prompt = info.prompt if info else ""
-        return (
-            rel, st.st_mtime_ns, st.st_size, created if created is not None else st.st_mtime_ns / 1e9,
-            prompt, prompt.casefold(), info.negative_prompt if info else "", info.seed if info else None,
-            info.width if info else None, info.height if info else None, source,
-            int(record is not None and record.latent is not None), int(rel in self._favourites()),
-            record.kind if record is not None else "image",
-        )  # fmt: skip
-
     def _upsert(self, con: sqlite3.Connection, row: tuple[Any, ...]) -> None:
         con.execute(
             "INSERT INTO items (path, mtime_ns, size, created, prompt, prompt_fold, negative, seed, width,"
@@ -267,9 +169,9 @@ class History:
     def add(self, path: Path) -> Item:
         """Index one image just saved (or changed); returns its item."""
         rel = self._rel(path)
-        row = self._row(rel)
+        row = file_row(self.output, rel, self._favourites())
         if row is None:
-            raise HistoryError(f"{path} does not exist, so it cannot be added to the history.")
+            raise HistoryError(f"{path} is gone or not a regular file, so the history cannot list it.")
         with self._write() as con:
             self._upsert(con, row)
         item = self._one("path = ?", (rel,))
@@ -277,21 +179,37 @@ class History:
         return item
 
     def sync(self) -> SyncReport:
-        """Bring the index in line with the folder: index new or changed files, forget vanished ones."""
-        on_disk = self._scan()
+        """Bring the index in line with the folder: index new or changed files, forget vanished ones, and
+        take the favourites from the favourites file (the index may have lost them with its ``-wal``)."""
+        on_disk = scan(self.output)
+        favourites = self._favourites()
         known = {r[0]: (r[1], r[2]) for r in self._con.execute("SELECT path, mtime_ns, size FROM items")}
         removed = [rel for rel in known if rel not in on_disk]
         changed = [rel for rel, stamp in on_disk.items() if known.get(rel) != stamp]
         for start in range(0, max(len(removed), len(changed)), 500):
-            rows = [r for r in map(self._row, changed[start : start + 500]) if r is not None]
+            batch = changed[start : start + 500]
+            rows = [r for r in (file_row(self.output, rel, favourites) for rel in batch) if r is not None]
             with self._write() as con:
                 con.executemany(
                     "DELETE FROM items WHERE path = ?", [(r,) for r in removed[start : start + 500]]
                 )
                 for row in rows:
                     self._upsert(con, row)
+        self._reconcile_favourites()
         added = sum(1 for rel in changed if rel not in known)
         return SyncReport(added=added, updated=len(changed) - added, removed=len(removed))
+
+    def _reconcile_favourites(self) -> None:
+        with self._write() as con:
+            indexed = {r[0] for r in con.execute("SELECT path FROM items WHERE favourite = 1")}
+            stored = read_favourites(self.output)
+            if stored is None:  # unreadable: the index keeps what it knows, the file is left alone
+                return
+            if not stored and indexed and not (self.output / FAVOURITES).exists():
+                write_favourites(self.output, indexed)  # the mirror was deleted: put it back
+                return
+            con.executemany("UPDATE items SET favourite = 1 WHERE path = ?", [(p,) for p in stored - indexed])
+            con.executemany("UPDATE items SET favourite = 0 WHERE path = ?", [(p,) for p in indexed - stored])
 
     # -- queries --------------------------------------------------------------------------------
     def _item(self, r: tuple[Any, ...]) -> Item:
@@ -368,24 +286,16 @@ class History:
 
     # -- favourites -----------------------------------------------------------------------------
     def _favourites(self) -> set[str]:
-        try:
-            data = json.loads((self.output / FAVOURITES).read_text("utf-8"))
-        except FileNotFoundError:
-            return set()
-        except (OSError, ValueError) as exc:
-            log.warning("ignoring unreadable %s: %s", FAVOURITES, exc)
-            return set()
-        paths = data.get("paths") if isinstance(data, dict) else None
-        return {p for p in paths if isinstance(p, str)} if isinstance(paths, list) else set()
+        stored = read_favourites(self.output)
+        if stored is None:  # unreadable file: the index's own list, which the next change writes back
+            return {r[0] for r in self._con.execute("SELECT path FROM items WHERE favourite = 1")}
+        return stored
 
     def _save_favourites(self, change: str, on: bool) -> None:
-        favourites = self._favourites()
-        if (change in favourites) == on:
-            return
-        favourites = favourites | {change} if on else favourites - {change}
-        tmp = self.output / f".favourites-{secrets.token_hex(4)}.tmp"
-        tmp.write_text(json.dumps({"version": 1, "paths": sorted(favourites)}, ensure_ascii=False), "utf-8")
-        os.replace(tmp, self.output / FAVOURITES)
+        stored = read_favourites(self.output)
+        if stored is None or (change in stored) != on:
+            favourites = self._favourites() if stored is None else stored
+            write_favourites(self.output, favourites | {change} if on else favourites - {change})
 
     def set_favourite(self, item_id: int, on: bool = True) -> None:
         rel = self._rel(self._require(item_id).path)
@@ -398,11 +308,11 @@ class History:
         """Move the image into the output folder's ``.trash``; ``restore(entry.token)`` undoes it."""
         item = self._require(item_id)
         rel = self._rel(item.path)
-        entry = TrashEntry(f"{time.time_ns()}-{secrets.token_hex(4)}", rel, time.time(), item.favourite)
+        entry = new_entry(rel, item.favourite)
         folder = self.output / TRASH / entry.token
         try:
             folder.mkdir(parents=True)
-            (folder / "entry.json").write_text(json.dumps(entry.__dict__, ensure_ascii=False), "utf-8")
+            write_entry(folder, entry)
             os.rename(item.path, folder / item.path.name)
             fsync_dir(folder)
             fsync_dir(item.path.parent)
@@ -416,29 +326,19 @@ class History:
 
     def trash(self) -> list[TrashEntry]:
         """What can be restored, newest first."""
-        entries = []
-        for folder in (self.output / TRASH).glob("*"):
-            with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
-                data = json.loads((folder / "entry.json").read_text("utf-8"))
-                entry = TrashEntry(
-                    folder.name, data["relpath"], float(data["deleted"]), bool(data["favourite"])
-                )
-                if _TOKEN.match(entry.token) and (folder / Path(entry.relpath).name).is_file():
-                    entries.append(entry)
-        return sorted(entries, key=lambda e: e.deleted, reverse=True)
+        return list_entries(self.output)
 
     def restore(self, token: str) -> Item:
-        """Put a deleted image back where it was (under a fresh name if that one is taken now)."""
-        entry = next((e for e in self.trash() if e.token == token), None) if _TOKEN.match(token) else None
+        """Put a deleted image back where it was (under a fresh name if that one is taken now). The trash
+        record is checked first: nothing is moved out of ``.trash`` or outside the output folder."""
+        entry = next((e for e in self.trash() if e.token == token), None) if TOKEN.match(token) else None
         if entry is None:
             raise HistoryError("That image is not in the trash any more.", "It may have been emptied.")
-        folder = self.output / TRASH / token
-        name = Path(entry.relpath)
-        dst_dir = self.output / name.parent
+        source, name = restore_source(self.output, entry), Path(entry.relpath)
         try:
-            dst_dir.mkdir(parents=True, exist_ok=True)
-            path = move_no_replace(folder / name.name, dst_dir, name.stem, name.suffix)
-            shutil.rmtree(folder)
+            restore_folder(self.output, entry).mkdir(parents=True, exist_ok=True)
+            path = move_no_replace(source, restore_folder(self.output, entry), name.stem, name.suffix)
+            shutil.rmtree(self.output / TRASH / token)
         except OSError as exc:
             raise HistoryError(f"Could not restore {name.name}: {exc.strerror or exc}.") from exc
         item = self.add(path)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import stat
 import struct
 import warnings
 import zlib
@@ -199,9 +200,28 @@ def _from_exif(data: bytes, found: _Found, path: Path) -> None:
         found.record = _ascii(note, path)
 
 
+def open_regular(path: Path) -> BinaryIO:
+    """``path`` opened for reading, refused unless it is a regular file: a FIFO or a device would block
+    or never end. Opening does not wait for a FIFO's writer, and the check is on what was opened."""
+    nonblock = getattr(os, "O_NONBLOCK", 0)  # POSIX; Windows has no FIFOs in the file system
+    fd = os.open(path, os.O_RDONLY | nonblock | getattr(os, "O_BINARY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ImageReadError(
+                f"{path.name} is not a regular file (a pipe or a device), so it is not read.",
+                "Choose an image file.",
+            )
+        if nonblock:
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def _read_found(path: Path) -> _Found:
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             size = os.fstat(f.fileno()).st_size
             head = f.read(12)
             if not head:
@@ -265,7 +285,7 @@ def open_pixels(path: Path, draft: tuple[int, int] | None = None) -> Iterator[Im
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
+            with open_regular(path) as f, Image.open(f) as im:
                 if im.width * im.height > MAX_PIXELS:
                     raise _broken(path, f"it claims {im.width}x{im.height} pixels, far too many")
                 if draft is not None:

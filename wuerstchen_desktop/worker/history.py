@@ -3,7 +3,11 @@ stall the window. The window calls the service; results come back as signals wit
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import sqlite3
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +18,18 @@ from wuerstchen_desktop.core.errors import WuerstchenError
 log = logging.getLogger(__name__)
 
 PAGE = 120
+_STUCK: list[QObject] = []  # threads that did not finish on close: destroying a running QThread aborts
+
+
+def _leave_stuck_threads() -> None:
+    """At exit with a history thread still blocked in the OS, leave without destroying it (Qt would abort
+    the process, and the crash handler would call a clean close a crash)."""
+    if any(isinstance(t, QThread) and t.isRunning() for t in _STUCK):
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+        os._exit(1)
 
 
 class HistoryWorker(QObject):
@@ -35,6 +51,8 @@ class HistoryWorker(QObject):
     def _run(self, action: Any) -> Any:
         try:
             return action()
+        except sqlite3.DatabaseError as exc:
+            self._recover(exc)
         except WuerstchenError as exc:
             log.warning("history: %s", exc)
             self.failed.emit(str(exc))
@@ -42,6 +60,23 @@ class HistoryWorker(QObject):
             log.exception("history failed")
             self.failed.emit(self.tr("The history could not be read: {0}").format(exc))
         return None
+
+    def _recover(self, exc: sqlite3.DatabaseError) -> None:
+        """Damage found in use (the thumbnail cache, or a page gone bad since opening): rebuild the index
+        from the files, and tell the window to list it again, since item ids change."""
+        from wuerstchen_desktop.core.history_index import is_damage
+
+        if not is_damage(exc) or self._history is None:
+            log.exception("history failed")
+            self.failed.emit(self.tr("The history could not be read: {0}").format(exc))
+            return
+        try:
+            self._history.rebuild(exc)
+        except Exception as again:
+            log.exception("rebuilding the history index failed")
+            self.failed.emit(self.tr("The history could not be read: {0}").format(again))
+            return
+        self.opened.emit(self._history.count())
 
     @Slot(object, object)
     def open(self, output: Path, index_path: Path | None) -> None:
@@ -209,6 +244,14 @@ class HistoryService(QObject):
         return request
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Close the index and stop the thread, waiting for the work in hand. False if the thread is
+        still blocked after ``timeout_ms``: it is then kept alive, never destroyed while running."""
         self._close.emit()
         self._thread.quit()
-        return bool(self._thread.wait(timeout_ms))
+        if self._thread.wait(timeout_ms):
+            return True
+        log.error("the history thread is still busy after %d ms; leaving it behind", timeout_ms)
+        if not _STUCK:
+            atexit.register(_leave_stuck_threads)
+        _STUCK.extend((self._thread, self.worker))
+        return False
