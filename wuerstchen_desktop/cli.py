@@ -274,12 +274,7 @@ def run_gui(argv: Sequence[str]) -> int:
 def cmd_read(args: argparse.Namespace) -> int:
     from wuerstchen_desktop.core.imagefile import read_parameters
 
-    text, dropped = console_json(read_parameters(args.image).to_json_dict(), sys.stdout)
-    if dropped:  # JSON has no infinity
-        print(
-            f"Note: {dropped} number(s) in {args.image.name} are not finite; shown as null.", file=sys.stderr
-        )
-    say(text)
+    say(console_json(read_parameters(args.image).to_json_dict(), sys.stdout))
     return EXIT_OK
 
 

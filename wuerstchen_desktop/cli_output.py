@@ -11,7 +11,6 @@ import contextlib
 import io
 import json
 import logging
-import math
 import os
 import sys
 import time
@@ -52,28 +51,15 @@ def say(line: object) -> bool:
     return True
 
 
-def console_json(data: Any, stream: TextIO) -> tuple[str, int]:
-    """``data`` as JSON that is valid whatever it holds, and how many numbers had to become null: JSON
-    has no infinity or NaN. Characters ``stream`` cannot encode are written as ``\\u`` escapes."""
-    data, dropped = _finite(data)
+def console_json(data: Any, stream: TextIO) -> str:
+    """``data`` as JSON; characters ``stream`` cannot encode are written as ``\\u`` escapes. Records never
+    carry infinity or NaN (the reader refuses them as damaged), and ``allow_nan=False`` keeps it so."""
     text = json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False)
     try:
         text.encode(getattr(stream, "encoding", None) or "utf-8")
     except (UnicodeEncodeError, LookupError):
         text = json.dumps(data, indent=2, allow_nan=False)
-    return text, dropped
-
-
-def _finite(value: Any) -> tuple[Any, int]:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None, 1
-    if isinstance(value, dict):
-        pairs = {k: _finite(v) for k, v in value.items()}
-        return {k: v for k, (v, _) in pairs.items()}, sum(n for _, n in pairs.values())
-    if isinstance(value, (list, tuple)):
-        items = [_finite(v) for v in value]
-        return [v for v, _ in items], sum(n for _, n in items)
-    return value, 0
+    return text
 
 
 class Progress:

@@ -93,7 +93,7 @@ def test_an_output_folder_that_is_a_file_is_refused_in_the_settings(
     before = window.settings.output_dir
     a_file = tmp_path / "picture.png"
     a_file.write_bytes(b"not a folder")
-    for folder, words in ((a_file, "is a file, not a folder"), (a_file / "sub", "cannot be made")):
+    for folder, words in ((a_file, "is a file, not a folder"), (a_file / "sub", "cannot be created")):
         dialog = settings_dialog_with_output(window, folder)
         assert dialog.isVisible(), "OK must keep the dialog open"
         assert words in dialog.output_problem.text() and str(folder) in dialog.output_problem.text()
@@ -121,7 +121,7 @@ def test_a_read_only_output_folder_is_refused_in_the_settings(qtbot, make_window
     try:
         dialog = settings_dialog_with_output(window, locked)
         assert dialog.isVisible()
-        assert "choose a folder you may write to" in dialog.output_problem.text()
+        assert "Images cannot be saved in the output folder" in dialog.output_problem.text()
     finally:
         locked.chmod(0o755)
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -81,11 +82,19 @@ def test_sigkill_in_the_middle_of_a_save(tmp_path: Path, hang: str) -> None:
     assert len(images) == expected
     for path in images:  # every image the gallery can see is whole and readable
         assert read_parameters(path).record is not None
+    orphans = list(out.rglob(".tmp-*"))
     if hang == "fsync":
-        assert list(out.rglob(".tmp-*")), "the kill should have landed inside the save"
+        assert orphans, "the kill should have landed inside the save"
     with History(out, index) as history:  # restart: the index agrees with the folder
         assert sorted(i.path for i in history.items()) == images
         assert history.sync().added == 0
+    assert all(p.exists() for p in orphans), "a fresh temporary file may be a save still running"
+    stale = time.time() - atomicfile.ORPHAN_AGE_S - 60
+    for path in orphans:
+        os.utime(path, (stale, stale))
+    with History(out, index) as history:  # a later start removes what the killed save left
+        assert sorted(i.path for i in history.items()) == images
+    assert list(out.rglob(".tmp-*")) == []
 
 
 def test_two_processes_saving_at_once_lose_nothing(tmp_path: Path) -> None:

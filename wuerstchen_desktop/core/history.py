@@ -38,7 +38,13 @@ from wuerstchen_desktop.core.history_scan import (
     scan,
     write_favourites,
 )
-from wuerstchen_desktop.core.imagefile import fsync_dir, move_no_replace, open_pixels, read_parameters
+from wuerstchen_desktop.core.imagefile import (
+    clean_orphans,
+    fsync_dir,
+    move_no_replace,
+    open_pixels,
+    read_parameters,
+)
 from wuerstchen_desktop.core.metadata import ImageParameters
 from wuerstchen_desktop.core.trash import (
     TOKEN,
@@ -109,6 +115,7 @@ class History:
                 raise
             self._con = discard(self.index_path, exc)
         if sync:
+            clean_orphans(self.output)  # temporary files of saves that were killed, in any date folder
             try:
                 self.sync()
             except sqlite3.DatabaseError as exc:  # damage the open-time check cannot see (the thumbnails)

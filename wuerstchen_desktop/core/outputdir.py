@@ -18,23 +18,31 @@ class OutputFolderError(WuerstchenError):
 HINT = "Choose another output folder, or make this one writable."
 
 
-def check_output_dir(path: Path) -> None:
-    """Make ``path`` if it is missing and prove that a file can be created in it (and removed again).
+def check_output_dir(path: Path, *, create: bool = True) -> None:
+    """Prove that images can be saved in ``path``: raise ``OutputFolderError`` with one sentence if not.
 
-    Raises ``OutputFolderError`` with one sentence otherwise. Permissions alone cannot tell (ACLs,
+    With ``create`` the folder is made when missing and the test file goes into it; without it nothing is
+    made, and the test file goes into the nearest folder that exists. Permissions alone cannot tell (ACLs,
     read-only disks, the administrator), so a hidden empty file is really created and deleted.
     """
     path = Path(path).expanduser()
     if path.exists() and not path.is_dir():
         raise OutputFolderError(f"The output folder {path} is a file, not a folder.", HINT)
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputFolderError(f"The output folder {path} cannot be created: {existing} is a file.", HINT)
+    if create:
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputFolderError(
+                f"The output folder {path} cannot be created: {exc.strerror or exc}.", HINT
+            ) from exc
+        existing = path
     try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputFolderError(
-            f"The output folder {path} cannot be created: {exc.strerror or exc}.", HINT
-        ) from exc
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".tmp-", suffix=".probe", dir=path)
+        fd, probe = tempfile.mkstemp(prefix=".tmp-", suffix=".probe", dir=existing)
     except OSError as exc:
         raise OutputFolderError(
             f"Images cannot be saved in the output folder {path}: {exc.strerror or exc}.", HINT

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication, QSettings
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -21,33 +20,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from wuerstchen_desktop.core.outputdir import OutputFolderError, check_output_dir
 from wuerstchen_desktop.core.settings import CHOICES, Settings
 
 
 def output_folder_problem(folder: Path) -> str | None:
     """Why images cannot be saved in ``folder``, as a sentence that says what to do; None if they can.
     A folder that does not exist yet is fine when it can be made (nothing is created here)."""
-
-    def tr(text: str) -> str:
-        return QCoreApplication.translate("SettingsDialog", text)
-
-    folder = Path(folder).expanduser()
-    if folder.exists() and not folder.is_dir():
-        return tr("The output folder {0} is a file, not a folder: choose a folder.").format(folder)
-    existing = folder
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        return tr(
-            "The output folder {0} cannot be made, because {1} is a file: choose another folder."
-        ).format(folder, existing)
     try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as exc:
-        return tr("Images cannot be saved in {0} ({1}): choose a folder you may write to.").format(
-            folder, exc.strerror or exc
-        )
+        check_output_dir(folder, create=False)
+    except OutputFolderError as exc:
+        return str(exc)
     return None
 
 
