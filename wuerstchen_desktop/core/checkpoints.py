@@ -12,6 +12,7 @@ from wuerstchen_desktop.core import hubcache
 from wuerstchen_desktop.core.catalogue import ALLOW_PATTERNS as ALLOW_PATTERNS
 from wuerstchen_desktop.core.errors import CheckpointError, OfflineError
 from wuerstchen_desktop.core.loading import REDOWNLOAD_HINT, read_json
+from wuerstchen_desktop.core.models.config import ConfigFieldError, number
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
 
 if TYPE_CHECKING:
@@ -33,7 +34,12 @@ class SamplerConfig:
         if not path.is_file():
             return cls()
         data = read_json(path)
-        return cls(s=float(data.get("s", 0.008)), scaler=float(data.get("scaler", 1.0)))
+        try:
+            s = number("s", data.get("s", 0.008), 0, 1, above_low=True)
+            scaler = number("scaler", data.get("scaler", 1.0), 0, 100, above_low=True)
+        except ConfigFieldError as exc:
+            raise CheckpointError(f"{path} is not a valid config: {exc}.", REDOWNLOAD_HINT) from exc
+        return cls(s=s, scaler=scaler)
 
 
 @dataclass(frozen=True)
@@ -66,11 +72,22 @@ class DecoderSource:
     commit: str | None = None  # the Hub commit, when the folder came from the cache
 
 
-def _number(index: dict[str, Any], key: str, default: float) -> float:
-    value = index.get(key, default)
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise CheckpointError(f"model_index.json: {key} must be a number, not {value!r}.", REDOWNLOAD_HINT)
-    return float(value)
+# model_index.json's numbers: (default, low, high), published values in the middle. The geometry ones
+# set the latent sizes, so a tiny or huge value would make a job fill the memory.
+INDEX_NUMBERS = {
+    "latent_mean": (42.0, 0.01, 10_000.0),
+    "latent_std": (1.0, -10_000.0, 10_000.0),
+    "resolution_multiple": (42.67, 8.0, 256.0),
+    "latent_dim_scale": (10.67, 1.0, 64.0),
+}
+
+
+def _number(index: dict[str, Any], key: str, path: Path) -> float:
+    default, low, high = INDEX_NUMBERS[key]
+    try:
+        return number(key, index.get(key, default), low, high)
+    except ConfigFieldError as exc:
+        raise CheckpointError(f"{path} is not a valid config: {exc}.", REDOWNLOAD_HINT) from exc
 
 
 def commit_of(folder: Path) -> str | None:
@@ -191,9 +208,9 @@ def prior_source(
             prior_dir=root / "prior",
             text_root=root,
             sampler=SamplerConfig.read(root),
-            latent_mean=_number(index, "latent_mean", 42.0),
-            latent_std=_number(index, "latent_std", 1.0),
-            resolution_multiple=_number(index, "resolution_multiple", 42.67),
+            latent_mean=_number(index, "latent_mean", index_path),
+            latent_std=_number(index, "latent_std", index_path),
+            resolution_multiple=_number(index, "resolution_multiple", index_path),
             commit=commit_of(root),
         )
     if (root / "config.json").is_file():
@@ -239,6 +256,6 @@ def decoder_source(
         ref=ref,
         root=root,
         sampler=SamplerConfig.read(root),
-        latent_dim_scale=_number(index, "latent_dim_scale", 10.67),
+        latent_dim_scale=_number(index, "latent_dim_scale", index_path),
         commit=commit_of(root),
     )
