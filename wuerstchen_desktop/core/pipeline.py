@@ -42,7 +42,7 @@ from wuerstchen_desktop.core.models import (
     StageCConfig,
 )
 from wuerstchen_desktop.core.models.blocks import StepCache
-from wuerstchen_desktop.core.params import GenerationParams
+from wuerstchen_desktop.core.params import GenerationParams, replaced_text_notes
 from wuerstchen_desktop.core.results import (
     CancelCheck,
     GenerationResult,
@@ -323,7 +323,7 @@ class Pipeline:
     def prompt_warnings(self, jobs: Sequence[GenerationParams]) -> list[str]:
         texts = [t for job in jobs for t in (job.prompt, job.negative_prompt)]
         found = self.prior_text.truncations(texts) + self.decoder_text.truncations(texts)
-        return list(dict.fromkeys(t.message() for t in found))
+        return list(dict.fromkeys([*replaced_text_notes(jobs), *(t.message() for t in found)]))
 
     def _noise(self, generators: Sequence[torch.Generator], shape: tuple[int, ...]) -> torch.Tensor:
         # Drawn in float32 on the CPU, image by image, then moved: a seed means the same image on every

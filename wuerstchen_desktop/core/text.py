@@ -17,6 +17,7 @@ from wuerstchen_desktop.core.errors import CheckpointError
 from wuerstchen_desktop.core.loading import REDOWNLOAD_HINT, read_json, weight_files
 from wuerstchen_desktop.core.memory import Slot
 from wuerstchen_desktop.core.models.config import MAX_CHANNELS, MAX_DEPTH, ConfigFieldError, whole
+from wuerstchen_desktop.core.params import valid_text
 
 log = logging.getLogger(__name__)
 
@@ -173,12 +174,12 @@ class TextEncoder:
 
     def count_tokens(self, prompt: str) -> int:
         """Tokens in ``prompt`` including the start and end markers (the limit is ``max_length``)."""
-        return len(self.tokenizer(prompt, truncation=False)["input_ids"])
+        return len(self.tokenizer(valid_text(prompt), truncation=False)["input_ids"])
 
     def truncations(self, prompts: Sequence[str]) -> list[Truncation]:
         out = []
         for prompt in dict.fromkeys(prompts):
-            ids = self.tokenizer(prompt, truncation=False)["input_ids"]
+            ids = self.tokenizer(valid_text(prompt), truncation=False)["input_ids"]
             if len(ids) > self.max_length:
                 dropped = ids[self.max_length - 1 : -1]
                 text = self.tokenizer.decode(dropped, skip_special_tokens=True)
@@ -191,7 +192,7 @@ class TextEncoder:
         missing = [p for p in dict.fromkeys(prompts) if p not in self.cache]
         if missing:
             batch = self.tokenizer(
-                missing,
+                [valid_text(p) for p in missing],
                 padding="max_length",
                 max_length=self.max_length,
                 truncation=True,
