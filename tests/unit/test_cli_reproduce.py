@@ -63,3 +63,25 @@ def test_a_file_naming_an_unknown_repository_is_not_followed(pipeline, tmp_path:
     err = capsys.readouterr().err
     assert "someone/not-wuerstchen" in err and "--prior" in err
     assert "neither a published Würstchen checkpoint nor a folder" in err  # refused before any download
+
+
+def test_a_composition_whose_latent_has_another_shape_is_refused_as_damaged(
+    pipeline, tmp_path: Path, capsys
+) -> None:
+    import dataclasses
+
+    import numpy as np
+
+    from wuerstchen_desktop.core.imagefile import write_image
+    from wuerstchen_desktop.core.metadata import encode_latent
+
+    (composition,), _ = execute(pipeline, Job(SMALL, tmp_path / "out", kind=COMPOSE), None, None)
+    record = read_record(composition)
+    # 256x256 composes a 6x6 latent; this file stores a 5x7 one.
+    damaged = dataclasses.replace(record, latent=encode_latent(np.zeros((1, 16, 5, 7), np.float32)))
+    path = write_image(Image.open(composition), damaged, tmp_path / "damaged")
+    assert main(["reproduce", str(path), "--out", str(tmp_path / "again"), *CPU]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""  # refused before anything was made
+    assert captured.err.count("\n") == 1 and captured.err.startswith("Error: The composition stored in this")
+    assert "(1, 16, 5, 7), not the (1, 16, 6, 6)" in captured.err and "the file is damaged" in captured.err

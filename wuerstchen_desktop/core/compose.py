@@ -119,6 +119,20 @@ def record_latent(record: ImageRecord) -> torch.Tensor:
     return torch.from_numpy(decode_latent(record.latent).copy()).float()
 
 
+def checked_latent(pipe: Pipeline, record: ImageRecord) -> torch.Tensor:
+    """A record's stored composition, refused unless it has the shape its recorded size gives."""
+    latent = record_latent(record)
+    p = record.params
+    expected = (1, 16, *pipe.stage_c_size(p.width, p.height))
+    if tuple(latent.shape) != expected:
+        raise InvalidParams(
+            f"The composition stored in this file has the shape {tuple(latent.shape)}, not the {expected} "
+            f"its recorded size of {p.width}x{p.height} gives: the file is damaged.",
+            "Generate it again from its parameters.",
+        )
+    return latent
+
+
 def reproduce(
     pipe: Pipeline,
     record: ImageRecord,
@@ -126,7 +140,10 @@ def reproduce(
     cancel: CancelCheck | None = None,
 ) -> GenerationResult | CompositionResult:
     """Make a file's image (or composition) again from its record's parameters alone, without its
-    stored latent: a composition runs Stage C; a blend composes both parents, mixes and decodes."""
+    stored latent: a composition runs Stage C; a blend composes both parents, mixes and decodes.
+    A stored latent that does not match the record is refused first: the result is compared with it."""
+    if record.latent is not None:
+        checked_latent(pipe, record)
     p = record.params
     if record.kind == "composition":
         return compose(pipe, p, on_step, cancel)
