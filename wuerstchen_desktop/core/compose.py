@@ -3,7 +3,7 @@
 Würstchen settles an image's composition in its small Stage C latent before it spends most of its time
 decoding. ``compose`` runs Stage C only and returns each composition with a preview; ``decode`` turns
 stored compositions into images; ``blend_latents`` mixes two of them. Every decode starts from the
-latent as files store it (float16) with its own generator seeded ``decoder_seed``, so an image decoded
+latent as files store it (``stored``) with its own generator seeded ``decoder_seed``, so an image decoded
 from a composition file is the very image ``Pipeline.generate`` makes from the same parameters, and
 ``reproduce`` makes any of our files again from its record alone.
 """
@@ -25,6 +25,7 @@ from wuerstchen_desktop.core.results import (
     GenerationResult,
     StepCallback,
     check_batchable,
+    stored,
     to_pil,
 )
 
@@ -62,11 +63,6 @@ def compose(
     previews = to_pil(pipe.preview(pipe.prior_space(stage_c)))
     params = [job.for_image(i) for job in jobs for i in range(job.images)]
     return CompositionResult(stage_c, previews, pipe.previews_approximate, params, warnings)
-
-
-def stored(latent: torch.Tensor) -> torch.Tensor:
-    """A latent as a file stores it: rounded to float16, returned in float32."""
-    return latent.detach().to(torch.float16).float().cpu()
 
 
 def blend_latents(first: torch.Tensor, second: torch.Tensor, weight: float) -> torch.Tensor:

@@ -49,6 +49,7 @@ from wuerstchen_desktop.core.results import (
     StepCallback,
     StepEvent,
     check_batchable,
+    stored,
     to_pil,
 )
 from wuerstchen_desktop.core.sampling import denoise
@@ -481,7 +482,7 @@ def decoder_inputs(
 ) -> tuple[torch.Tensor, list[torch.Generator]]:
     """What Stage B starts from for each image. Without a decoder seed: the Stage C output and the image's
     generator, as the reference does. With one ("vary detail"): the composition as its file stores it
-    (float16) and a generator seeded ``decoder_seed + i``, so the image is the same whether it is made
+    (see ``stored``) and a generator seeded ``decoder_seed + i``, so the image is the same whether it is made
     again from its file or decoded from the stored latent without running Stage C."""
     if all(job.decoder_seed is None for job in jobs):
         return stage_c, generators
@@ -491,7 +492,7 @@ def decoder_inputs(
     for job in jobs:
         for i in range(job.images):
             if job.decoder_seed is not None:
-                stage_c[k] = stage_c[k].half().float()
+                stage_c[k] = stored(stage_c[k : k + 1])[0]
                 generators[k] = torch.Generator("cpu").manual_seed(job.decoder_seed + i)
             k += 1
     return stage_c, generators
