@@ -85,3 +85,27 @@ def test_a_composition_whose_latent_has_another_shape_is_refused_as_damaged(
     assert captured.out == ""  # refused before anything was made
     assert captured.err.count("\n") == 1 and captured.err.startswith("Error: The composition stored in this")
     assert "(1, 16, 5, 7), not the (1, 16, 6, 6)" in captured.err and "the file is damaged" in captured.err
+
+
+def levels_of(err: str) -> int:
+    return int(err.split("at most ")[1].split(" of 255")[0])
+
+
+def test_reproduce_says_when_and_why_an_image_from_a_batch_is_not_identical(
+    pipeline, tmp_path: Path, capsys
+) -> None:
+    from wuerstchen_desktop.worker.jobs import GENERATE
+
+    batch = SMALL.replace(seed=11, images=4)
+    paths, _ = execute(pipeline, Job(batch, tmp_path / "batch", kind=GENERATE), None, None)
+    # Image 1 of the batch and the same seed made alone: the alone one comes back identical.
+    (alone,), _ = execute(pipeline, Job(batch.for_image(1), tmp_path / "alone", kind=GENERATE), None, None)
+    _, err = reproduce(capsys, alone, tmp_path / "again")
+    assert levels_of(err) == 0 and "batch" not in err
+    found = []
+    for path in paths:
+        _, err = reproduce(capsys, path, tmp_path / "again")
+        found.append(levels_of(err))
+        assert ("Made in a batch of several" in err) == (found[-1] > 0), err
+    # The README promises at most a level (here, on CPU in float32, each of the four differs by one).
+    assert max(found) <= 1

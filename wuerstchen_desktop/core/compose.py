@@ -29,6 +29,14 @@ from wuerstchen_desktop.core.results import (
     to_pil,
 )
 
+# What reproduce says when its result is not identical to the file's. Batched matrix products round
+# differently from single ones, and a record does not know the batch its image was made in.
+BATCH_NOTE = (
+    "Made in a batch of several, an image or composition can differ from one made alone by a level at a "
+    "few pixels (batched arithmetic rounds differently); made alone on the same device and precision, it "
+    "is identical."
+)
+
 
 @dataclass
 class CompositionResult:
