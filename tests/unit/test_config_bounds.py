@@ -223,3 +223,37 @@ def test_the_command_line_and_verify_refuse_a_damaged_prior_in_one_line(
     with pytest.raises(CheckpointError) as info:
         Pipeline(prior_source(str(root)), decoder_source(str(decoder_dir))).verify()
     assert f"Error: {info.value}\n" == err
+
+
+@pytest.mark.parametrize(
+    ("stage", "changes", "words"),
+    [
+        ("prior", {"c_cond": 48}, r"prior/config.json gives c_cond 48, but .*text_encoder/config.json gives "
+         "hidden_size 32"),
+        ("decoder", {"clip_embd": 40}, r"decoder/config.json gives clip_embd 40, but .* hidden_size 24"),
+        ("vqgan", {"latent_channels": 8}, r"decoder/config.json gives c_in 4, but .*vqgan/config.json gives "
+         "latent_channels 8"),
+        ("decoder", {"effnet_embd": 8}, r"composes 16-channel latents, but the decoder .* takes 8 "
+         r"\(effnet_embd\)"),
+    ],
+)  # fmt: skip
+def test_parts_that_do_not_fit_together_are_refused_before_any_work(
+    repo_copy, capsys, stage: str, changes: dict[str, Any], words: str
+) -> None:
+    """Each part is whole and matches its own config, but the sizes between parts disagree."""
+    import dataclasses
+    import re
+
+    from wuerstchen_desktop.cli import main
+    from wuerstchen_desktop.core import tiny
+
+    prior, decoder = repo_copy("wuerstchen-prior"), repo_copy("wuerstchen")
+    model_cls, _, (_, sub) = STAGES[stage]
+    base = {"prior": TINY_STAGE_C, "decoder": TINY_STAGE_B, "vqgan": TINY_STAGE_A}[stage]
+    folder = (prior if stage == "prior" else decoder) / sub
+    tiny.write_stage(folder, model_cls, dataclasses.replace(base, **changes), "Changed", seed=9)
+    argv = ["generate", "a cat", "--prior", str(prior), "--decoder", str(decoder), "--offline"]
+    assert main([*argv, "--device", "cpu", "--dtype", "float32", "--seed", "1", "--out", str(prior)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("Error: ") and re.search(words, err), err
+    assert "not parts of one model" in err

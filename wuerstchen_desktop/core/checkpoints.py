@@ -17,6 +17,7 @@ from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_R
 
 if TYPE_CHECKING:
     from wuerstchen_desktop.core.download import CancelToken, ProgressCallback
+    from wuerstchen_desktop.core.models import StageBConfig, StageCConfig
 
 log = logging.getLogger(__name__)
 
@@ -136,23 +137,62 @@ def resolve(
     return ensure([ref], on_progress=on_progress, cancel=cancel)[0]
 
 
-def verify_prior(source: PriorSource) -> None:
+def verify_prior(source: PriorSource) -> StageCConfig:
     """Everything loading the prior side would refuse, found from configs and file headers alone."""
     from wuerstchen_desktop.core.loading import check_stage
     from wuerstchen_desktop.core.models import StageC, StageCConfig
+    from wuerstchen_desktop.core.text import text_width
 
     _verify_text(source.text_root)
-    check_stage(StageC, StageCConfig, source.prior_dir)
+    prior = check_stage(StageC, StageCConfig, source.prior_dir)
+    text = source.text_root / "text_encoder"
+    _same(source.prior_dir, "c_cond", prior.c_cond, text, "hidden_size", text_width(text))
+    return prior
 
 
-def verify_decoder(source: DecoderSource) -> None:
+def verify_decoder(source: DecoderSource) -> StageBConfig:
     """Everything loading the decoder side would refuse, found from configs and file headers alone."""
     from wuerstchen_desktop.core.loading import check_stage
     from wuerstchen_desktop.core.models import StageA, StageAConfig, StageB, StageBConfig
+    from wuerstchen_desktop.core.text import text_width
 
     _verify_text(source.root)
-    check_stage(StageB, StageBConfig, source.root / "decoder")
-    check_stage(StageA, StageAConfig, source.root / "vqgan")
+    decoder = check_stage(StageB, StageBConfig, source.root / "decoder")
+    vqgan = check_stage(StageA, StageAConfig, source.root / "vqgan")
+    text = source.root / "text_encoder"
+    _same(source.root / "decoder", "clip_embd", decoder.clip_embd, text, "hidden_size", text_width(text))
+    for name in ("c_in", "c_out"):
+        width = getattr(decoder, name)
+        _same(
+            source.root / "decoder",
+            name,
+            width,
+            source.root / "vqgan",
+            "latent_channels",
+            vqgan.latent_channels,
+        )
+    return decoder
+
+
+def verify_pair(prior: PriorSource, decoder: DecoderSource) -> None:
+    """Each side on its own, then the one size they share: Stage C's channels are Stage B's input."""
+    c, b = verify_prior(prior), verify_decoder(decoder)
+    if c.c_in != b.effnet_embd:
+        raise CheckpointError(
+            f"The prior {prior.ref} composes {c.c_in}-channel latents, but the decoder {decoder.ref} takes "
+            f"{b.effnet_embd} (effnet_embd): they are not parts of one model.",
+            "Choose a prior and a decoder made for each other (the defaults are).",
+        )
+
+
+def _same(folder: Path, name: str, value: int, other: Path, other_name: str, other_value: int) -> None:
+    """Two parts that feed each other agree on the size between them."""
+    if value != other_value:
+        raise CheckpointError(
+            f"{folder / 'config.json'} gives {name} {value}, but {other / 'config.json'} gives {other_name} "
+            f"{other_value}: these files are not parts of one model.",
+            REDOWNLOAD_HINT,
+        )
 
 
 def _verify_text(root: Path) -> None:

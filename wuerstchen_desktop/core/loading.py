@@ -31,6 +31,7 @@ MAX_JSON_BYTES = 16 * 2**20  # configs and shard indexes are kilobytes
 MAX_STAGE_PARAMS = 20_000_000_000
 
 M = TypeVar("M", bound=nn.Module)
+C = TypeVar("C", bound=StageConfig)
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -205,7 +206,7 @@ def load_module(
     return model.eval().requires_grad_(False)
 
 
-def stage_files(config_cls: type[StageConfig], folder: Path, stem: str) -> tuple[StageConfig, list[Path]]:
+def stage_files(config_cls: type[C], folder: Path, stem: str) -> tuple[C, list[Path]]:
     files = weight_files(folder, stem)
     raw = read_json(folder / "config.json")
     try:
@@ -217,11 +218,13 @@ def stage_files(config_cls: type[StageConfig], folder: Path, stem: str) -> tuple
 
 
 def check_stage(
-    model_cls: type[M], config_cls: type[StageConfig], folder: Path, stem: str = "diffusion_pytorch_model"
-) -> None:
-    """Everything ``load_stage`` would refuse, found from the config and file headers in milliseconds."""
+    model_cls: type[M], config_cls: type[C], folder: Path, stem: str = "diffusion_pytorch_model"
+) -> C:
+    """Everything ``load_stage`` would refuse, found from the config and file headers in milliseconds;
+    returns the config."""
     config, files = stage_files(config_cls, folder, stem)
     check_files(model_cls, config, files)
+    return config
 
 
 def load_stage(

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from wuerstchen_desktop.core.checkpoints import DecoderSource, PriorSource, verify_decoder, verify_prior
+from wuerstchen_desktop.core.checkpoints import DecoderSource, PriorSource, verify_pair
 from wuerstchen_desktop.core.devices import dtype_name
 from wuerstchen_desktop.core.errors import Cancelled, InvalidParams
 from wuerstchen_desktop.core.imagefile import make_record
@@ -168,8 +168,7 @@ class Pipeline:
 
     def verify(self) -> None:
         """Find a missing, damaged or mismatched file now, from configs and headers, before any work."""
-        verify_prior(self.prior_source)
-        verify_decoder(self.decoder_source)
+        verify_pair(self.prior_source, self.decoder_source)
 
     def load(self) -> None:
         """Load every model now rather than on first use (in low memory mode, only the tokenizers)."""

@@ -74,10 +74,20 @@ TEXT_SIZES = {
 }
 
 
+def _text_part(data: dict[str, Any]) -> dict[str, Any]:
+    if data.get("model_type") == "clip" and isinstance(data.get("text_config"), dict):
+        return data["text_config"]  # a whole CLIP config: transformers reads its text part
+    return data
+
+
+def text_width(folder: Path) -> int:
+    """The hidden size of the (checked) text encoder in ``folder``: the width of what it gives."""
+    return int(_text_part(read_json(folder / "config.json")).get("hidden_size", TEXT_SIZES["hidden_size"][0]))
+
+
 def check_text_config(path: Path, data: dict[str, Any]) -> None:
     """Refuse a text encoder config whose sizes are damaged or absurd, before transformers builds it."""
-    if data.get("model_type") == "clip" and isinstance(data.get("text_config"), dict):
-        data = data["text_config"]  # a whole CLIP config: transformers reads its text part
+    data = _text_part(data)
     try:
         sizes = {k: whole(k, data.get(k, d), low, high) for k, (d, low, high) in TEXT_SIZES.items()}
         h, heads = sizes["hidden_size"], sizes["num_attention_heads"]
