@@ -297,7 +297,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     say how far its pixels are from the file's."""
     import numpy as np
 
-    from wuerstchen_desktop.core.compose import CompositionResult, reproduce
+    from wuerstchen_desktop.core.compose import BATCH_NOTE, CompositionResult, reproduce
     from wuerstchen_desktop.core.imagefile import FLAT_PATTERN, open_pixels, read_record, write_image
 
     record = read_record(args.image)
@@ -321,6 +321,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
             f"(values up to {scale:.4g}), made on {choice.describe()}.",
             file=sys.stderr,
         )
+        if gap > 0:
+            print(BATCH_NOTE, file=sys.stderr)
         return EXIT_OK
     with open_pixels(args.image) as original:
         before = np.asarray(original.convert("RGB"), dtype=np.int16)
@@ -334,6 +336,8 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         f"(mean {float(diff.mean()):.4f}), made on {choice.describe()}.",
         file=sys.stderr,
     )
+    if diff.max() > 0:
+        print(BATCH_NOTE, file=sys.stderr)
     return EXIT_OK
 
 

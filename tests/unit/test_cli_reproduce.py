@@ -63,3 +63,49 @@ def test_a_file_naming_an_unknown_repository_is_not_followed(pipeline, tmp_path:
     err = capsys.readouterr().err
     assert "someone/not-wuerstchen" in err and "--prior" in err
     assert "neither a published Würstchen checkpoint nor a folder" in err  # refused before any download
+
+
+def test_a_composition_whose_latent_has_another_shape_is_refused_as_damaged(
+    pipeline, tmp_path: Path, capsys
+) -> None:
+    import dataclasses
+
+    import numpy as np
+
+    from wuerstchen_desktop.core.imagefile import write_image
+    from wuerstchen_desktop.core.metadata import encode_latent
+
+    (composition,), _ = execute(pipeline, Job(SMALL, tmp_path / "out", kind=COMPOSE), None, None)
+    record = read_record(composition)
+    # 256x256 composes a 6x6 latent; this file stores a 5x7 one.
+    damaged = dataclasses.replace(record, latent=encode_latent(np.zeros((1, 16, 5, 7), np.float32)))
+    path = write_image(Image.open(composition), damaged, tmp_path / "damaged")
+    assert main(["reproduce", str(path), "--out", str(tmp_path / "again"), *CPU]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""  # refused before anything was made
+    assert captured.err.count("\n") == 1 and captured.err.startswith("Error: The composition stored in this")
+    assert "(1, 16, 5, 7), not the (1, 16, 6, 6)" in captured.err and "the file is damaged" in captured.err
+
+
+def levels_of(err: str) -> int:
+    return int(err.split("at most ")[1].split(" of 255")[0])
+
+
+def test_reproduce_says_when_and_why_an_image_from_a_batch_is_not_identical(
+    pipeline, tmp_path: Path, capsys
+) -> None:
+    from wuerstchen_desktop.worker.jobs import GENERATE
+
+    batch = SMALL.replace(seed=11, images=4)
+    paths, _ = execute(pipeline, Job(batch, tmp_path / "batch", kind=GENERATE), None, None)
+    # Image 1 of the batch and the same seed made alone: the alone one comes back identical.
+    (alone,), _ = execute(pipeline, Job(batch.for_image(1), tmp_path / "alone", kind=GENERATE), None, None)
+    _, err = reproduce(capsys, alone, tmp_path / "again")
+    assert levels_of(err) == 0 and "batch" not in err
+    found = []
+    for path in paths:
+        _, err = reproduce(capsys, path, tmp_path / "again")
+        found.append(levels_of(err))
+        assert ("Made in a batch of several" in err) == (found[-1] > 0), err
+    # The README promises at most a level (here, on CPU in float32, each of the four differs by one).
+    assert max(found) <= 1

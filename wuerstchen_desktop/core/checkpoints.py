@@ -12,10 +12,12 @@ from wuerstchen_desktop.core import hubcache
 from wuerstchen_desktop.core.catalogue import ALLOW_PATTERNS as ALLOW_PATTERNS
 from wuerstchen_desktop.core.errors import CheckpointError, OfflineError
 from wuerstchen_desktop.core.loading import REDOWNLOAD_HINT, read_json
+from wuerstchen_desktop.core.models.config import ConfigFieldError, number
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
 
 if TYPE_CHECKING:
     from wuerstchen_desktop.core.download import CancelToken, ProgressCallback
+    from wuerstchen_desktop.core.models import StageBConfig, StageCConfig
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +35,12 @@ class SamplerConfig:
         if not path.is_file():
             return cls()
         data = read_json(path)
-        return cls(s=float(data.get("s", 0.008)), scaler=float(data.get("scaler", 1.0)))
+        try:
+            s = number("s", data.get("s", 0.008), 0, 1, above_low=True)
+            scaler = number("scaler", data.get("scaler", 1.0), 0, 100, above_low=True)
+        except ConfigFieldError as exc:
+            raise CheckpointError(f"{path} is not a valid config: {exc}.", REDOWNLOAD_HINT) from exc
+        return cls(s=s, scaler=scaler)
 
 
 @dataclass(frozen=True)
@@ -66,11 +73,22 @@ class DecoderSource:
     commit: str | None = None  # the Hub commit, when the folder came from the cache
 
 
-def _number(index: dict[str, Any], key: str, default: float) -> float:
-    value = index.get(key, default)
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise CheckpointError(f"model_index.json: {key} must be a number, not {value!r}.", REDOWNLOAD_HINT)
-    return float(value)
+# model_index.json's numbers: (default, low, high), published values in the middle. The geometry ones
+# set the latent sizes, so a tiny or huge value would make a job fill the memory.
+INDEX_NUMBERS = {
+    "latent_mean": (42.0, 0.01, 10_000.0),
+    "latent_std": (1.0, -10_000.0, 10_000.0),
+    "resolution_multiple": (42.67, 8.0, 256.0),
+    "latent_dim_scale": (10.67, 1.0, 64.0),
+}
+
+
+def _number(index: dict[str, Any], key: str, path: Path) -> float:
+    default, low, high = INDEX_NUMBERS[key]
+    try:
+        return number(key, index.get(key, default), low, high)
+    except ConfigFieldError as exc:
+        raise CheckpointError(f"{path} is not a valid config: {exc}.", REDOWNLOAD_HINT) from exc
 
 
 def commit_of(folder: Path) -> str | None:
@@ -119,23 +137,62 @@ def resolve(
     return ensure([ref], on_progress=on_progress, cancel=cancel)[0]
 
 
-def verify_prior(source: PriorSource) -> None:
+def verify_prior(source: PriorSource) -> StageCConfig:
     """Everything loading the prior side would refuse, found from configs and file headers alone."""
     from wuerstchen_desktop.core.loading import check_stage
     from wuerstchen_desktop.core.models import StageC, StageCConfig
+    from wuerstchen_desktop.core.text import text_width
 
     _verify_text(source.text_root)
-    check_stage(StageC, StageCConfig, source.prior_dir)
+    prior = check_stage(StageC, StageCConfig, source.prior_dir)
+    text = source.text_root / "text_encoder"
+    _same(source.prior_dir, "c_cond", prior.c_cond, text, "hidden_size", text_width(text))
+    return prior
 
 
-def verify_decoder(source: DecoderSource) -> None:
+def verify_decoder(source: DecoderSource) -> StageBConfig:
     """Everything loading the decoder side would refuse, found from configs and file headers alone."""
     from wuerstchen_desktop.core.loading import check_stage
     from wuerstchen_desktop.core.models import StageA, StageAConfig, StageB, StageBConfig
+    from wuerstchen_desktop.core.text import text_width
 
     _verify_text(source.root)
-    check_stage(StageB, StageBConfig, source.root / "decoder")
-    check_stage(StageA, StageAConfig, source.root / "vqgan")
+    decoder = check_stage(StageB, StageBConfig, source.root / "decoder")
+    vqgan = check_stage(StageA, StageAConfig, source.root / "vqgan")
+    text = source.root / "text_encoder"
+    _same(source.root / "decoder", "clip_embd", decoder.clip_embd, text, "hidden_size", text_width(text))
+    for name in ("c_in", "c_out"):
+        width = getattr(decoder, name)
+        _same(
+            source.root / "decoder",
+            name,
+            width,
+            source.root / "vqgan",
+            "latent_channels",
+            vqgan.latent_channels,
+        )
+    return decoder
+
+
+def verify_pair(prior: PriorSource, decoder: DecoderSource) -> None:
+    """Each side on its own, then the one size they share: Stage C's channels are Stage B's input."""
+    c, b = verify_prior(prior), verify_decoder(decoder)
+    if c.c_in != b.effnet_embd:
+        raise CheckpointError(
+            f"The prior {prior.ref} composes {c.c_in}-channel latents, but the decoder {decoder.ref} takes "
+            f"{b.effnet_embd} (effnet_embd): they are not parts of one model.",
+            "Choose a prior and a decoder made for each other (the defaults are).",
+        )
+
+
+def _same(folder: Path, name: str, value: int, other: Path, other_name: str, other_value: int) -> None:
+    """Two parts that feed each other agree on the size between them."""
+    if value != other_value:
+        raise CheckpointError(
+            f"{folder / 'config.json'} gives {name} {value}, but {other / 'config.json'} gives {other_name} "
+            f"{other_value}: these files are not parts of one model.",
+            REDOWNLOAD_HINT,
+        )
 
 
 def _verify_text(root: Path) -> None:
@@ -191,9 +248,9 @@ def prior_source(
             prior_dir=root / "prior",
             text_root=root,
             sampler=SamplerConfig.read(root),
-            latent_mean=_number(index, "latent_mean", 42.0),
-            latent_std=_number(index, "latent_std", 1.0),
-            resolution_multiple=_number(index, "resolution_multiple", 42.67),
+            latent_mean=_number(index, "latent_mean", index_path),
+            latent_std=_number(index, "latent_std", index_path),
+            resolution_multiple=_number(index, "resolution_multiple", index_path),
             commit=commit_of(root),
         )
     if (root / "config.json").is_file():
@@ -239,6 +296,6 @@ def decoder_source(
         ref=ref,
         root=root,
         sampler=SamplerConfig.read(root),
-        latent_dim_scale=_number(index, "latent_dim_scale", 10.67),
+        latent_dim_scale=_number(index, "latent_dim_scale", index_path),
         commit=commit_of(root),
     )

@@ -3,7 +3,7 @@
 Würstchen settles an image's composition in its small Stage C latent before it spends most of its time
 decoding. ``compose`` runs Stage C only and returns each composition with a preview; ``decode`` turns
 stored compositions into images; ``blend_latents`` mixes two of them. Every decode starts from the
-latent as files store it (float16) with its own generator seeded ``decoder_seed``, so an image decoded
+latent as files store it (``stored``) with its own generator seeded ``decoder_seed``, so an image decoded
 from a composition file is the very image ``Pipeline.generate`` makes from the same parameters, and
 ``reproduce`` makes any of our files again from its record alone.
 """
@@ -25,7 +25,16 @@ from wuerstchen_desktop.core.results import (
     GenerationResult,
     StepCallback,
     check_batchable,
+    stored,
     to_pil,
+)
+
+# What reproduce says when its result is not identical to the file's. Batched matrix products round
+# differently from single ones, and a record does not know the batch its image was made in.
+BATCH_NOTE = (
+    "Made in a batch of several, an image or composition can differ from one made alone by a level at a "
+    "few pixels (batched arithmetic rounds differently); made alone on the same device and precision, it "
+    "is identical."
 )
 
 
@@ -62,11 +71,6 @@ def compose(
     previews = to_pil(pipe.preview(pipe.prior_space(stage_c)))
     params = [job.for_image(i) for job in jobs for i in range(job.images)]
     return CompositionResult(stage_c, previews, pipe.previews_approximate, params, warnings)
-
-
-def stored(latent: torch.Tensor) -> torch.Tensor:
-    """A latent as a file stores it: rounded to float16, returned in float32."""
-    return latent.detach().to(torch.float16).float().cpu()
 
 
 def blend_latents(first: torch.Tensor, second: torch.Tensor, weight: float) -> torch.Tensor:
@@ -119,6 +123,20 @@ def record_latent(record: ImageRecord) -> torch.Tensor:
     return torch.from_numpy(decode_latent(record.latent).copy()).float()
 
 
+def checked_latent(pipe: Pipeline, record: ImageRecord) -> torch.Tensor:
+    """A record's stored composition, refused unless it has the shape its recorded size gives."""
+    latent = record_latent(record)
+    p = record.params
+    expected = (1, 16, *pipe.stage_c_size(p.width, p.height))
+    if tuple(latent.shape) != expected:
+        raise InvalidParams(
+            f"The composition stored in this file has the shape {tuple(latent.shape)}, not the {expected} "
+            f"its recorded size of {p.width}x{p.height} gives: the file is damaged.",
+            "Generate it again from its parameters.",
+        )
+    return latent
+
+
 def reproduce(
     pipe: Pipeline,
     record: ImageRecord,
@@ -126,7 +144,10 @@ def reproduce(
     cancel: CancelCheck | None = None,
 ) -> GenerationResult | CompositionResult:
     """Make a file's image (or composition) again from its record's parameters alone, without its
-    stored latent: a composition runs Stage C; a blend composes both parents, mixes and decodes."""
+    stored latent: a composition runs Stage C; a blend composes both parents, mixes and decodes.
+    A stored latent that does not match the record is refused first: the result is compared with it."""
+    if record.latent is not None:
+        checked_latent(pipe, record)
     p = record.params
     if record.kind == "composition":
         return compose(pipe, p, on_step, cancel)

@@ -19,14 +19,19 @@ from safetensors import SafetensorError, safe_open
 from torch import nn
 
 from wuerstchen_desktop.core.errors import CheckpointError
-from wuerstchen_desktop.core.models.config import StageConfig
+from wuerstchen_desktop.core.models.config import ConfigFieldError, StageConfig
 
 log = logging.getLogger(__name__)
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 REDOWNLOAD_HINT = "Download the checkpoints again, or point the app at a complete copy."
+MAX_JSON_BYTES = 16 * 2**20  # configs and shard indexes are kilobytes
+# No Würstchen or Stable Cascade stage comes near this; a config that does is damaged, and building it
+# would fill the memory.
+MAX_STAGE_PARAMS = 20_000_000_000
 
 M = TypeVar("M", bound=nn.Module)
+C = TypeVar("C", bound=StageConfig)
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -34,9 +39,16 @@ def read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"Missing file {path}.", REDOWNLOAD_HINT)
     try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            raise CheckpointError(
+                f"{path} is far too large for a config ({path.stat().st_size:,} bytes): it is damaged.",
+                REDOWNLOAD_HINT,
+            )
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"Cannot read {path}: {exc}.", REDOWNLOAD_HINT) from exc
+    # ValueError: bad JSON, or an integer with thousands of digits; RecursionError: nesting too deep.
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        detail = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise CheckpointError(f"Cannot read {path}: it is damaged ({detail}).", REDOWNLOAD_HINT) from exc
     if not isinstance(data, dict):
         raise CheckpointError(f"{path} does not hold a JSON object.", REDOWNLOAD_HINT)
     return data
@@ -107,9 +119,19 @@ def iter_tensors(
         del handle
 
 
-def _build_meta(model_cls: type[M], config: StageConfig) -> M:
+def _build_meta(model_cls: type[M], config: StageConfig, files: list[Path]) -> M:
+    """The module on the meta device (no memory), refused if its size is absurd."""
     with torch.device("meta"):
-        return model_cls.from_config(config)  # type: ignore[attr-defined]
+        model: M = model_cls.from_config(config)  # type: ignore[attr-defined]
+    count = sum(t.numel() for t in model.state_dict().values())
+    if count > MAX_STAGE_PARAMS:
+        raise CheckpointError(
+            f"{files[0].parent / 'config.json'} describes a {model_cls.__name__} of {count / 1e9:,.0f} "
+            f"billion parameters, more than the {MAX_STAGE_PARAMS / 1e9:.0f} billion any Würstchen stage "
+            "could have: the config is damaged.",
+            REDOWNLOAD_HINT,
+        )
+    return model
 
 
 def _check_tensor(
@@ -140,7 +162,7 @@ def _check_complete(expected: dict[str, torch.Tensor], found: set[str], files: l
 
 def check_files(model_cls: type[M], config: StageConfig, files: list[Path]) -> None:
     """Check names and shapes of every tensor from the file headers alone, reading no weights."""
-    expected = _build_meta(model_cls, config).state_dict()
+    expected = _build_meta(model_cls, config, files).state_dict()
     found: set[str] = set()
     for path in files:
         if not path.is_file():
@@ -173,7 +195,7 @@ def load_module(
     device: torch.device | str = "cpu",
 ) -> M:
     """Build ``model_cls`` from ``config`` on the meta device and fill it from ``files`` with strict keys."""
-    model = _build_meta(model_cls, config)
+    model = _build_meta(model_cls, config, files)
     expected = model.state_dict()
     state: dict[str, torch.Tensor] = {}
     for key, tensor, path in iter_tensors(files, dtype, device):
@@ -184,23 +206,25 @@ def load_module(
     return model.eval().requires_grad_(False)
 
 
-def stage_files(config_cls: type[StageConfig], folder: Path, stem: str) -> tuple[StageConfig, list[Path]]:
+def stage_files(config_cls: type[C], folder: Path, stem: str) -> tuple[C, list[Path]]:
     files = weight_files(folder, stem)
     raw = read_json(folder / "config.json")
     try:
         return config_cls.from_json(raw), files
-    except (TypeError, ValueError) as exc:
+    except ConfigFieldError as exc:
         raise CheckpointError(
             f"{folder / 'config.json'} is not a valid config: {exc}.", REDOWNLOAD_HINT
         ) from exc
 
 
 def check_stage(
-    model_cls: type[M], config_cls: type[StageConfig], folder: Path, stem: str = "diffusion_pytorch_model"
-) -> None:
-    """Everything ``load_stage`` would refuse, found from the config and file headers in milliseconds."""
+    model_cls: type[M], config_cls: type[C], folder: Path, stem: str = "diffusion_pytorch_model"
+) -> C:
+    """Everything ``load_stage`` would refuse, found from the config and file headers in milliseconds;
+    returns the config."""
     config, files = stage_files(config_cls, folder, stem)
     check_files(model_cls, config, files)
+    return config
 
 
 def load_stage(

@@ -38,6 +38,7 @@ MAX_LATENT_BYTES = 2_000_000
 # A1111-style text longer than this is not parsed (the README says so): far beyond any real prompt, and
 # an EXIF UserComment holds at most about 32K characters anyway.
 MAX_PARAMETERS_CHARS = 64 * 1024
+FLOAT16_MAX = 65504.0  # a latent with a larger value is stored in float32
 
 
 class ImageReadError(WuerstchenError):
@@ -141,11 +142,15 @@ class ImageParameters:
 
 # -- the Stage C latent -------------------------------------------------------------------------------
 def encode_latent(latent: Any) -> bytes:
-    """One image's Stage C latent (array-like ``(16, h, w)`` or ``(1, 16, h, w)``) as float16 safetensors."""
+    """One image's Stage C latent (array-like ``(16, h, w)`` or ``(1, 16, h, w)``) as float16 safetensors,
+    or float32 when a value lies beyond float16's range (it would be stored as inf)."""
     import numpy as np
     from safetensors.numpy import save
 
-    arr = np.asarray(latent, dtype=np.float16)
+    arr = np.asarray(latent, dtype=np.float32)
+    finite = np.abs(arr[np.isfinite(arr)])
+    if finite.size == 0 or finite.max() <= FLOAT16_MAX:
+        arr = arr.astype(np.float16)
     if arr.ndim == 3:
         arr = arr[None]
     if arr.ndim != 4 or arr.shape[0] != 1:
@@ -153,8 +158,18 @@ def encode_latent(latent: Any) -> bytes:
     return save({LATENT_KEY: np.ascontiguousarray(arr)})
 
 
+def latent_dtype(data: bytes) -> str:
+    """``float16`` or ``float32``: how a stored latent's safetensors header says it is stored."""
+    try:
+        size = int.from_bytes(data[:8], "little")
+        dtype = json.loads(data[8 : 8 + size])[LATENT_KEY]["dtype"]
+    except (ValueError, KeyError, TypeError, RecursionError):
+        return "float16"
+    return "float32" if dtype == "F32" else "float16"
+
+
 def decode_latent(data: bytes) -> Any:
-    """The ``(1, 16, h, w)`` float16 numpy array stored by ``encode_latent``."""
+    """The ``(1, 16, h, w)`` float16 (or float32) numpy array stored by ``encode_latent``."""
     from safetensors.numpy import load
 
     try:
@@ -187,7 +202,7 @@ def record_to_dict(record: ImageRecord) -> dict[str, Any]:
         out["blend"] = {"params": record.blend.other.to_dict(), "weight": float(record.blend.weight)}
     if record.latent is not None:
         out[LATENT_KEY] = {
-            "format": "safetensors-float16",
+            "format": f"safetensors-{latent_dtype(record.latent)}",
             "base64": base64.b64encode(record.latent).decode("ascii"),
         }
     return out

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +68,31 @@ def nearest_valid_sizes(value: int) -> tuple[int, ...]:
     return (max(below, MIN_SIZE), min(below + SIZE_STEP, MAX_SIZE))
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+
+
+def valid_text(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD. Python turns bytes that are not UTF-8 (a
+    command-line argument from a terminal in another encoding, say) into surrogates, which no tokenizer
+    and no UTF-8 file accepts."""
+    return _SURROGATE.sub(REPLACEMENT, text)
+
+
+def replaced_text_notes(jobs: Sequence[GenerationParams]) -> list[str]:
+    """A note for each prompt that holds U+FFFD, the mark ``valid_text`` leaves where text was not valid."""
+    notes = []
+    for job in jobs:
+        for name, text in (("prompt", job.prompt), ("negative prompt", job.negative_prompt)):
+            if REPLACEMENT in text:
+                notes.append(
+                    f"The {name} held bytes that are not valid text, replaced with {REPLACEMENT} (the first "
+                    f"at character {text.index(REPLACEMENT) + 1}); set your terminal or file to UTF-8, or "
+                    "retype those characters."
+                )
+    return list(dict.fromkeys(notes))
+
+
 def _check_size(name: str, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool):
         raise InvalidParams(f"The {name} must be a whole number of pixels, not {value!r}.")
@@ -120,6 +147,9 @@ class GenerationParams:
             raise InvalidParams(
                 f"The negative prompt must be text, not {type(self.negative_prompt).__name__}."
             )
+        # Repaired, not refused: a record read back from a file stays readable, and is the same record.
+        object.__setattr__(self, "prompt", valid_text(self.prompt))
+        object.__setattr__(self, "negative_prompt", valid_text(self.negative_prompt))
         _check_size("width", self.width)
         _check_size("height", self.height)
         _check_int("number of images", self.images, 1, MAX_IMAGES)

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from wuerstchen_desktop.core.checkpoints import DecoderSource, PriorSource, verify_decoder, verify_prior
+from wuerstchen_desktop.core.checkpoints import DecoderSource, PriorSource, verify_pair
 from wuerstchen_desktop.core.devices import dtype_name
 from wuerstchen_desktop.core.errors import Cancelled, InvalidParams
 from wuerstchen_desktop.core.imagefile import make_record
@@ -42,13 +42,14 @@ from wuerstchen_desktop.core.models import (
     StageCConfig,
 )
 from wuerstchen_desktop.core.models.blocks import StepCache
-from wuerstchen_desktop.core.params import GenerationParams
+from wuerstchen_desktop.core.params import GenerationParams, replaced_text_notes
 from wuerstchen_desktop.core.results import (
     CancelCheck,
     GenerationResult,
     StepCallback,
     StepEvent,
     check_batchable,
+    stored,
     to_pil,
 )
 from wuerstchen_desktop.core.sampling import denoise
@@ -167,8 +168,7 @@ class Pipeline:
 
     def verify(self) -> None:
         """Find a missing, damaged or mismatched file now, from configs and headers, before any work."""
-        verify_prior(self.prior_source)
-        verify_decoder(self.decoder_source)
+        verify_pair(self.prior_source, self.decoder_source)
 
     def load(self) -> None:
         """Load every model now rather than on first use (in low memory mode, only the tokenizers)."""
@@ -323,7 +323,7 @@ class Pipeline:
     def prompt_warnings(self, jobs: Sequence[GenerationParams]) -> list[str]:
         texts = [t for job in jobs for t in (job.prompt, job.negative_prompt)]
         found = self.prior_text.truncations(texts) + self.decoder_text.truncations(texts)
-        return list(dict.fromkeys(t.message() for t in found))
+        return list(dict.fromkeys([*replaced_text_notes(jobs), *(t.message() for t in found)]))
 
     def _noise(self, generators: Sequence[torch.Generator], shape: tuple[int, ...]) -> torch.Tensor:
         # Drawn in float32 on the CPU, image by image, then moved: a seed means the same image on every
@@ -481,7 +481,7 @@ def decoder_inputs(
 ) -> tuple[torch.Tensor, list[torch.Generator]]:
     """What Stage B starts from for each image. Without a decoder seed: the Stage C output and the image's
     generator, as the reference does. With one ("vary detail"): the composition as its file stores it
-    (float16) and a generator seeded ``decoder_seed + i``, so the image is the same whether it is made
+    (see ``stored``) and a generator seeded ``decoder_seed + i``, so the image is the same whether it is made
     again from its file or decoded from the stored latent without running Stage C."""
     if all(job.decoder_seed is None for job in jobs):
         return stage_c, generators
@@ -491,7 +491,7 @@ def decoder_inputs(
     for job in jobs:
         for i in range(job.images):
             if job.decoder_seed is not None:
-                stage_c[k] = stage_c[k].half().float()
+                stage_c[k] = stored(stage_c[k : k + 1])[0]
                 generators[k] = torch.Generator("cpu").manual_seed(job.decoder_seed + i)
             k += 1
     return stage_c, generators

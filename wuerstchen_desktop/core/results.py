@@ -9,6 +9,7 @@ import torch
 from PIL import Image
 
 from wuerstchen_desktop.core.errors import InvalidParams
+from wuerstchen_desktop.core.metadata import FLOAT16_MAX
 from wuerstchen_desktop.core.params import GenerationParams
 
 
@@ -64,3 +65,12 @@ def to_uint8(pixels: torch.Tensor) -> torch.Tensor:
 def to_pil(pixels: torch.Tensor) -> list[Image.Image]:
     """``(B, 3, H, W)`` in [0, 1] to 8-bit RGB images, rounding as the reference does."""
     return [Image.fromarray(a) for a in to_uint8(pixels).numpy()]
+
+
+def stored(latent: torch.Tensor) -> torch.Tensor:
+    """Latents ``(B, 16, h, w)`` as files store them (see ``encode_latent``), in float32 on the CPU: each
+    rounded to float16, or kept in float32 when a value lies beyond float16's range."""
+    x = latent.detach().float().cpu()
+    largest = torch.where(torch.isfinite(x), x.abs(), 0.0).reshape(x.shape[0], -1).amax(dim=1)
+    fits = (largest <= FLOAT16_MAX).reshape(-1, *[1] * (x.dim() - 1))
+    return torch.where(fits, x.half().float(), x)

@@ -7,6 +7,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
@@ -15,6 +16,8 @@ from torch import nn
 from wuerstchen_desktop.core.errors import CheckpointError
 from wuerstchen_desktop.core.loading import REDOWNLOAD_HINT, read_json, weight_files
 from wuerstchen_desktop.core.memory import Slot
+from wuerstchen_desktop.core.models.config import MAX_CHANNELS, MAX_DEPTH, ConfigFieldError, whole
+from wuerstchen_desktop.core.params import valid_text
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +60,58 @@ def check_tokenizer(folder: Path) -> None:
         )
 
 
+MAX_VOCAB = 2**20
+MAX_TEXT_PARAMS = 20_000_000_000
+# The CLIP text tower's sizes as transformers reads them from config.json (defaults: transformers' own),
+# with bounds that admit every CLIP text tower published (bigG: 1280 wide, 32 layers) many times over.
+TEXT_SIZES = {
+    "hidden_size": (512, 1, MAX_CHANNELS),
+    "num_hidden_layers": (12, 1, MAX_DEPTH),
+    "num_attention_heads": (8, 1, MAX_CHANNELS),
+    "intermediate_size": (2048, 1, 4 * MAX_CHANNELS),
+    "vocab_size": (49408, 1, MAX_VOCAB),
+    "max_position_embeddings": (77, MAX_TOKENS, 8192),
+}
+
+
+def _text_part(data: dict[str, Any]) -> dict[str, Any]:
+    if data.get("model_type") == "clip" and isinstance(data.get("text_config"), dict):
+        return data["text_config"]  # a whole CLIP config: transformers reads its text part
+    return data
+
+
+def text_width(folder: Path) -> int:
+    """The hidden size of the (checked) text encoder in ``folder``: the width of what it gives."""
+    return int(_text_part(read_json(folder / "config.json")).get("hidden_size", TEXT_SIZES["hidden_size"][0]))
+
+
+def check_text_config(path: Path, data: dict[str, Any]) -> None:
+    """Refuse a text encoder config whose sizes are damaged or absurd, before transformers builds it."""
+    data = _text_part(data)
+    try:
+        sizes = {k: whole(k, data.get(k, d), low, high) for k, (d, low, high) in TEXT_SIZES.items()}
+        h, heads = sizes["hidden_size"], sizes["num_attention_heads"]
+        if h % heads:
+            raise ConfigFieldError(
+                "num_attention_heads", heads, f"a whole number that divides hidden_size ({h})"
+            )
+    except ConfigFieldError as exc:
+        raise CheckpointError(f"{path} is not a valid config: {exc}.", REDOWNLOAD_HINT) from exc
+    # Embeddings, then per layer: attention (4 h x h), MLP (2 h x intermediate), norms and biases.
+    layer = 4 * h * h + 2 * h * sizes["intermediate_size"] + 9 * h + sizes["intermediate_size"]
+    count = (sizes["vocab_size"] + sizes["max_position_embeddings"]) * h + sizes["num_hidden_layers"] * layer
+    if count > MAX_TEXT_PARAMS:
+        raise CheckpointError(
+            f"{path} describes a text encoder of {count / 1e9:,.0f} billion parameters, more than the "
+            f"{MAX_TEXT_PARAMS / 1e9:.0f} billion any CLIP text encoder has: the config is damaged.",
+            REDOWNLOAD_HINT,
+        )
+
+
 def check_text_model(folder: Path) -> None:
-    """The text encoder's config and safetensors header are readable; pickle-only folders are refused."""
-    read_json(folder / "config.json")
+    """The text encoder's config is sane and its safetensors header readable; pickle-only folders are
+    refused."""
+    check_text_config(folder / "config.json", read_json(folder / "config.json"))
     for path in weight_files(folder, "model"):
         try:
             with safe_open(str(path), framework="pt", device="cpu") as f:
@@ -132,12 +184,12 @@ class TextEncoder:
 
     def count_tokens(self, prompt: str) -> int:
         """Tokens in ``prompt`` including the start and end markers (the limit is ``max_length``)."""
-        return len(self.tokenizer(prompt, truncation=False)["input_ids"])
+        return len(self.tokenizer(valid_text(prompt), truncation=False)["input_ids"])
 
     def truncations(self, prompts: Sequence[str]) -> list[Truncation]:
         out = []
         for prompt in dict.fromkeys(prompts):
-            ids = self.tokenizer(prompt, truncation=False)["input_ids"]
+            ids = self.tokenizer(valid_text(prompt), truncation=False)["input_ids"]
             if len(ids) > self.max_length:
                 dropped = ids[self.max_length - 1 : -1]
                 text = self.tokenizer.decode(dropped, skip_special_tokens=True)
@@ -150,7 +202,7 @@ class TextEncoder:
         missing = [p for p in dict.fromkeys(prompts) if p not in self.cache]
         if missing:
             batch = self.tokenizer(
-                missing,
+                [valid_text(p) for p in missing],
                 padding="max_length",
                 max_length=self.max_length,
                 truncation=True,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from wuerstchen_desktop.core.params import valid_text
 from wuerstchen_desktop.core.text import MAX_TOKENS
 
 
@@ -24,10 +25,11 @@ class TokenCounter:
         self._tokenizer.no_padding()
 
     def count(self, text: str) -> int:
-        return len(self._tokenizer.encode(text).ids)
+        return len(self._tokenizer.encode(valid_text(text)).ids)
 
     def cut_words(self, text: str) -> str:
         """The end of ``text`` that falls past the limit and is left out, or ``""``."""
+        text = valid_text(text)
         encoding = self._tokenizer.encode(text)
         if len(encoding.ids) <= self.limit:
             return ""

@@ -49,7 +49,7 @@ def execute(
         ]
         return _save_all(saves, job.out_dir), composed.warnings
     first = records[0]
-    latent = _latent(pipe, first)
+    latent = c.checked_latent(pipe, first)
     blend = first.blend
     if job.kind == BLEND:
         second = records[1]
@@ -63,7 +63,7 @@ def execute(
                 "These compositions were made by different priors, so their latents do not mix.",
                 "Blend two compositions made with the same prior.",
             )
-        latent = c.blend_latents(latent, _latent(pipe, second), job.weight)
+        latent = c.blend_latents(latent, c.checked_latent(pipe, second), job.weight)
         blend = Blend(second.params.replace(images=1, decoder_seed=None), job.weight)
     params = c.decoding_params(_params(job, first))
     if blend is not None and (params.width, params.height) != (blend.other.width, blend.other.height):
@@ -80,22 +80,6 @@ def execute(
     )
     path = write_image(result.images[0], record, job.out_dir, job.image_format, job.name_pattern)
     return (path,), result.warnings
-
-
-def _latent(pipe: Pipeline, record: ImageRecord) -> Any:
-    """A record's stored composition, refused unless it has the shape its recorded size gives."""
-    from wuerstchen_desktop.core import compose as c
-
-    latent = c.record_latent(record)
-    p = record.params
-    expected = (1, 16, *pipe.stage_c_size(p.width, p.height))
-    if tuple(latent.shape) != expected:
-        raise InvalidParams(
-            f"The composition stored in this file has the shape {tuple(latent.shape)}, not the {expected} "
-            f"its recorded size of {p.width}x{p.height} gives: the file is damaged.",
-            "Generate it again from its parameters.",
-        )
-    return latent
 
 
 def _write(
