@@ -222,7 +222,12 @@ def print_checkpoints() -> None:
         about = "" if entry.size_is_exact else "about "
         optional = entry.repo_id in OPTIONAL
         if st.complete:
-            state = "verified" if st.verified else "not verified: run `wuerstchen-desktop download` to check"
+            if st.verified:
+                state = "verified"
+            elif st.unverifiable:
+                state = f"not verified: the server gave no checksum for {len(st.unverifiable)} file(s)"
+            else:
+                state = "not verified: run `wuerstchen-desktop download` to check"
             state = f"{human(st.size)}, {state}, commit {st.commit}"
         elif st.files or st.partial_bytes:
             state = f"partly downloaded: {human(st.size + st.partial_bytes)} of {about}{human(entry.size)}"

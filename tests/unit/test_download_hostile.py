@@ -226,6 +226,14 @@ def test_a_file_no_hash_can_check_is_marked_unverified(hub, cache, capsys) -> No
     hub.reset_counts()
     assert main(["download"]) == 0
     assert "could not be verified" in capsys.readouterr().err and BIG not in hub.gets
+    assert BIG in st.unverifiable and len(st.unverifiable) == len(st.files)
+    assert main(["info"]) == 0
+    line = next(
+        line
+        for line in capsys.readouterr().out.splitlines()
+        if f"{DECODER} " in line or DECODER + ":" in line
+    )
+    assert f"not verified: the server gave no checksum for {len(st.files)} file(s)" in line
 
 
 # -- 6: signed links that expire -------------------------------------------------------------------

@@ -155,6 +155,7 @@ class LocalFile:
     size: int  # bytes on disk (for a partial download, the bytes so far)
     present: bool
     verified: bool
+    unverified: str | None = None  # why it could not be verified, as the download recorded it
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,11 @@ class LocalStatus:
     @property
     def size(self) -> int:
         return sum(f.size for f in self.files if f.present)
+
+    @property
+    def unverifiable(self) -> tuple[str, ...]:
+        """Files on disk that the download could not check, because nothing named their hash."""
+        return tuple(f.path for f in self.files if f.present and f.unverified)
 
 
 def _expected_paths(
@@ -211,7 +217,9 @@ def local_status(
         size = target.stat().st_size if target.exists() else 0
         info = recorded.get(path) or {}
         present = target.exists() and (not info or size == info.get("size"))
-        files.append(LocalFile(path, size, present, present and bool(info.get("verified"))))
+        files.append(
+            LocalFile(path, size, present, present and bool(info.get("verified")), info.get("unverified"))
+        )
     return LocalStatus(repo_id, revision, commit, snapshot, tuple(files), partial)
 
 
