@@ -28,7 +28,10 @@ def test_a_jpeg_job_with_a_long_prompt_says_so_and_saves(qtbot, make_window) -> 
     (path,) = done.args[0].paths
     assert path.suffix == ".jpg" and read_record(path).params.prompt == LONG  # the record keeps it whole
     assert any("too long for a JPEG" in w for w in done.args[0].warnings)
-    assert "too long for a JPEG" in window.statusBar().currentMessage()
+    # Said first, where the status bar has room, before the long note on the prompt's left-out words.
+    message = window.statusBar().currentMessage()
+    assert message.split(". ", 1)[1].startswith("The prompts are too long for a JPEG's EXIF text")
+    assert "left out" in message
 
 
 def test_metadata_left_out_of_a_saved_image_is_said(qtbot, make_window, monkeypatch) -> None:

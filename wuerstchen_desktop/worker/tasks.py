@@ -4,8 +4,8 @@ worker calls ``execute`` on its thread; tests call it directly too.
 Jobs with source files read their parameters (and stored compositions) from those files on this
 thread, so the window never waits for a read and every job is made from what the files say. Before any
 model work, each job's parameters are checked against what its files can carry (``check_fits``): a record
-too long to read back fails the job at once; a note (a JPEG's shortened text) joins the job's warnings,
-as does any metadata a save had to leave out.
+too long to read back fails the job at once; a note (a JPEG's shortened text) and any metadata a save had
+to leave out come first among the job's warnings, before the prompt's, which can be long.
 """
 
 from __future__ import annotations
@@ -44,17 +44,16 @@ def execute(
         if job.kind == GENERATE:
             notes = check_fits(params, job.image_format)
             result = pipe.generate(params, on_step, cancel)
-            notes = [*result.warnings, *notes]
-            return _write(pipe, job, result.images, result.params, result.stage_c, notes), notes
+            paths = _write(pipe, job, result.images, result.params, result.stage_c, notes)
+            return paths, [*notes, *result.warnings]
         notes = check_fits(params, "png")  # compositions are saved as PNG, whatever the image format
         composed = c.compose(pipe, params, on_step, cancel)
-        notes = [*composed.warnings, *notes]
         pattern = f"{COMPOSITIONS_FOLDER}/{job.name_pattern}"
         saves = [
             (image, pipe.image_record(p, latent, kind="composition"), "png", pattern)
             for image, p, latent in zip(composed.previews, composed.params, composed.stage_c, strict=True)
         ]
-        return _save_all(saves, job.out_dir, notes), notes
+        return _save_all(saves, job.out_dir, notes), [*notes, *composed.warnings]
     first = records[0]
     params = c.decoding_params(_params(job, first))
     notes = check_fits(params, job.image_format)
@@ -86,9 +85,8 @@ def execute(
         prior_revision=first.prior_revision,
         model_hash=first.model_hash,
     )
-    notes = [*result.warnings, *notes]
     path = write_image(result.images[0], record, job.out_dir, job.image_format, job.name_pattern, notes=notes)
-    return (path,), notes
+    return (path,), [*notes, *result.warnings]
 
 
 def _latent(pipe: Pipeline, record: ImageRecord) -> Any:
