@@ -99,6 +99,8 @@ def test_a_server_asking_to_wait_is_said_in_the_dialog(qtbot, make_window, hub, 
     dialog.download_button.click()
     qtbot.waitUntil(lambda: "asks to wait 40 s" in dialog.detail.text(), timeout=WAIT_MS)
     assert "429" in dialog.detail.text() and dialog.progress.maximum() == 0  # a busy bar, not a frozen one
+    for label in (dialog.message, dialog.detail):  # both show in full: the dialog grew to fit
+        qtbot.waitUntil(lambda label=label: label.height() >= label.heightForWidth(label.width()))
     dialog.cancel_button.click()  # the wait ends at once
     qtbot.waitUntil(lambda: "Download cancelled" in dialog.message.text(), timeout=WAIT_MS)
     assert [m for m, path, _ in hub.log if m == "HEAD" and path.endswith("/" + BIG)] == ["HEAD"]

@@ -168,6 +168,7 @@ class FirstRunDialog(QDialog):
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.show()
+        self.adjustSize()
         self.downloads.download(self.plan)
 
     def _progress(self, p: Any) -> None:
@@ -175,6 +176,7 @@ class FirstRunDialog(QDialog):
         if p.phase == "waiting":  # nothing moves until the server's pause is over: a busy bar, and why
             self.progress.setRange(0, 0)
             self.detail.setText(f"{p.note} · {done}" if p.note else done)
+            self.adjustSize()  # the note takes two lines: grow rather than cut it
             return
         self.progress.setRange(0, 1000)
         self.progress.setValue(int(1000 * p.done / p.total) if p.total else 0)
