@@ -80,3 +80,71 @@ def test_files_on_disk_start_the_engine_without_a_dialog(qtbot, make_window) -> 
     with qtbot.waitSignal(window.service.engine_ready, timeout=WAIT_MS):
         window.start_engine()
     assert window.first_run is None
+
+
+BIG = "decoder/diffusion_pytorch_model.safetensors"
+
+
+def test_a_server_asking_to_wait_is_said_in_the_dialog(qtbot, make_window, hub, monkeypatch) -> None:
+    from wuerstchen_desktop.worker import downloads
+
+    # Only a change of phase gets through now: the single "waiting" report must be one of them.
+    monkeypatch.setattr(downloads, "PROGRESS_INTERVAL_S", 3600.0)
+    hub.faults.retry_after[BIG] = ["40"]
+    window = make_window(prior=PRIOR, decoder=DECODER)
+    window.start_engine()
+    qtbot.waitUntil(lambda: window.first_run is not None, timeout=WAIT_MS)
+    dialog = window.first_run
+    qtbot.waitUntil(dialog.download_button.isEnabled, timeout=WAIT_MS)
+    dialog.download_button.click()
+    qtbot.waitUntil(lambda: "asks to wait 40 s" in dialog.detail.text(), timeout=WAIT_MS)
+    assert "429" in dialog.detail.text() and dialog.progress.maximum() == 0  # a busy bar, not a frozen one
+    for label in (dialog.message, dialog.detail):  # both show in full: the dialog grew to fit
+        qtbot.waitUntil(lambda label=label: label.height() >= label.heightForWidth(label.width()))
+    dialog.cancel_button.click()  # the wait ends at once
+    qtbot.waitUntil(lambda: "Download cancelled" in dialog.message.text(), timeout=WAIT_MS)
+    assert [m for m, path, _ in hub.log if m == "HEAD" and path.endswith("/" + BIG)] == ["HEAD"]
+
+
+def test_files_no_hash_can_check_are_said_after_the_download(qtbot, make_window, hub) -> None:
+    hub.faults.weak_etags = True
+    hub.faults.listing_hashes = False
+    window = make_window(prior=PRIOR, decoder=DECODER)
+    window.start_engine()
+    qtbot.waitUntil(lambda: window.first_run is not None, timeout=WAIT_MS)
+    dialog = window.first_run
+    qtbot.waitUntil(dialog.download_button.isEnabled, timeout=WAIT_MS)
+    with (
+        qtbot.waitSignal(dialog.ready, timeout=WAIT_MS),
+        qtbot.waitSignal(window.service.engine_ready, timeout=WAIT_MS),
+    ):
+        dialog.download_button.click()
+    text = dialog.message.text()
+    assert text.startswith("The model files are ready.") and "could not be verified" in text
+    assert DECODER in text and PRIOR in text
+    assert dialog.isVisible() and dialog.close_button.isVisible()  # stays until the user has read it
+    dialog.close_button.click()
+    assert not dialog.isVisible()
+
+
+def test_cancel_while_planning_against_a_busy_server(qtbot, make_window, hub) -> None:
+    hub.faults.status[PRIOR] = 503  # every listing fails: the plan waits 1, 2, 4 s between tries
+    window = make_window(prior=PRIOR, decoder=DECODER)
+    window.start_engine()
+    qtbot.waitUntil(lambda: window.first_run is not None, timeout=WAIT_MS)
+    dialog = window.first_run
+
+    def listings() -> int:
+        return sum(1 for m, path, _ in hub.log if m == "GET" and path.startswith(f"/api/models/{PRIOR}"))
+
+    qtbot.waitUntil(lambda: listings() == 1, timeout=WAIT_MS)
+    assert dialog.cancel_button.isVisible()
+    dialog.cancel_button.click()
+    qtbot.waitUntil(lambda: "Stopped asking the server" in dialog.message.text(), timeout=WAIT_MS)
+    assert listings() == 1  # stopped in the first wait, not after four tries
+    # The server is back: "Try again" asks it again.
+    hub.faults.status.clear()
+    assert dialog.download_button.text() == "Try again"
+    dialog.download_button.click()
+    qtbot.waitUntil(lambda: "to download" in dialog.message.text(), timeout=WAIT_MS)
+    assert dialog.download_button.isEnabled() and not dialog.cancel_button.isVisible()

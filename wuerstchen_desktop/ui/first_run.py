@@ -1,5 +1,7 @@
 """First run: what the model files cost in disk space, then the download with speed and time left, or a
-folder the user already has. Not modal: the window stays usable throughout."""
+folder the user already has. Not modal: the window stays usable throughout. While the server asks for a
+pause, the dialog says why and for how long; after the download, what could not be checked or fetched
+stays in the dialog until the user closes it."""
 
 from __future__ import annotations
 
@@ -47,7 +49,9 @@ class FirstRunDialog(QDialog):
         self.setMinimumWidth(520)
         self.downloads = downloads
         self.repos = repos
+        self.offline = offline
         self.plan: Any = None
+        self.planning = True
         self.message = QLabel(self.tr("Checking what needs to be downloaded…"))
         self.message.setWordWrap(True)
         self.progress = QProgressBar()
@@ -57,14 +61,15 @@ class FirstRunDialog(QDialog):
         self.download_button = QPushButton(self.tr("Download"))
         self.download_button.setEnabled(False)
         self.folder_button = QPushButton(self.tr("Use a folder I already have…"))
-        self.cancel_button = QPushButton(self.tr("Cancel download"))
-        self.cancel_button.hide()
+        self.cancel_button = QPushButton(self.tr("Cancel"))
         self.later_button = QPushButton(self.tr("Not now"))
+        self.close_button = QPushButton(self.tr("Close"))
+        self.close_button.hide()
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.folder_button)
         buttons.addStretch(1)
-        for button in (self.later_button, self.cancel_button, self.download_button):
+        for button in (self.later_button, self.cancel_button, self.download_button, self.close_button):
             buttons.addWidget(button)
         root = QVBoxLayout(self)
         root.addWidget(self.message)
@@ -76,6 +81,7 @@ class FirstRunDialog(QDialog):
         self.download_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(downloads.cancel)
         self.later_button.clicked.connect(self.reject)
+        self.close_button.clicked.connect(self.accept)
         self.folder_button.clicked.connect(self.choose_folder)
         w = downloads.worker
         w.planned.connect(self._planned)
@@ -86,6 +92,20 @@ class FirstRunDialog(QDialog):
         w.imported.connect(self._imported)
         downloads.plan(repos, offline)
 
+    def reject(self) -> None:
+        """Not now: a plan still waiting on the server stops; a running download goes on in the background."""
+        if self.planning:
+            self.downloads.cancel()
+        super().reject()
+
+    def replan(self) -> None:
+        self.planning = True
+        self.say(self.tr("Checking what needs to be downloaded…"))
+        self.download_button.setEnabled(False)
+        self.cancel_button.setText(self.tr("Cancel"))
+        self.cancel_button.show()
+        self.downloads.plan(self.repos, self.offline)
+
     def say(self, text: str) -> None:
         """Show ``text`` in full: the dialog grows to fit a long, wrapped message."""
         self.message.setText(text)
@@ -93,6 +113,9 @@ class FirstRunDialog(QDialog):
 
     def _planned(self, plan: Any) -> None:
         self.plan = plan
+        self.planning = False
+        self.cancel_button.hide()
+        self.download_button.setText(self.tr("Download"))
         if self.previewer_only:
             self._planned_previewer(plan)
             return
@@ -134,38 +157,61 @@ class FirstRunDialog(QDialog):
         self.download_button.setFocus()
 
     def start(self) -> None:
-        if self.plan is None:
+        if self.plan is None:  # planning failed or was cancelled: "Try again" asks the server again
+            self.replan()
             return
         self.download_button.hide()
         self.later_button.hide()
         self.folder_button.setEnabled(False)
+        self.cancel_button.setText(self.tr("Cancel download"))
         self.cancel_button.show()
         self.progress.setRange(0, 1000)
         self.progress.setValue(0)
         self.progress.show()
+        self.adjustSize()
         self.downloads.download(self.plan)
 
     def _progress(self, p: Any) -> None:
+        done = self.tr("{0} of {1}").format(human(p.done), human(p.total))
+        if p.phase == "waiting":  # nothing moves until the server's pause is over: a busy bar, and why
+            self.progress.setRange(0, 0)
+            self.detail.setText(f"{p.note} · {done}" if p.note else done)
+            self.adjustSize()  # the note takes two lines: grow rather than cut it
+            return
+        self.progress.setRange(0, 1000)
         self.progress.setValue(int(1000 * p.done / p.total) if p.total else 0)
         speed = self.tr("{0}/s").format(human(p.speed)) if p.speed else ""
         left = self.tr("about {0} left").format(duration(p.eta)) if p.eta is not None else ""
-        parts = [self.tr("{0} of {1}").format(human(p.done), human(p.total)), speed, left]
-        self.detail.setText(" · ".join(x for x in parts if x))
+        checking = self.tr("checking {0}").format(p.file) if p.phase == "verifying" and p.file else ""
+        self.detail.setText(" · ".join(x for x in (done, speed, left, checking) if x))
 
-    def _finished(self) -> None:
-        self.say(
+    def _finished(self, warnings: list[str] | None = None) -> None:
+        ready = (
             self.tr("The live preview model is ready.")
             if self.previewer_only
             else self.tr("The model files are ready.")
         )
         self.ready.emit()
-        self.accept()
+        if not warnings:
+            self.say(ready)
+            self.accept()
+            return
+        # Said here, not only in the log: the files are in use, and the user decides what to make of it.
+        self.say("\n\n".join([ready, *warnings]))
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(1000)
+        self.detail.setText("")
+        self.cancel_button.hide()
+        self.close_button.show()
+        self.close_button.setFocus()
 
     def _reset_buttons(self) -> None:
+        self.planning = False
         self.cancel_button.hide()
         self.download_button.show()
-        self.download_button.setEnabled(self.plan is not None and self.plan.fits)
-        self.download_button.setText(self.tr("Try again") if self.plan is not None else self.tr("Download"))
+        # With no plan (planning failed or was cancelled), "Try again" asks the server again.
+        self.download_button.setEnabled(not self.offline and (self.plan is None or self.plan.fits))
+        self.download_button.setText(self.tr("Try again"))
         self.later_button.show()
         self.folder_button.setEnabled(True)
 
@@ -174,7 +220,12 @@ class FirstRunDialog(QDialog):
         self._reset_buttons()
 
     def _cancelled(self) -> None:
-        self.say(self.tr("Download cancelled. What was downloaded is kept; the next try goes on from there."))
+        if self.plan is None:
+            self.say(self.tr("Stopped asking the server what to download. Try again when you like."))
+        else:
+            self.say(
+                self.tr("Download cancelled. What was downloaded is kept; the next try goes on from there.")
+            )
         self._reset_buttons()
 
     def choose_folder(self) -> None:

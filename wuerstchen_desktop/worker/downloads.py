@@ -1,11 +1,13 @@
 """First-run checks, downloads and folder imports, on their own thread. Cancel is a threading.Event the
-download checks about once a second, so it works while the thread is busy."""
+plan and the download check about once a second, so it works while the thread is busy; each plan or
+download request gets its own, so a cancel never reaches the request after it."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +24,18 @@ class DownloadWorker(QObject):
     checked = Signal(object)  # list of repository ids still missing (empty: ready)
     planned = Signal(object)  # core.download.DownloadPlan
     progress = Signal(object)  # core.download.DownloadProgress
-    finished = Signal()
+    finished = Signal(object)  # the plan's warnings: sentences about optional or unverified files
     failed = Signal(str)
     cancelled = Signal()
     imported = Signal(str, str)  # "prior" or "decoder", the folder
     counter_ready = Signal(object)  # core.tokens.TokenCounter, or None
 
-    def __init__(self, cancel: threading.Event) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self.cancel = cancel
+        self.closing = threading.Event()  # the app is closing: every request stops
+
+    def _stop(self, cancel: threading.Event) -> Callable[[], bool]:
+        return lambda: cancel.is_set() or self.closing.is_set()
 
     @Slot(str, str)
     def check(self, prior: str, decoder: str) -> None:
@@ -45,8 +50,8 @@ class DownloadWorker(QObject):
         except WuerstchenError as exc:
             self.failed.emit(str(exc))
 
-    @Slot(object, bool)
-    def plan(self, repos: list[str], offline: bool) -> None:
+    @Slot(object, bool, object)
+    def plan(self, repos: list[str], offline: bool, cancel: threading.Event) -> None:
         from wuerstchen_desktop.core.catalogue import OPTIONAL
         from wuerstchen_desktop.core.download import plan
 
@@ -60,29 +65,33 @@ class DownloadWorker(QObject):
             return
         try:
             # The live-preview model comes along when missing; if it cannot, the plan's warnings say so.
-            self.planned.emit(plan(repos, optional=list(OPTIONAL)))
+            self.planned.emit(plan(repos, optional=list(OPTIONAL), cancel=self._stop(cancel)))
+        except Cancelled:
+            self.cancelled.emit()
         except WuerstchenError as exc:
             self.failed.emit(str(exc))
         except Exception as exc:  # reported as a sentence; the window stays usable
             log.exception("planning the download failed")
             self.failed.emit(self.tr("Could not prepare the download: {0}").format(exc))
 
-    @Slot(object)
-    def download(self, the_plan: Any) -> None:
+    @Slot(object, object)
+    def download(self, the_plan: Any, cancel: threading.Event) -> None:
         from wuerstchen_desktop.core.download import download
 
-        self.cancel.clear()
-        last = [0.0]
+        last: list[Any] = [0.0, None]  # when the last report went out, and that report
 
         def report(p: Any) -> None:
             now = time.monotonic()
-            if now - last[0] >= PROGRESS_INTERVAL_S or p.done >= p.total:
-                last[0] = now
+            before = last[1]
+            # A change of phase or note (the server asked to wait) always passes: it may be the only one.
+            changed = before is None or (p.phase, p.note) != (before.phase, before.note)
+            if changed or now - last[0] >= PROGRESS_INTERVAL_S or p.done >= p.total:
+                last[0], last[1] = now, p
                 self.progress.emit(p)
 
         try:
-            download(the_plan, on_progress=report, cancel=self.cancel)
-            self.finished.emit()
+            download(the_plan, on_progress=report, cancel=self._stop(cancel))
+            self.finished.emit(list(the_plan.warnings))
         except Cancelled:
             self.cancelled.emit()
         except WuerstchenError as exc:
@@ -116,8 +125,8 @@ class DownloadWorker(QObject):
 
 class DownloadService(QObject):
     _check = Signal(str, str)
-    _plan = Signal(object, bool)
-    _download = Signal(object)
+    _plan = Signal(object, bool, object)
+    _download = Signal(object, object)
     _import = Signal(object)
     _counter = Signal(str)
 
@@ -126,7 +135,7 @@ class DownloadService(QObject):
         self.cancel_event = threading.Event()
         self._thread = QThread()
         self._thread.setObjectName("downloads")
-        self.worker = DownloadWorker(self.cancel_event)
+        self.worker = DownloadWorker()
         self.worker.moveToThread(self._thread)
         self._check.connect(self.worker.check)
         self._plan.connect(self.worker.plan)
@@ -140,11 +149,12 @@ class DownloadService(QObject):
         self._check.emit(prior, decoder)
 
     def plan(self, repos: list[str], offline: bool) -> None:
-        self._plan.emit(repos, offline)
+        self.cancel_event = threading.Event()
+        self._plan.emit(repos, offline, self.cancel_event)
 
     def download(self, the_plan: Any) -> None:
-        self.cancel_event.clear()
-        self._download.emit(the_plan)
+        self.cancel_event = threading.Event()
+        self._download.emit(the_plan, self.cancel_event)
 
     def import_folder(self, folder: Path) -> None:
         self._import.emit(folder)
@@ -153,9 +163,10 @@ class DownloadService(QObject):
         self._counter.emit(prior)
 
     def cancel(self) -> None:
+        """Stop the plan or download asked for last (one still queued stops as it starts)."""
         self.cancel_event.set()
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
-        self.cancel_event.set()
+        self.worker.closing.set()
         self._thread.quit()
         return bool(self._thread.wait(timeout_ms))

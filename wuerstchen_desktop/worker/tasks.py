@@ -2,7 +2,10 @@
 worker calls ``execute`` on its thread; tests call it directly too.
 
 Jobs with source files read their parameters (and stored compositions) from those files on this
-thread, so the window never waits for a read and every job is made from what the files say.
+thread, so the window never waits for a read and every job is made from what the files say. Before any
+model work, each job's parameters are checked against what its files can carry (``check_fits``): a record
+too long to read back fails the job at once; a note (a JPEG's shortened text) and any metadata a save had
+to leave out come first among the job's warnings, before the prompt's, which can be long.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wuerstchen_desktop.core.errors import InvalidParams
-from wuerstchen_desktop.core.imagefile import SaveError, read_record, write_image
+from wuerstchen_desktop.core.imagefile import SaveError, check_fits, read_record, write_image
 from wuerstchen_desktop.core.metadata import Blend, ImageRecord
 from wuerstchen_desktop.core.params import GenerationParams
 from wuerstchen_desktop.worker.jobs import BLEND, COMPOSE, COMPOSITIONS_FOLDER, DECODE, GENERATE, Job
@@ -39,16 +42,21 @@ def execute(
     if job.kind in (GENERATE, COMPOSE):
         params = _params(job, records[0] if records else None)
         if job.kind == GENERATE:
+            notes = check_fits(params, job.image_format)
             result = pipe.generate(params, on_step, cancel)
-            return _write(pipe, job, result.images, result.params, result.stage_c), result.warnings
+            paths = _write(pipe, job, result.images, result.params, result.stage_c, notes)
+            return paths, [*notes, *result.warnings]
+        notes = check_fits(params, "png")  # compositions are saved as PNG, whatever the image format
         composed = c.compose(pipe, params, on_step, cancel)
         pattern = f"{COMPOSITIONS_FOLDER}/{job.name_pattern}"
         saves = [
             (image, pipe.image_record(p, latent, kind="composition"), "png", pattern)
             for image, p, latent in zip(composed.previews, composed.params, composed.stage_c, strict=True)
         ]
-        return _save_all(saves, job.out_dir), composed.warnings
+        return _save_all(saves, job.out_dir, notes), [*notes, *composed.warnings]
     first = records[0]
+    params = c.decoding_params(_params(job, first))
+    notes = check_fits(params, job.image_format)
     latent = c.checked_latent(pipe, first)
     blend = first.blend
     if job.kind == BLEND:
@@ -65,7 +73,6 @@ def execute(
             )
         latent = c.blend_latents(latent, c.checked_latent(pipe, second), job.weight)
         blend = Blend(second.params.replace(images=1, decoder_seed=None), job.weight)
-    params = c.decoding_params(_params(job, first))
     if blend is not None and (params.width, params.height) != (blend.other.width, blend.other.height):
         raise InvalidParams("Only compositions of the same size can be blended.")
     result = c.decode(pipe, latent, [params], on_step, cancel)
@@ -78,8 +85,8 @@ def execute(
         prior_revision=first.prior_revision,
         model_hash=first.model_hash,
     )
-    path = write_image(result.images[0], record, job.out_dir, job.image_format, job.name_pattern)
-    return (path,), result.warnings
+    path = write_image(result.images[0], record, job.out_dir, job.image_format, job.name_pattern, notes=notes)
+    return (path,), [*notes, *result.warnings]
 
 
 def _write(
@@ -88,12 +95,13 @@ def _write(
     images: list[Any],
     params: list[GenerationParams],
     latents: Any,
+    notes: list[str],
 ) -> tuple[Path, ...]:
     saves = [
         (image, pipe.image_record(p, latent), job.image_format, job.name_pattern)
         for image, p, latent in zip(images, params, latents, strict=True)
     ]
-    return _save_all(saves, job.out_dir)
+    return _save_all(saves, job.out_dir, notes)
 
 
 class PartlySaved(SaveError):
@@ -104,18 +112,23 @@ class PartlySaved(SaveError):
         self.paths = paths
 
 
-def _save_all(saves: list[tuple[Any, ImageRecord, str, str]], folder: Path) -> tuple[Path, ...]:
+def _save_all(
+    saves: list[tuple[Any, ImageRecord, str, str]], folder: Path, notes: list[str]
+) -> tuple[Path, ...]:
     """Write every file in order. When one fails after others were written, the error names how many
-    were saved and carries their paths, so the window still lists them: nothing made is lost from view."""
+    were saved and carries their paths, so the window still lists them: nothing made is lost from view.
+    A file saved with less metadata adds its sentence to ``notes``; the same sentence is said once."""
     paths: list[Path] = []
     for image, record, fmt, pattern in saves:
+        said: list[str] = []
         try:
-            paths.append(write_image(image, record, folder, fmt, pattern))
+            paths.append(write_image(image, record, folder, fmt, pattern, notes=said))
         except SaveError as exc:
             if not paths:
                 raise
             message = f"Only {len(paths)} of {len(saves)} files were saved. {exc.message}"
             raise PartlySaved(message, exc.hint, tuple(paths)) from exc
+        notes.extend(n for n in said if n not in notes)
     return tuple(paths)
 
 
