@@ -50,10 +50,9 @@ def test_metadata_left_out_of_a_saved_image_is_said(qtbot, make_window, monkeypa
     assert "could not all be embedded" in window.statusBar().currentMessage()
 
 
-@pytest.mark.parametrize("kind", ["generate", "compose"])
-def test_a_record_too_long_to_read_back_fails_before_any_stage(
-    qtbot, make_window, monkeypatch, kind: str
-) -> None:
+@pytest.fixture
+def stages_run(monkeypatch) -> list[str]:
+    """The pipeline's stage entry points, counted as they are called."""
     from wuerstchen_desktop.core.pipeline import Pipeline
 
     ran: list[str] = []
@@ -65,6 +64,13 @@ def test_a_record_too_long_to_read_back_fails_before_any_stage(
             return _real(self, *args, **kwargs)
 
         monkeypatch.setattr(Pipeline, name, counted)
+    return ran
+
+
+@pytest.mark.parametrize("kind", ["generate", "compose"])
+def test_a_record_too_long_to_read_back_fails_before_any_stage(
+    qtbot, make_window, stages_run: list[str], kind: str
+) -> None:
     window = make_window()
     with qtbot.waitSignal(window.service.engine_ready, timeout=WAIT_MS):
         window.start_engine()
@@ -74,7 +80,25 @@ def test_a_record_too_long_to_read_back_fails_before_any_stage(
     with qtbot.waitSignal(window.service.job_failed, timeout=WAIT_MS) as failed:
         window.generate() if kind == "generate" else window.flow.compose()
     assert "too long to be saved with the images" in failed.args[0].message
-    assert ran == [] and steps == []  # nothing was computed
+    assert stages_run == [] and steps == []  # nothing was computed
     assert not list(window.out_dir.rglob("*.png"))
     qtbot.waitUntil(lambda: window.error_box is not None and window.error_box.isVisible(), timeout=WAIT_MS)
     assert "too long to be saved" in window.error_box.text()
+
+
+@pytest.mark.parametrize("kind", ["generate", "compose"])
+def test_an_output_folder_that_became_unusable_fails_before_any_stage(
+    qtbot, make_window, stages_run: list[str], kind: str
+) -> None:
+    """The folder was fine at start (a disk unplugged, a folder replaced since): the job says so at once
+    instead of after minutes of work."""
+    window = make_window()
+    with qtbot.waitSignal(window.service.engine_ready, timeout=WAIT_MS):
+        window.start_engine()
+    fast(window)
+    window.out_dir.rmdir() if window.out_dir.is_dir() else None
+    window.out_dir.write_bytes(b"not a folder")
+    with qtbot.waitSignal(window.service.job_failed, timeout=WAIT_MS) as failed:
+        window.generate() if kind == "generate" else window.flow.compose()
+    assert f"The output folder {window.out_dir} is a file, not a folder." in failed.args[0].message
+    assert stages_run == []

@@ -3,9 +3,10 @@ worker calls ``execute`` on its thread; tests call it directly too.
 
 Jobs with source files read their parameters (and stored compositions) from those files on this
 thread, so the window never waits for a read and every job is made from what the files say. Before any
-model work, each job's parameters are checked against what its files can carry (``check_fits``): a record
-too long to read back fails the job at once; a note (a JPEG's shortened text) and any metadata a save had
-to leave out come first among the job's warnings, before the prompt's, which can be long.
+model work, the output folder is proven writable and each job's parameters are checked against what its
+files can carry (``check_fits``): a record too long to read back fails the job at once; a note (a JPEG's
+shortened text) and any metadata a save had to leave out come first among the job's warnings, before the
+prompt's, which can be long.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.imagefile import SaveError, check_fits, read_record, write_image
 from wuerstchen_desktop.core.metadata import Blend, ImageRecord
+from wuerstchen_desktop.core.outputdir import check_output_dir
 from wuerstchen_desktop.core.params import GenerationParams
 from wuerstchen_desktop.worker.jobs import BLEND, COMPOSE, COMPOSITIONS_FOLDER, DECODE, GENERATE, Job
 
@@ -38,6 +40,7 @@ def execute(
     """Run ``job`` and write its files; returns their paths and the warnings to show."""
     from wuerstchen_desktop.core import compose as c
 
+    check_output_dir(job.out_dir)  # a folder unplugged or replaced since start: said now, not after the work
     records = [read_record(p) for p in job.sources]  # no record of ours: a clear NoParametersFound
     if job.kind in (GENERATE, COMPOSE):
         params = _params(job, records[0] if records else None)
