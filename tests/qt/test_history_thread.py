@@ -123,19 +123,41 @@ def test_damage_found_in_use_rebuilds_and_lists_again(qtbot, tmp_path: Path) -> 
         data[(number - 1) * size : number * size] = b"\xff" * size
     index.write_bytes(bytes(data))
 
+    from PySide6.QtCore import QObject, Slot
+
+    class Heard(QObject):
+        """What the worker said, received on the GUI thread (waitSignal on a worker's own signal would stop
+        its timer from the worker's thread)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.opened: list[int] = []
+            self.thumbs: list[tuple[int, int, bytes]] = []
+
+        @Slot(int)
+        def on_opened(self, count: int) -> None:
+            self.opened.append(count)
+
+        @Slot(int, int, bytes)
+        def on_thumbnail(self, item_id: int, size: int, data: bytes) -> None:
+            self.thumbs.append((item_id, size, data))
+
+    heard = Heard()
     service = HistoryService()
+    service.worker.opened.connect(heard.on_opened)
+    service.worker.thumbnail_ready.connect(heard.on_thumbnail)
     try:
-        with qtbot.waitSignal(service.worker.opened, timeout=30_000) as opened:
-            service.open(out, index)
-        assert opened.args == [2]  # the items themselves were whole
-        with qtbot.waitSignal(service.worker.opened, timeout=30_000) as reopened:
-            service.thumbnail(last.id, 512, 1.0)
-        assert reopened.args == [2]
+        service.open(out, index)
+        qtbot.waitUntil(lambda: len(heard.opened) == 1, timeout=30_000)
+        assert heard.opened == [2]  # the items themselves were whole
+        service.thumbnail(last.id, 512, 1.0)
+        qtbot.waitUntil(lambda: len(heard.opened) == 2, timeout=30_000)
+        assert heard.opened == [2, 2] and heard.thumbs == []
         with History(out, index, sync=False) as rebuilt:
             assert [i.prompt for i in rebuilt.items(favourites_only=True)] == ["first"]
             again = rebuilt.items("second")[0]
-        with qtbot.waitSignal(service.worker.thumbnail_ready, timeout=30_000) as thumb:
-            service.thumbnail(again.id, 512, 1.0)
-        assert thumb.args[0] == again.id and thumb.args[2][:4] == b"RIFF"
+        service.thumbnail(again.id, 512, 1.0)
+        qtbot.waitUntil(lambda: len(heard.thumbs) == 1, timeout=30_000)
+        assert heard.thumbs[0][0] == again.id and heard.thumbs[0][2][:4] == b"RIFF"
     finally:
         assert service.shutdown()
