@@ -139,3 +139,32 @@ def test_damage_found_in_use_rebuilds_and_lists_again(qtbot, tmp_path: Path) -> 
         assert thumb.args[0] == again.id and thumb.args[2][:4] == b"RIFF"
     finally:
         assert service.shutdown()
+
+
+def test_a_failed_open_leaves_no_closed_history_behind(qapp, tmp_path: Path) -> None:
+    """Switching to a folder that cannot be opened leaves the worker with no history, not the previous
+    one closed: a later request must neither rebuild the old folder's index nor list its images again."""
+    from tests.unit.test_history import save
+    from wuerstchen_desktop.worker.history import HistoryWorker
+
+    old, index = tmp_path / "old", tmp_path / "old.sqlite3"
+    save(old, "old image", seed=1)
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the output folder should be")
+    worker = HistoryWorker()  # on this thread: its slots run directly
+    opened: list[int] = []
+    failed: list[str] = []
+    pages: list[list] = []
+    worker.opened.connect(opened.append)
+    worker.failed.connect(failed.append)
+    worker.page.connect(lambda _request, items: pages.append(items))
+    worker.open(old, index)
+    assert opened == [1]
+    worker.open(blocked, tmp_path / "blocked.sqlite3")
+    assert len(failed) == 1 and opened == [1]
+    stamp = index.stat().st_mtime_ns, index.stat().st_ino
+    worker.list_page(1, "", False, 0, 10)
+    worker.thumbnail(1, 64, 1.0)
+    assert opened == [1] and pages in ([], [[]])  # nothing of the old folder comes back
+    assert (index.stat().st_mtime_ns, index.stat().st_ino) == stamp  # the old index is not rebuilt
+    worker.close()
