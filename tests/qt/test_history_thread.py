@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QObject, Signal
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,6 +97,13 @@ def test_a_thread_stuck_in_the_os_is_left_behind_without_an_abort(tmp_path: Path
     assert run.returncode == 1, run.stderr  # our own exit, not Qt's abort (SIGABRT: -6)
 
 
+class Relay(QObject):
+    """The worker's answers, queued to the GUI thread, as the window receives them."""
+
+    opened = Signal(int)
+    thumbnail_ready = Signal(int, int, bytes)
+
+
 def test_damage_found_in_use_rebuilds_and_lists_again(qtbot, tmp_path: Path) -> None:
     """The open-time check leaves the thumbnail cache out; damage there is found when a thumbnail is read,
     and the index is rebuilt then (new item ids, so the window is told to list it again)."""
@@ -124,17 +132,20 @@ def test_damage_found_in_use_rebuilds_and_lists_again(qtbot, tmp_path: Path) -> 
     index.write_bytes(bytes(data))
 
     service = HistoryService()
+    relay = Relay()  # waited on here, on the GUI thread: never a blocker on the worker's own signal
+    service.worker.opened.connect(relay.opened)
+    service.worker.thumbnail_ready.connect(relay.thumbnail_ready)
     try:
-        with qtbot.waitSignal(service.worker.opened, timeout=30_000) as opened:
+        with qtbot.waitSignal(relay.opened, timeout=30_000) as opened:
             service.open(out, index)
         assert opened.args == [2]  # the items themselves were whole
-        with qtbot.waitSignal(service.worker.opened, timeout=30_000) as reopened:
+        with qtbot.waitSignal(relay.opened, timeout=30_000) as reopened:
             service.thumbnail(last.id, 512, 1.0)
         assert reopened.args == [2]
         with History(out, index, sync=False) as rebuilt:
             assert [i.prompt for i in rebuilt.items(favourites_only=True)] == ["first"]
             again = rebuilt.items("second")[0]
-        with qtbot.waitSignal(service.worker.thumbnail_ready, timeout=30_000) as thumb:
+        with qtbot.waitSignal(relay.thumbnail_ready, timeout=30_000) as thumb:
             service.thumbnail(again.id, 512, 1.0)
         assert thumb.args[0] == again.id and thumb.args[2][:4] == b"RIFF"
     finally:
