@@ -64,7 +64,7 @@ from wuerstchen_desktop.core.params import (
     stage_c_size,
 )
 
-# Naming and the metadata types live in ``metadata``; they are re-exported for callers of the writer.
+# Naming lives in ``naming``, the metadata types in ``metadata``: re-exported for callers of the writer.
 __all__ = [
     "DEFAULT_PATTERN",
     "FLAT_PATTERN",
