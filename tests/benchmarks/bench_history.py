@@ -19,7 +19,8 @@ from PIL import Image
 
 from wuerstchen_desktop.core.history import History
 from wuerstchen_desktop.core.imagefile import encode_image, file_stem
-from wuerstchen_desktop.core.metadata import DEFAULT_PATTERN, ImageRecord, encode_latent
+from wuerstchen_desktop.core.metadata import ImageRecord, encode_latent
+from wuerstchen_desktop.core.naming import DEFAULT_PATTERN
 from wuerstchen_desktop.core.params import GenerationParams
 
 WORDS = ["cat", "dog", "castle", "forest", "neon", "city", "portrait", "sunset", "ocean", "robot"]

@@ -12,6 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QObject, Signal
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,6 +97,13 @@ def test_a_thread_stuck_in_the_os_is_left_behind_without_an_abort(tmp_path: Path
     assert run.returncode == 1, run.stderr  # our own exit, not Qt's abort (SIGABRT: -6)
 
 
+class Relay(QObject):
+    """The worker's answers, queued to the GUI thread, as the window receives them."""
+
+    opened = Signal(int)
+    thumbnail_ready = Signal(int, int, bytes)
+
+
 def test_damage_found_in_use_rebuilds_and_lists_again(qtbot, tmp_path: Path) -> None:
     """The open-time check leaves the thumbnail cache out; damage there is found when a thumbnail is read,
     and the index is rebuilt then (new item ids, so the window is told to list it again)."""
@@ -123,41 +131,51 @@ def test_damage_found_in_use_rebuilds_and_lists_again(qtbot, tmp_path: Path) -> 
         data[(number - 1) * size : number * size] = b"\xff" * size
     index.write_bytes(bytes(data))
 
-    from PySide6.QtCore import QObject, Slot
-
-    class Heard(QObject):
-        """What the worker said, received on the GUI thread (waitSignal on a worker's own signal would stop
-        its timer from the worker's thread)."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.opened: list[int] = []
-            self.thumbs: list[tuple[int, int, bytes]] = []
-
-        @Slot(int)
-        def on_opened(self, count: int) -> None:
-            self.opened.append(count)
-
-        @Slot(int, int, bytes)
-        def on_thumbnail(self, item_id: int, size: int, data: bytes) -> None:
-            self.thumbs.append((item_id, size, data))
-
-    heard = Heard()
     service = HistoryService()
-    service.worker.opened.connect(heard.on_opened)
-    service.worker.thumbnail_ready.connect(heard.on_thumbnail)
+    relay = Relay()  # waited on here, on the GUI thread: never a blocker on the worker's own signal
+    service.worker.opened.connect(relay.opened)
+    service.worker.thumbnail_ready.connect(relay.thumbnail_ready)
     try:
-        service.open(out, index)
-        qtbot.waitUntil(lambda: len(heard.opened) == 1, timeout=30_000)
-        assert heard.opened == [2]  # the items themselves were whole
-        service.thumbnail(last.id, 512, 1.0)
-        qtbot.waitUntil(lambda: len(heard.opened) == 2, timeout=30_000)
-        assert heard.opened == [2, 2] and heard.thumbs == []
+        with qtbot.waitSignal(relay.opened, timeout=30_000) as opened:
+            service.open(out, index)
+        assert opened.args == [2]  # the items themselves were whole
+        with qtbot.waitSignal(relay.opened, timeout=30_000) as reopened:
+            service.thumbnail(last.id, 512, 1.0)
+        assert reopened.args == [2]
         with History(out, index, sync=False) as rebuilt:
             assert [i.prompt for i in rebuilt.items(favourites_only=True)] == ["first"]
             again = rebuilt.items("second")[0]
-        service.thumbnail(again.id, 512, 1.0)
-        qtbot.waitUntil(lambda: len(heard.thumbs) == 1, timeout=30_000)
-        assert heard.thumbs[0][0] == again.id and heard.thumbs[0][2][:4] == b"RIFF"
+        with qtbot.waitSignal(relay.thumbnail_ready, timeout=30_000) as thumb:
+            service.thumbnail(again.id, 512, 1.0)
+        assert thumb.args[0] == again.id and thumb.args[2][:4] == b"RIFF"
     finally:
         assert service.shutdown()
+
+
+def test_a_failed_open_leaves_no_closed_history_behind(qapp, tmp_path: Path) -> None:
+    """Switching to a folder that cannot be opened leaves the worker with no history, not the previous
+    one closed: a later request must neither rebuild the old folder's index nor list its images again."""
+    from tests.unit.test_history import save
+    from wuerstchen_desktop.worker.history import HistoryWorker
+
+    old, index = tmp_path / "old", tmp_path / "old.sqlite3"
+    save(old, "old image", seed=1)
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the output folder should be")
+    worker = HistoryWorker()  # on this thread: its slots run directly
+    opened: list[int] = []
+    failed: list[str] = []
+    pages: list[list] = []
+    worker.opened.connect(opened.append)
+    worker.failed.connect(failed.append)
+    worker.page.connect(lambda _request, items: pages.append(items))
+    worker.open(old, index)
+    assert opened == [1]
+    worker.open(blocked, tmp_path / "blocked.sqlite3")
+    assert len(failed) == 1 and opened == [1]
+    stamp = index.stat().st_mtime_ns, index.stat().st_ino
+    worker.list_page(1, "", False, 0, 10)
+    worker.thumbnail(1, 64, 1.0)
+    assert opened == [1] and pages in ([], [[]])  # nothing of the old folder comes back
+    assert (index.stat().st_mtime_ns, index.stat().st_ino) == stamp  # the old index is not rebuilt
+    worker.close()

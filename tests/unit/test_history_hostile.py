@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -16,6 +17,7 @@ from PIL import Image
 
 from tests.unit.test_history import save
 from wuerstchen_desktop.core.history import History, HistoryError
+from wuerstchen_desktop.core.history_index import is_damage
 
 posix_only = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
 
@@ -104,6 +106,17 @@ def test_damage_on_a_late_page_rebuilds_keeping_favourites(out: Path, index: Pat
         assert rebuilt.count() == 80
         assert sorted(i.seed for i in rebuilt.items(favourites_only=True)) == [0, 20, 40, 60]
         assert rebuilt._con.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+
+
+def test_a_closed_index_is_misuse_not_damage(out: Path, index: Path) -> None:
+    """Only a damaged file throws the index away: a call on a closed connection is a bug to report, and
+    rebuilding would hide it at the cost of the whole index."""
+    save(out, "one", seed=1)
+    history = History(out, index)
+    history.close()
+    with pytest.raises(sqlite3.ProgrammingError) as err:
+        history.count()
+    assert not is_damage(err.value)
 
 
 def test_favourites_after_a_lost_wal(out: Path, index: Path) -> None:

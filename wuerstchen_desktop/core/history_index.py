@@ -28,7 +28,10 @@ _CORRUPT, _NOTADB = 11, 26  # SQLite's primary result codes for a damaged file
 
 
 def is_damage(exc: sqlite3.DatabaseError) -> bool:
-    """Whether ``exc`` says the index file is damaged (rebuild it), not busy or out of space (keep it)."""
+    """Whether ``exc`` says the index file is damaged (rebuild it), not busy or out of space (keep it),
+    nor a call the connection refused (closed, wrong arguments: a bug that rebuilding would only hide)."""
+    if isinstance(exc, (sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+        return False
     if not isinstance(exc, sqlite3.OperationalError):
         return True  # malformed, not a database, or a schema from another version
     return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (_CORRUPT, _NOTADB)

@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 import stat
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from wuerstchen_desktop.core.atomicfile import replace_atomic
 from wuerstchen_desktop.core.errors import WuerstchenError
 from wuerstchen_desktop.core.imagefile import EXTENSIONS, ImageReadError, NoParametersFound, read_parameters
 from wuerstchen_desktop.core.metadata import ImageParameters
@@ -134,9 +134,5 @@ def read_favourites(output: Path) -> set[str] | None:
 
 
 def write_favourites(output: Path, favourites: set[str]) -> None:
-    tmp = output / f".favourites-{secrets.token_hex(4)}.tmp"
-    try:
-        tmp.write_text(json.dumps({"version": 1, "paths": sorted(favourites)}), "utf-8")  # ASCII: any name
-        os.replace(tmp, output / FAVOURITES)
-    finally:
-        tmp.unlink(missing_ok=True)
+    data = json.dumps({"version": 1, "paths": sorted(favourites)})  # ASCII escapes: any name, any console
+    replace_atomic(data.encode("ascii"), output / FAVOURITES)

@@ -46,8 +46,6 @@ from wuerstchen_desktop.core.imageread import (
     read_record,
 )
 from wuerstchen_desktop.core.metadata import (
-    DEFAULT_PATTERN,
-    FLAT_PATTERN,
     MAX_RECORD_CHARS,
     Blend,
     ImageParameters,
@@ -55,11 +53,10 @@ from wuerstchen_desktop.core.metadata import (
     ImageRecord,
     NoParametersFound,
     encode_latent,
-    file_stem,
     format_parameters,
     record_to_json,
-    slug,
 )
+from wuerstchen_desktop.core.naming import DEFAULT_PATTERN, FLAT_PATTERN, file_stem, slug
 from wuerstchen_desktop.core.params import (
     DEFAULT_DECODER_REPO,
     DEFAULT_PRIOR_REPO,
@@ -67,7 +64,7 @@ from wuerstchen_desktop.core.params import (
     stage_c_size,
 )
 
-# Naming and the metadata types live in ``metadata``; they are re-exported for callers of the writer.
+# Naming lives in ``naming``, the metadata types in ``metadata``: re-exported for callers of the writer.
 __all__ = [
     "DEFAULT_PATTERN",
     "FLAT_PATTERN",

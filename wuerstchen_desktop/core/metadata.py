@@ -18,13 +18,6 @@ from typing import Any
 from wuerstchen_desktop import __version__
 from wuerstchen_desktop.core.a1111 import format_text, read_text, to_float, to_int, to_size
 from wuerstchen_desktop.core.errors import InvalidParams, WuerstchenError
-
-# File naming lives in ``naming``; re-exported for the callers that know it from here.
-from wuerstchen_desktop.core.naming import DEFAULT_PATTERN as DEFAULT_PATTERN
-from wuerstchen_desktop.core.naming import FLAT_PATTERN as FLAT_PATTERN
-from wuerstchen_desktop.core.naming import check_pattern as check_pattern
-from wuerstchen_desktop.core.naming import file_stem as file_stem
-from wuerstchen_desktop.core.naming import slug as slug
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO, GenerationParams
 
 SCHEMA = 2  # 1: images; 2 adds compositions and blends (a plain image is still written as 1)

@@ -83,8 +83,7 @@ class HistoryWorker(QObject):
         from wuerstchen_desktop.core.history import History
 
         def do() -> None:
-            if self._history is not None:
-                self._history.close()
+            self.close()  # if the new folder fails to open, no request may reach the old, closed index
             self._history = History(output, index_path)
             self.opened.emit(self._history.count())
 
