@@ -130,7 +130,7 @@ def test_starting_with_an_output_folder_that_is_a_file(qtbot, make_window, tmp_p
     a_file = tmp_path / "out"
     a_file.write_text("not a folder")
     window = make_window(output_dir=a_file)
-    assert "is a file, not a folder" in window.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: "is a file, not a folder" in window.statusBar().currentMessage(), timeout=WAIT_MS)
     fast(window)
     with qtbot.waitSignal(window.service.job_failed, timeout=WAIT_MS) as failed:
         window.generate()

@@ -37,7 +37,7 @@ from wuerstchen_desktop.ui.gallery import GalleryPanel
 from wuerstchen_desktop.ui.history_actions import HistoryActions
 from wuerstchen_desktop.ui.image_view import ImageView
 from wuerstchen_desktop.ui.prompt_panel import PromptPanel
-from wuerstchen_desktop.ui.settings_dialog import SettingsDialog, SettingsStore, output_folder_problem
+from wuerstchen_desktop.ui.settings_dialog import SettingsDialog, SettingsStore
 from wuerstchen_desktop.ui.theme import apply_theme
 from wuerstchen_desktop.worker.downloads import DownloadService
 from wuerstchen_desktop.worker.generation import GenerationService
@@ -249,12 +249,8 @@ class MainWindow(QMainWindow):
         self.center.setCurrentWidget(self.view)  # where its live previews and its image appear
 
     def _open_history(self) -> None:
-        """List the output folder's images; if images cannot be saved there, say so until a job starts."""
-        problem = output_folder_problem(self.settings.output_dir)
-        if problem is None or self.settings.output_dir.is_dir():
-            self.history.open(self.settings.output_dir, self.index_path)
-        if problem is not None:
-            self.statusBar().showMessage(problem)
+        """List the output folder's images; the history thread says if images cannot be saved there."""
+        self.history.open(self.settings.output_dir, self.index_path)
 
     @property
     def out_dir(self) -> Path:

@@ -14,6 +14,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from wuerstchen_desktop.core.errors import WuerstchenError
+from wuerstchen_desktop.core.outputdir import OutputFolderError, check_output_dir
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,12 @@ class HistoryWorker(QObject):
 
         def do() -> None:
             self.close()  # if the new folder fails to open, no request may reach the old, closed index
+            try:  # here, not on the GUI thread: the probe file can wait on a sleeping network drive
+                check_output_dir(output)
+            except OutputFolderError as exc:
+                self.failed.emit(str(exc))  # until the person picks another folder, every job will fail
+                if not Path(output).is_dir():
+                    return
             self._history = History(output, index_path)
             self.opened.emit(self._history.count())
 
