@@ -208,3 +208,26 @@ def test_undo_still_restores_into_a_subfolder(out: Path, index: Path) -> None:
         entry = history.delete(history.add(path).id)
         shutil.rmtree(out / "2024-01-02")  # its folder went away meanwhile: made again
         assert history.restore(entry.token).path == path and path.is_file()
+
+
+def test_a_favourites_file_that_cannot_be_written_is_said_and_changes_nothing(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """A full disk while starring an image: a sentence about saving the favourites (not about reading the
+    history), and the index keeps the old state, so the two never disagree."""
+    import errno
+
+    from wuerstchen_desktop.core import atomicfile
+
+    out, index = tmp_path / "out", tmp_path / "index.sqlite3"
+    with History(out, index) as history:
+        item = history.add(save(out, "a star", seed=1))
+
+        def full(*args: object, **kwargs: object) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(atomicfile, "write_temp", full)
+        with pytest.raises(HistoryError, match="Could not save the favourites") as info:
+            history.set_favourite(item.id)
+        assert "No space left on device" in str(info.value)
+        assert history.items(favourites_only=True) == []

@@ -135,4 +135,10 @@ def read_favourites(output: Path) -> set[str] | None:
 
 def write_favourites(output: Path, favourites: set[str]) -> None:
     data = json.dumps({"version": 1, "paths": sorted(favourites)})  # ASCII escapes: any name, any console
-    replace_atomic(data.encode("ascii"), output / FAVOURITES)
+    try:
+        replace_atomic(data.encode("ascii"), output / FAVOURITES)
+    except OSError as exc:
+        raise HistoryError(
+            f"Could not save the favourites in {output / FAVOURITES}: {exc.strerror or exc}.",
+            "Free some disk space or make the output folder writable; the favourite was not changed.",
+        ) from exc

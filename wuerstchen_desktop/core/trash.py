@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from wuerstchen_desktop.core.atomicfile import replace_atomic
 from wuerstchen_desktop.core.history_scan import HistoryError
 
 TRASH = ".trash"
@@ -33,7 +34,8 @@ def new_entry(relpath: str, favourite: bool) -> TrashEntry:
 
 
 def write_entry(folder: Path, entry: TrashEntry) -> None:
-    (folder / ENTRY).write_text(json.dumps(entry.__dict__), "utf-8")
+    """The record undo needs, on disk (fsync) before the image moves into the trash beside it."""
+    replace_atomic(json.dumps(entry.__dict__).encode("utf-8"), folder / ENTRY)
 
 
 def list_entries(output: Path) -> list[TrashEntry]:
