@@ -253,16 +253,13 @@ class Fetcher:
                         f"{repo.repo_id}/{name} changed on the server during the download.",
                         "Try again: the download starts that file over.",
                     ) from exc
-            except httpx2.ReadTimeout as exc:
-                if st.counted > offset:
-                    retry.failures = 0
-                retry.failed(Stalled(f"the server sent nothing for {self.stall_timeout:g} s"), name)
-                del exc
             except (Overlong, Cancelled, DownloadError):
                 raise
             except Exception as exc:
                 if st.counted > offset:
                     retry.failures = 0
+                if isinstance(exc, httpx2.ReadTimeout):
+                    exc = Stalled(f"the server sent nothing for {self.stall_timeout:g} s")
                 retry.failed(exc, name)
 
     def _get(self, url: str, part: Path, offset: int, size: int, name: str, st: _State) -> None:
