@@ -22,7 +22,7 @@ from urllib.parse import quote
 from wuerstchen_desktop.core import hubcache, hubnames, transfer
 from wuerstchen_desktop.core.download import NotEnoughSpace, RemoteFile, RepoPlan, human
 from wuerstchen_desktop.core.errors import Cancelled, DownloadError
-from wuerstchen_desktop.core.hubhttp import FOLDER_HINT, UNSAFE_HINT, Retry, Stalled, Truncated
+from wuerstchen_desktop.core.hubhttp import FOLDER_HINT, SPACE_HINT, UNSAFE_HINT, Retry, Stalled, Truncated
 from wuerstchen_desktop.core.transfer import LinkRefused
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ class Fetcher:
             raise NotEnoughSpace(
                 f"Not enough disk space for {name}: the server says it is {human(size)}, and "
                 f"{self.plan.cache} has {human(free)} free.",
-                "Free some space, or set HF_HUB_CACHE (or HF_HOME) to a disk with more room, and try again.",
+                SPACE_HINT,
             )
 
     def _whole(
