@@ -329,12 +329,4 @@ class _State:
 
 def _hash_prefix(part: Path, key: str, size: int, cancelled: Callable[[], bool]) -> tuple[Any, int]:
     h = hubcache.hasher_for(key, size)
-    n = 0
-    if part.exists():
-        with part.open("rb") as f:
-            while chunk := f.read(1 << 22):
-                if cancelled():
-                    raise Cancelled()
-                h.update(chunk)
-                n += len(chunk)
-    return h, n
+    return h, hubcache.hash_into(h, part, cancelled) if part.exists() else 0

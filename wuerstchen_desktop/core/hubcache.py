@@ -107,12 +107,9 @@ def hasher_for(etag: str, size: int) -> Any:
     return None
 
 
-def file_matches(path: Path, etag: str, cancel: Callable[[], bool] | None = None) -> bool | None:
-    """Whether ``path`` hashes to ``etag``; None when ``etag`` is of no known hash kind."""
-    size = path.stat().st_size
-    h = hasher_for(etag, size)
-    if h is None:
-        return None
+def hash_into(h: Any, path: Path, cancel: Callable[[], bool] | None = None) -> int:
+    """Feed ``path`` to the hash object ``h``; return the bytes read. Cancelled between chunks."""
+    n = 0
     with path.open("rb") as f:
         while chunk := f.read(1 << 22):
             if cancel is not None and cancel():
@@ -120,6 +117,16 @@ def file_matches(path: Path, etag: str, cancel: Callable[[], bool] | None = None
 
                 raise Cancelled()
             h.update(chunk)
+            n += len(chunk)
+    return n
+
+
+def file_matches(path: Path, etag: str, cancel: Callable[[], bool] | None = None) -> bool | None:
+    """Whether ``path`` hashes to ``etag``; None when ``etag`` is of no known hash kind."""
+    h = hasher_for(etag, path.stat().st_size)
+    if h is None:
+        return None
+    hash_into(h, path, cancel)
     return bool(h.hexdigest() == etag)
 
 
