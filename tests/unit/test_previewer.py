@@ -10,7 +10,7 @@ import torch
 from safetensors import safe_open
 from torch import nn
 
-from tests.demo_previewer import PUBLISHED_NAME, DemoPreviewer, published_layout, randomise, write_demo_pt
+from tests.demo_previewer import PUBLISHED_NAME, DemoPreviewer, published_layout, randomise
 from wuerstchen_desktop.core import catalogue, tiny
 from wuerstchen_desktop.core.errors import CheckpointError
 from wuerstchen_desktop.core.models import Previewer
@@ -25,16 +25,6 @@ from wuerstchen_desktop.core.results import to_pil
 
 CONVS = (0, 3, 6, 9, 12, 15, 18)  # convolutions, the transposed ones (2x each) at 6 and 12
 NORMS = (2, 5, 8, 11, 14, 17)
-
-
-@pytest.fixture(scope="module")
-def pt(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_demo_pt(tmp_path_factory.mktemp("previewer"))
-
-
-@pytest.fixture(scope="module")
-def state(pt: Path) -> dict[str, torch.Tensor]:
-    return dict(torch.load(pt, map_location="cpu", weights_only=True)["state_dict"])
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,6 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from tests.demo_previewer import write_demo_pt
 from wuerstchen_desktop.core.errors import CheckpointError, WuerstchenError
 from wuerstchen_desktop.core.previewer import convert_previewer
 
@@ -31,16 +30,6 @@ class Trap:
 
     def __reduce__(self) -> tuple[object, tuple[str]]:
         return (_make_marker, (self.marker,))
-
-
-@pytest.fixture(scope="module")
-def pt(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_demo_pt(tmp_path_factory.mktemp("previewer"))
-
-
-@pytest.fixture(scope="module")
-def state(pt: Path) -> dict[str, torch.Tensor]:
-    return dict(torch.load(pt, map_location="cpu", weights_only=True)["state_dict"])
 
 
 def test_training_state_weights_only_refuses_is_skipped_not_run(

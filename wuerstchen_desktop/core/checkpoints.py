@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from wuerstchen_desktop.core import hubcache
 from wuerstchen_desktop.core.catalogue import ALLOW_PATTERNS as ALLOW_PATTERNS
 from wuerstchen_desktop.core.errors import CheckpointError, OfflineError
-from wuerstchen_desktop.core.loading import REDOWNLOAD_HINT, read_json
+from wuerstchen_desktop.core.loading import REDOWNLOAD_HINT, invalid_config, read_json
 from wuerstchen_desktop.core.models.config import ConfigFieldError, number
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
 
@@ -39,7 +39,7 @@ class SamplerConfig:
             s = number("s", data.get("s", 0.008), 0, 1, above_low=True)
             scaler = number("scaler", data.get("scaler", 1.0), 0, 100, above_low=True)
         except ConfigFieldError as exc:
-            raise CheckpointError(f"{path} is not a valid config: {exc}.", REDOWNLOAD_HINT) from exc
+            raise invalid_config(path, exc) from exc
         return cls(s=s, scaler=scaler)
 
 
@@ -88,7 +88,7 @@ def _number(index: dict[str, Any], key: str, path: Path) -> float:
     try:
         return number(key, index.get(key, default), low, high)
     except ConfigFieldError as exc:
-        raise CheckpointError(f"{path} is not a valid config: {exc}.", REDOWNLOAD_HINT) from exc
+        raise invalid_config(path, exc) from exc
 
 
 def commit_of(folder: Path) -> str | None:

@@ -24,7 +24,7 @@ from typing import Any
 
 from wuerstchen_desktop.core import catalogue, hubcache, hubnames
 from wuerstchen_desktop.core.errors import Cancelled, DownloadError
-from wuerstchen_desktop.core.hubhttp import FOLDER_HINT, RETRY_HINT, UNSAFE_HINT, Retry, short
+from wuerstchen_desktop.core.hubhttp import FOLDER_HINT, RETRY_HINT, SPACE_HINT, UNSAFE_HINT, Retry, short
 
 log = logging.getLogger(__name__)
 
@@ -325,7 +325,7 @@ def download(
         raise NotEnoughSpace(
             f"Not enough disk space: the download needs {human(the_plan.to_fetch)}, and {the_plan.cache} "
             f"has {human(the_plan.free)} free.",
-            "Free some space, or set HF_HUB_CACHE (or HF_HOME) to a disk with more room, and try again.",
+            SPACE_HINT,
         )
     from wuerstchen_desktop.core.fetch import Fetcher
 

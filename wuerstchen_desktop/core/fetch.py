@@ -22,7 +22,7 @@ from urllib.parse import quote
 from wuerstchen_desktop.core import hubcache, hubnames, transfer
 from wuerstchen_desktop.core.download import NotEnoughSpace, RemoteFile, RepoPlan, human
 from wuerstchen_desktop.core.errors import Cancelled, DownloadError
-from wuerstchen_desktop.core.hubhttp import FOLDER_HINT, UNSAFE_HINT, Retry, Stalled, Truncated
+from wuerstchen_desktop.core.hubhttp import FOLDER_HINT, SPACE_HINT, UNSAFE_HINT, Retry, Stalled, Truncated
 from wuerstchen_desktop.core.transfer import LinkRefused
 
 if TYPE_CHECKING:
@@ -180,7 +180,7 @@ class Fetcher:
             raise NotEnoughSpace(
                 f"Not enough disk space for {name}: the server says it is {human(size)}, and "
                 f"{self.plan.cache} has {human(free)} free.",
-                "Free some space, or set HF_HUB_CACHE (or HF_HOME) to a disk with more room, and try again.",
+                SPACE_HINT,
             )
 
     def _whole(
@@ -253,16 +253,13 @@ class Fetcher:
                         f"{repo.repo_id}/{name} changed on the server during the download.",
                         "Try again: the download starts that file over.",
                     ) from exc
-            except httpx2.ReadTimeout as exc:
-                if st.counted > offset:
-                    retry.failures = 0
-                retry.failed(Stalled(f"the server sent nothing for {self.stall_timeout:g} s"), name)
-                del exc
             except (Overlong, Cancelled, DownloadError):
                 raise
             except Exception as exc:
                 if st.counted > offset:
                     retry.failures = 0
+                if isinstance(exc, httpx2.ReadTimeout):
+                    exc = Stalled(f"the server sent nothing for {self.stall_timeout:g} s")
                 retry.failed(exc, name)
 
     def _get(self, url: str, part: Path, offset: int, size: int, name: str, st: _State) -> None:
@@ -332,12 +329,4 @@ class _State:
 
 def _hash_prefix(part: Path, key: str, size: int, cancelled: Callable[[], bool]) -> tuple[Any, int]:
     h = hubcache.hasher_for(key, size)
-    n = 0
-    if part.exists():
-        with part.open("rb") as f:
-            while chunk := f.read(1 << 22):
-                if cancelled():
-                    raise Cancelled()
-                h.update(chunk)
-                n += len(chunk)
-    return h, n
+    return h, hubcache.hash_into(h, part, cancelled) if part.exists() else 0

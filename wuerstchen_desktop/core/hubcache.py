@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -20,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wuerstchen_desktop.core import catalogue
+from wuerstchen_desktop.core import catalogue, hubnames
+from wuerstchen_desktop.core.hubnames import COMMIT as COMMIT
+from wuerstchen_desktop.core.hubnames import SHA256 as SHA256
 
-COMMIT = re.compile(r"^[0-9a-f]{40}$")
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
 PART_SUFFIX = ".incomplete"
 
 
@@ -83,12 +82,10 @@ def place(rdir: Path, commit: str, path: str, etag: str) -> Path:
     """
     blob = rdir / "blobs" / etag
     pointer = rdir / "snapshots" / commit / path
-    if not (SHA256.match(etag) or COMMIT.match(etag)) or not COMMIT.match(commit):
-        raise ValueError(f"not a blob or commit name: {etag!r}, {commit!r}")
-    snapshot = os.path.normpath(rdir / "snapshots" / commit)
-    inside = os.path.normpath(pointer)
-    if inside == snapshot or os.path.commonpath([snapshot, inside]) != snapshot or "\\" in path:
-        raise ValueError(f"{path!r} is outside the snapshot folder")
+    if not (SHA256.match(etag) or COMMIT.match(etag)):
+        raise ValueError(f"not a blob name: {etag!r}")
+    hubnames.commit(commit)
+    hubnames.repo_path(path)
     pointer.parent.mkdir(parents=True, exist_ok=True)
     if pointer.is_symlink() or pointer.exists():
         pointer.unlink()
@@ -110,12 +107,9 @@ def hasher_for(etag: str, size: int) -> Any:
     return None
 
 
-def file_matches(path: Path, etag: str, cancel: Callable[[], bool] | None = None) -> bool | None:
-    """Whether ``path`` hashes to ``etag``; None when ``etag`` is of no known hash kind."""
-    size = path.stat().st_size
-    h = hasher_for(etag, size)
-    if h is None:
-        return None
+def hash_into(h: Any, path: Path, cancel: Callable[[], bool] | None = None) -> int:
+    """Feed ``path`` to the hash object ``h``; return the bytes read. Cancelled between chunks."""
+    n = 0
     with path.open("rb") as f:
         while chunk := f.read(1 << 22):
             if cancel is not None and cancel():
@@ -123,6 +117,16 @@ def file_matches(path: Path, etag: str, cancel: Callable[[], bool] | None = None
 
                 raise Cancelled()
             h.update(chunk)
+            n += len(chunk)
+    return n
+
+
+def file_matches(path: Path, etag: str, cancel: Callable[[], bool] | None = None) -> bool | None:
+    """Whether ``path`` hashes to ``etag``; None when ``etag`` is of no known hash kind."""
+    h = hasher_for(etag, path.stat().st_size)
+    if h is None:
+        return None
+    hash_into(h, path, cancel)
     return bool(h.hexdigest() == etag)
 
 

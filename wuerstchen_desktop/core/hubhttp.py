@@ -14,6 +14,7 @@ log = logging.getLogger(__name__)
 FOLDER_HINT = "Or use a folder you already have: pass it with --prior/--decoder, or import it in the app."
 RETRY_HINT = "Check the connection and proxy settings and try again: the download continues where it stopped."
 UNSAFE_HINT = "This server cannot be trusted with your disk: check HF_ENDPOINT. " + FOLDER_HINT
+SPACE_HINT = "Free some space, or set HF_HUB_CACHE (or HF_HOME) to a disk with more room, and try again."
 MAX_WAIT_S = 300.0  # the longest a server's Retry-After is waited for, per try
 
 

@@ -13,7 +13,8 @@ import time
 from collections.abc import Mapping
 from urllib.parse import urljoin, urlparse
 
-from wuerstchen_desktop.core.hubcache import COMMIT, SHA256
+COMMIT = re.compile(r"^[0-9a-f]{40}$")  # a git id: a commit, or a small file's blob
+SHA256 = re.compile(r"^[0-9a-f]{64}$")  # an LFS file's oid
 
 # Characters that let a name climb out of its folder, or end it early, on some system.
 _UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f]|\.\.")

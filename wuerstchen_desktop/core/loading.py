@@ -34,6 +34,11 @@ M = TypeVar("M", bound=nn.Module)
 C = TypeVar("C", bound=StageConfig)
 
 
+def invalid_config(path: Path, exc: ConfigFieldError) -> CheckpointError:
+    """The error for a config whose field ``exc`` names cannot build the model."""
+    return CheckpointError(f"{path} is not a valid config: {exc}.", REDOWNLOAD_HINT)
+
+
 def read_json(path: Path) -> dict[str, Any]:
     """Read a JSON object from a checkpoint folder, with a clear error if it is missing or damaged."""
     if not path.is_file():
@@ -212,9 +217,7 @@ def stage_files(config_cls: type[C], folder: Path, stem: str) -> tuple[C, list[P
     try:
         return config_cls.from_json(raw), files
     except ConfigFieldError as exc:
-        raise CheckpointError(
-            f"{folder / 'config.json'} is not a valid config: {exc}.", REDOWNLOAD_HINT
-        ) from exc
+        raise invalid_config(folder / "config.json", exc) from exc
 
 
 def check_stage(

@@ -225,9 +225,7 @@ def _blob_sha256(pt: Path, rdir: Path, commit: str) -> str:
     if isinstance(etag, str) and hubcache.SHA256.match(etag):
         return etag
     h = hashlib.sha256()
-    with pt.open("rb") as f:
-        while chunk := f.read(1 << 22):
-            h.update(chunk)
+    hubcache.hash_into(h, pt)
     return h.hexdigest()
 
 

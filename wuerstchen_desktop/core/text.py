@@ -14,7 +14,7 @@ from safetensors import SafetensorError, safe_open
 from torch import nn
 
 from wuerstchen_desktop.core.errors import CheckpointError
-from wuerstchen_desktop.core.loading import REDOWNLOAD_HINT, read_json, weight_files
+from wuerstchen_desktop.core.loading import REDOWNLOAD_HINT, invalid_config, read_json, weight_files
 from wuerstchen_desktop.core.memory import Slot
 from wuerstchen_desktop.core.models.config import MAX_CHANNELS, MAX_DEPTH, ConfigFieldError, whole
 from wuerstchen_desktop.core.params import valid_text
@@ -96,7 +96,7 @@ def check_text_config(path: Path, data: dict[str, Any]) -> None:
                 "num_attention_heads", heads, f"a whole number that divides hidden_size ({h})"
             )
     except ConfigFieldError as exc:
-        raise CheckpointError(f"{path} is not a valid config: {exc}.", REDOWNLOAD_HINT) from exc
+        raise invalid_config(path, exc) from exc
     # Embeddings, then per layer: attention (4 h x h), MLP (2 h x intermediate), norms and biases.
     layer = 4 * h * h + 2 * h * sizes["intermediate_size"] + 9 * h + sizes["intermediate_size"]
     count = (sizes["vocab_size"] + sizes["max_position_embeddings"]) * h + sizes["num_hidden_layers"] * layer
