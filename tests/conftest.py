@@ -16,7 +16,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 @pytest.fixture(autouse=True)
 def previewer_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Converted previewers go to the test's own folder, never the user's data folder."""
-    from wuerstchen_desktop.core import previewer
+    from wuerstchen_desktop.core.engine import previewer
 
     folder = tmp_path / "previewer-data"
     monkeypatch.setattr(previewer, "default_previewer_dir", lambda: folder)
@@ -25,7 +25,7 @@ def previewer_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from wuerstchen_desktop.core import tiny
+    from wuerstchen_desktop.core.engine import tiny
 
     root = tmp_path_factory.mktemp("checkpoints")
     tiny.write_prior_repo(root / "wuerstchen-prior")
@@ -69,7 +69,7 @@ def hub(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture(scope="session")
 def pipeline(prior_dir: Path, decoder_dir: Path):
-    from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
-    from wuerstchen_desktop.core.pipeline import Pipeline
+    from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
+    from wuerstchen_desktop.core.engine.pipeline import Pipeline
 
     return Pipeline(prior_source(str(prior_dir)), decoder_source(str(decoder_dir)))

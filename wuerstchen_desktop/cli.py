@@ -17,8 +17,8 @@ from wuerstchen_desktop.core.errors import Cancelled, WuerstchenError
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
 
 if TYPE_CHECKING:
-    from wuerstchen_desktop.core.devices import DeviceChoice
-    from wuerstchen_desktop.core.pipeline import Pipeline
+    from wuerstchen_desktop.core.engine.devices import DeviceChoice
+    from wuerstchen_desktop.core.engine.pipeline import Pipeline
 
 EXIT_OK, EXIT_USER, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 130
 
@@ -112,7 +112,7 @@ def default_output_dir() -> Path:
 
 def _output_dir(args: argparse.Namespace) -> Path:
     """``--out`` or the default, refused before any model loads when no image could be saved there."""
-    from wuerstchen_desktop.core.outputdir import check_output_dir
+    from wuerstchen_desktop.core.library.outputdir import check_output_dir
 
     out: Path = args.out if args.out is not None else default_output_dir()
     check_output_dir(out)
@@ -121,8 +121,8 @@ def _output_dir(args: argparse.Namespace) -> Path:
 
 def _engine(prior_ref: str, decoder_ref: str, args: argparse.Namespace) -> tuple[Pipeline, DeviceChoice]:
     """The pipeline for these checkpoints (downloaded first unless on disk) and the engine options."""
-    from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
-    from wuerstchen_desktop.core.engine import build_pipeline
+    from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
+    from wuerstchen_desktop.core.engine.engine import build_pipeline
 
     fetch_checkpoints(prior_ref, decoder_ref, args.offline, verify=False)
     prior, decoder = prior_source(prior_ref, args.offline), decoder_source(decoder_ref, args.offline)
@@ -132,7 +132,7 @@ def _engine(prior_ref: str, decoder_ref: str, args: argparse.Namespace) -> tuple
 def cmd_generate(args: argparse.Namespace) -> int:
     import secrets
 
-    from wuerstchen_desktop.core.imagefile import FLAT_PATTERN, write_image
+    from wuerstchen_desktop.core.imagefile.imagefile import FLAT_PATTERN, write_image
     from wuerstchen_desktop.core.params import GenerationParams
 
     params = GenerationParams(
@@ -167,10 +167,10 @@ def fetch_checkpoints(prior: str, decoder: str, offline: bool, verify: bool, opt
     cannot be fetched, a warning says so and the rest goes on. Offline, nothing is fetched: the loaders
     then say what is missing.
     """
-    from wuerstchen_desktop.core import hubcache
-    from wuerstchen_desktop.core.catalogue import OPTIONAL, repos_needed
-    from wuerstchen_desktop.core.checkpoints import REPO_ID
-    from wuerstchen_desktop.core.download import download, plan
+    from wuerstchen_desktop.core.engine.checkpoints import REPO_ID
+    from wuerstchen_desktop.core.hub import hubcache
+    from wuerstchen_desktop.core.hub.catalogue import OPTIONAL, repos_needed
+    from wuerstchen_desktop.core.hub.download import download, plan
 
     repos = [
         r for r in repos_needed(prior, decoder) if REPO_ID.match(r) and not Path(r).expanduser().exists()
@@ -195,9 +195,9 @@ def fetch_checkpoints(prior: str, decoder: str, offline: bool, verify: bool, opt
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from wuerstchen_desktop.core import hubcache
-    from wuerstchen_desktop.core.catalogue import OPTIONAL
-    from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
+    from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
+    from wuerstchen_desktop.core.hub import hubcache
+    from wuerstchen_desktop.core.hub.catalogue import OPTIONAL
 
     fetch_checkpoints(args.prior, args.decoder, args.offline, verify=True, optional=True)
     for source in (prior_source(args.prior, args.offline), decoder_source(args.decoder, args.offline)):
@@ -212,9 +212,9 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 def print_checkpoints() -> None:
     """Each catalogue repository: what is on disk, its size, and whether it was verified."""
-    from wuerstchen_desktop.core import hubcache
-    from wuerstchen_desktop.core.catalogue import CATALOGUE, OPTIONAL
-    from wuerstchen_desktop.core.download import human
+    from wuerstchen_desktop.core.hub import hubcache
+    from wuerstchen_desktop.core.hub.catalogue import CATALOGUE, OPTIONAL
+    from wuerstchen_desktop.core.hub.download import human
 
     print(f"Checkpoints in {hubcache.cache_root()}:")
     for entry in [*CATALOGUE.values(), *OPTIONAL.values()]:
@@ -247,7 +247,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     import torch
 
-    from wuerstchen_desktop.core.devices import choose, probe
+    from wuerstchen_desktop.core.engine.devices import choose, probe
 
     print(f"Würstchen Desktop {__version__}, Python {platform.python_version()}, torch {torch.__version__}")
     print(f"CPU: {platform.machine()} {platform.processor() or ''}".rstrip())
@@ -277,7 +277,7 @@ def run_gui(argv: Sequence[str]) -> int:
 
 
 def cmd_read(args: argparse.Namespace) -> int:
-    from wuerstchen_desktop.core.imagefile import read_parameters
+    from wuerstchen_desktop.core.imagefile.imagefile import read_parameters
 
     say(console_json(read_parameters(args.image).to_json_dict(), sys.stdout))
     return EXIT_OK
@@ -286,7 +286,7 @@ def cmd_read(args: argparse.Namespace) -> int:
 def _named_model(ref: str, side: str) -> str:
     """The model a file names, when it is one of the published checkpoints or a folder on this disk; a
     file naming anything else could send the download to any repository, so the user chooses."""
-    from wuerstchen_desktop.core.catalogue import CATALOGUE
+    from wuerstchen_desktop.core.hub.catalogue import CATALOGUE
 
     if ref in CATALOGUE or Path(ref).is_dir():
         return ref
@@ -302,8 +302,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     say how far its pixels are from the file's."""
     import numpy as np
 
-    from wuerstchen_desktop.core.compose import BATCH_NOTE, CompositionResult, reproduce
-    from wuerstchen_desktop.core.imagefile import FLAT_PATTERN, open_pixels, read_record, write_image
+    from wuerstchen_desktop.core.engine.compose import BATCH_NOTE, CompositionResult, reproduce
+    from wuerstchen_desktop.core.imagefile.imagefile import (
+        FLAT_PATTERN,
+        open_pixels,
+        read_record,
+        write_image,
+    )
 
     record = read_record(args.image)
     out = _output_dir(args)
@@ -316,7 +321,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     path = write_image(made, again, out, args.format, FLAT_PATTERN)
     say(path)
     if isinstance(result, CompositionResult):  # a preview depends on the previewer: compare the latents
-        from wuerstchen_desktop.core.compose import record_latent, stored
+        from wuerstchen_desktop.core.engine.compose import record_latent, stored
 
         before_latent, after_latent = record_latent(record), stored(result.stage_c[:1])
         gap = float((before_latent - after_latent).abs().max())

@@ -17,8 +17,8 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from wuerstchen_desktop.core.download import DownloadProgress
-    from wuerstchen_desktop.core.pipeline import StepEvent
+    from wuerstchen_desktop.core.engine.pipeline import StepEvent
+    from wuerstchen_desktop.core.hub.download import DownloadProgress
 
 STAGE_NAMES = {"prior": "Stage C (composing)", "decoder": "Stage B (decoding)", "vqgan": "Stage A (pixels)"}
 log = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ class DownloadBar:
         self.file = ""
 
     def __call__(self, p: DownloadProgress) -> None:
-        from wuerstchen_desktop.core.download import duration, human
+        from wuerstchen_desktop.core.hub.download import duration, human
 
         done = p.done / p.total if p.total else 1.0
         bar = "#" * round(done * 24) + "." * (24 - round(done * 24))

@@ -85,7 +85,7 @@ def _generate(work: Path, args: argparse.Namespace, log_file: Path | None) -> di
     from PySide6.QtWidgets import QApplication
 
     from wuerstchen_desktop.app import APP_NAME
-    from wuerstchen_desktop.core.imagefile import read_parameters
+    from wuerstchen_desktop.core.imagefile.imagefile import read_parameters
     from wuerstchen_desktop.core.params import GenerationParams
     from wuerstchen_desktop.core.settings import Settings
     from wuerstchen_desktop.ui.main_window import MainWindow
@@ -102,7 +102,7 @@ def _generate(work: Path, args: argparse.Namespace, log_file: Path | None) -> di
 
     from transformers.utils import logging as hf_logging
 
-    from wuerstchen_desktop.core import tiny
+    from wuerstchen_desktop.core.engine import tiny
 
     hf_logging.disable_progress_bar()  # writing the tiny checkpoints is not worth a progress bar
     prior = tiny.write_prior_repo(work / SCAFFOLD / "wuerstchen-prior")
@@ -151,7 +151,7 @@ def _compose_and_decode(service: Any, window: Any) -> dict[str, Any]:
     """Compose two seeds, then decode the second from its file: the compose-first path end to end."""
     from types import SimpleNamespace
 
-    from wuerstchen_desktop.core.imagefile import read_record
+    from wuerstchen_desktop.core.imagefile.imagefile import read_record
 
     window.panel.compose_count.setValue(2)
     composed = _wait_for_job(service, window.flow.compose)
@@ -173,8 +173,8 @@ def _previewer(work: Path) -> str:
     training state) read with weights_only, converted, loaded and run."""
     import torch
 
-    from wuerstchen_desktop.core import tiny
-    from wuerstchen_desktop.core.previewer import convert_previewer, load_previewer
+    from wuerstchen_desktop.core.engine import tiny
+    from wuerstchen_desktop.core.engine.previewer import convert_previewer, load_previewer
 
     pt = tiny.write_previewer_pt(work / SCAFFOLD / "previewer.pt")
     converted = convert_previewer(pt, work / SCAFFOLD / "previewer.safetensors")

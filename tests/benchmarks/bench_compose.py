@@ -20,19 +20,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pipeline import CACHE, PROMPT, SEED, ensure_checkpoints
 
-from wuerstchen_desktop.core import compose as c
-from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
-from wuerstchen_desktop.core.engine import build_pipeline
+from wuerstchen_desktop.core.engine import compose as c
+from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
+from wuerstchen_desktop.core.engine.engine import build_pipeline
 from wuerstchen_desktop.core.params import GenerationParams
 
 
 def random_previewer(folder: Path) -> Path:
     """A previewer at the published size with random weights, written in the published layout (weights
     beside training state) and converted as the app converts the download."""
-    from wuerstchen_desktop.core import tiny
-    from wuerstchen_desktop.core.catalogue import PREVIEWER_FILE
+    from wuerstchen_desktop.core.engine import tiny
+    from wuerstchen_desktop.core.engine.previewer import convert_previewer
+    from wuerstchen_desktop.core.hub.catalogue import PREVIEWER_FILE
     from wuerstchen_desktop.core.models.previewer import PREVIEWER_C_HIDDEN
-    from wuerstchen_desktop.core.previewer import convert_previewer
 
     pt = tiny.write_previewer_pt(folder / Path(PREVIEWER_FILE).name, c_hidden=PREVIEWER_C_HIDDEN)
     return convert_previewer(pt, folder / "previewer.safetensors")

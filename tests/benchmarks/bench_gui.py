@@ -59,7 +59,7 @@ def stall(steps: int) -> tuple[float, int]:
     from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from wuerstchen_desktop.core import tiny
+    from wuerstchen_desktop.core.engine import tiny
     from wuerstchen_desktop.core.params import GenerationParams
     from wuerstchen_desktop.core.settings import Settings
     from wuerstchen_desktop.ui.main_window import MainWindow

@@ -163,7 +163,7 @@ def test_decode_again_from_stage_c_latents(pipeline, reference) -> None:
 
 
 def test_schedule_equals_reference() -> None:
-    from wuerstchen_desktop.core.schedule import official_prior_timesteps
+    from wuerstchen_desktop.core.engine.schedule import official_prior_timesteps
 
     ref = torch.Tensor(official_timesteps())
     ours = official_prior_timesteps()
@@ -176,7 +176,7 @@ def test_sampler_step_equals_reference_scheduler() -> None:
         warnings.simplefilter("ignore")
         from diffusers import DDPMWuerstchenScheduler
 
-    from wuerstchen_desktop.core.schedule import WuerstchenSampler, uniform_timesteps
+    from wuerstchen_desktop.core.engine.schedule import WuerstchenSampler, uniform_timesteps
 
     ref = DDPMWuerstchenScheduler()
     ts = uniform_timesteps(5)

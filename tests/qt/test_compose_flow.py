@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.qt.conftest import fast
 from tests.qt.test_main_window import WAIT_MS, generate_and_wait
-from wuerstchen_desktop.core.imagefile import read_record
+from wuerstchen_desktop.core.imagefile.imagefile import read_record
 
 
 def cancel_at_first_step(window) -> None:

@@ -108,7 +108,7 @@ def test_damage_found_in_use_rebuilds_and_lists_again(qtbot, tmp_path: Path) -> 
     """The open-time check leaves the thumbnail cache out; damage there is found when a thumbnail is read,
     and the index is rebuilt then (new item ids, so the window is told to list it again)."""
     from tests.unit.test_history import save
-    from wuerstchen_desktop.core.history import History
+    from wuerstchen_desktop.core.library.history import History
     from wuerstchen_desktop.worker.history import HistoryService
 
     out, index = tmp_path / "out", tmp_path / "index.sqlite3"

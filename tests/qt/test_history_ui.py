@@ -10,7 +10,7 @@ from PySide6.QtGui import QDropEvent, QGuiApplication
 
 from tests.qt.conftest import fast
 from tests.qt.test_main_window import WAIT_MS, generate_and_wait
-from wuerstchen_desktop.core.imagefile import read_parameters
+from wuerstchen_desktop.core.imagefile.imagefile import read_parameters
 
 
 def drop(window, mime: QMimeData) -> None:
@@ -137,7 +137,7 @@ def test_favourites_search_and_restart(qtbot, make_window) -> None:
 
 
 def test_export_without_metadata(qtbot, make_window, tmp_path: Path) -> None:
-    from wuerstchen_desktop.core.metadata import NoParametersFound
+    from wuerstchen_desktop.core.imagefile.metadata import NoParametersFound
 
     window = make_window()
     fast(window)

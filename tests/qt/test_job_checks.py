@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 
 from tests.qt.conftest import fast
-from wuerstchen_desktop.core.imagefile import read_record
+from wuerstchen_desktop.core.imagefile.imagefile import read_record
 
 WAIT_MS = 60_000
 LONG = ", ".join(["a castle on a hill"] * 2000)  # 40,000 characters: beyond one JPEG EXIF segment
@@ -35,7 +35,7 @@ def test_a_jpeg_job_with_a_long_prompt_says_so_and_saves(qtbot, make_window) -> 
 
 
 def test_metadata_left_out_of_a_saved_image_is_said(qtbot, make_window, monkeypatch) -> None:
-    from wuerstchen_desktop.core import imagefile
+    from wuerstchen_desktop.core.imagefile import imagefile
 
     real = imagefile._exif  # an EXIF block too big for a JPEG: the text has to go, the image stays
     monkeypatch.setattr(imagefile, "_exif", lambda text, record: real(text, record) + b"\0" * 70_000)
@@ -53,7 +53,7 @@ def test_metadata_left_out_of_a_saved_image_is_said(qtbot, make_window, monkeypa
 @pytest.fixture
 def stages_run(monkeypatch) -> list[str]:
     """The pipeline's stage entry points, counted as they are called."""
-    from wuerstchen_desktop.core.pipeline import Pipeline
+    from wuerstchen_desktop.core.engine.pipeline import Pipeline
 
     ran: list[str] = []
     for name in ("generate", "run_prior", "run_decoder"):

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication
 
 
 def main(out: Path, compose: bool = False) -> int:
-    from wuerstchen_desktop.core import tiny
+    from wuerstchen_desktop.core.engine import tiny
     from wuerstchen_desktop.core.params import GenerationParams
     from wuerstchen_desktop.core.settings import Settings
     from wuerstchen_desktop.ui.main_window import MainWindow

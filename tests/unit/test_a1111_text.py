@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
 from wuerstchen_desktop.cli import main
-from wuerstchen_desktop.core.a1111 import pairs
-from wuerstchen_desktop.core.imagefile import read_parameters
-from wuerstchen_desktop.core.metadata import (
+from wuerstchen_desktop.core.imagefile.a1111 import pairs
+from wuerstchen_desktop.core.imagefile.imagefile import read_parameters
+from wuerstchen_desktop.core.imagefile.metadata import (
     MAX_PARAMETERS_CHARS,
     NoParametersFound,
     ParametersTooLong,
@@ -65,7 +65,8 @@ SHAPES = {
 SCRIPT = textwrap.dedent(
     """
     import sys
-    from wuerstchen_desktop.core.metadata import MAX_PARAMETERS_CHARS, NoParametersFound, parse_parameters
+    from wuerstchen_desktop.core.imagefile.metadata import (
+        MAX_PARAMETERS_CHARS, NoParametersFound, parse_parameters)
     shapes = {shapes!r}
     for name, unit in shapes.items():
         text = "prompt\\nNegative prompt: n\\n" + unit * ((MAX_PARAMETERS_CHARS - 30) // len(unit))
@@ -74,7 +75,7 @@ SCRIPT = textwrap.dedent(
             print(name, "prompt", len(got.prompt))
         except NoParametersFound:
             print(name, "none")
-    from wuerstchen_desktop.core.a1111 import pairs
+    from wuerstchen_desktop.core.imagefile.a1111 import pairs
     for name, unit in shapes.items():
         print(name, "pairs", len(pairs(unit * (1_000_000 // len(unit)))))
     """

@@ -16,10 +16,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from wuerstchen_desktop.core import atomicfile
-from wuerstchen_desktop.core.atomicfile import SaveError, clean_orphans, write_bytes_atomic, write_temp
-from wuerstchen_desktop.core.imagefile import write_image
-from wuerstchen_desktop.core.metadata import ImageRecord
+from wuerstchen_desktop.core.imagefile import atomicfile
+from wuerstchen_desktop.core.imagefile.atomicfile import (
+    SaveError,
+    clean_orphans,
+    write_bytes_atomic,
+    write_temp,
+)
+from wuerstchen_desktop.core.imagefile.imagefile import write_image
+from wuerstchen_desktop.core.imagefile.metadata import ImageRecord
 from wuerstchen_desktop.core.params import GenerationParams
 
 posix_only = pytest.mark.skipif(os.name == "nt", reason="POSIX permissions and link semantics")
@@ -164,9 +169,9 @@ KILLED_SAVE = """
 import os, sys
 from pathlib import Path
 from PIL import Image
-from wuerstchen_desktop.core import atomicfile
-from wuerstchen_desktop.core.imagefile import write_image
-from wuerstchen_desktop.core.metadata import ImageRecord
+from wuerstchen_desktop.core.imagefile import atomicfile
+from wuerstchen_desktop.core.imagefile.imagefile import write_image
+from wuerstchen_desktop.core.imagefile.metadata import ImageRecord
 from wuerstchen_desktop.core.params import GenerationParams
 
 atomicfile.move_no_replace = lambda *args: os._exit(9)  # killed once the temporary file is on disk

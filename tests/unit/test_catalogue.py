@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from wuerstchen_desktop.core import catalogue
-from wuerstchen_desktop.core.catalogue import CATALOGUE, PRIOR_BYTES, repos_needed, wanted
+from wuerstchen_desktop.core.hub import catalogue
+from wuerstchen_desktop.core.hub.catalogue import CATALOGUE, PRIOR_BYTES, repos_needed, wanted
 
 TINY = {
     "warp-ai/wuerstchen": "wuerstchen",

@@ -10,8 +10,8 @@ import torch
 from torch import nn
 from torch._dynamo.utils import counters
 
+from wuerstchen_desktop.core.engine.pipeline import Pipeline
 from wuerstchen_desktop.core.params import GenerationParams
-from wuerstchen_desktop.core.pipeline import Pipeline
 
 SMALL = GenerationParams("a cat", width=256, height=256, seed=4, prior_steps=3, decoder_steps=2)
 

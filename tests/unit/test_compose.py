@@ -10,11 +10,11 @@ import pytest
 import torch
 from PIL import Image
 
-from wuerstchen_desktop.core import compose as c
+from wuerstchen_desktop.core.engine import compose as c
+from wuerstchen_desktop.core.engine.schedule import WuerstchenSampler, official_prior_timesteps
 from wuerstchen_desktop.core.errors import InvalidParams, WuerstchenError
-from wuerstchen_desktop.core.imagefile import read_record, write_image
+from wuerstchen_desktop.core.imagefile.imagefile import read_record, write_image
 from wuerstchen_desktop.core.params import GenerationParams
-from wuerstchen_desktop.core.schedule import WuerstchenSampler, official_prior_timesteps
 from wuerstchen_desktop.worker.jobs import BLEND, COMPOSE, COMPOSITIONS_FOLDER, DECODE, GENERATE, Job
 from wuerstchen_desktop.worker.tasks import execute
 
@@ -198,7 +198,7 @@ def test_job_kinds_check_their_sources(tmp_path: Path) -> None:
 def test_records_of_compositions_and_blends_round_trip() -> None:
     import json
 
-    from wuerstchen_desktop.core.metadata import (
+    from wuerstchen_desktop.core.imagefile.metadata import (
         Blend,
         ImageReadError,
         ImageRecord,
@@ -234,7 +234,7 @@ def test_records_of_compositions_and_blends_round_trip() -> None:
 
 
 def test_history_knows_compositions(pipeline, tmp_path: Path) -> None:
-    from wuerstchen_desktop.core.history import History
+    from wuerstchen_desktop.core.library.history import History
 
     out = tmp_path / "out"
     (composition,) = run(pipeline, Job(SMALL, out, kind=COMPOSE))
@@ -261,7 +261,7 @@ CREATE TABLE thumbs (
 def test_an_index_from_the_previous_schema_is_rebuilt(pipeline, tmp_path: Path) -> None:
     import sqlite3
 
-    from wuerstchen_desktop.core.history import History
+    from wuerstchen_desktop.core.library.history import History
 
     out, index = tmp_path / "out", tmp_path / "index.sqlite3"
     (composition,) = run(pipeline, Job(SMALL, out, kind=COMPOSE))
@@ -275,8 +275,8 @@ def test_an_index_from_the_previous_schema_is_rebuilt(pipeline, tmp_path: Path) 
 
 
 def test_a_decode_records_the_prior_that_composed_it(pipeline, repo_copy, tmp_path: Path) -> None:
-    from wuerstchen_desktop.core.checkpoints import prior_source
-    from wuerstchen_desktop.core.pipeline import Pipeline
+    from wuerstchen_desktop.core.engine.checkpoints import prior_source
+    from wuerstchen_desktop.core.engine.pipeline import Pipeline
 
     other = Pipeline(prior_source(str(repo_copy("wuerstchen-prior"))), pipeline.decoder_source)
     out = tmp_path / "out"
@@ -301,7 +301,7 @@ def full_disk_after(monkeypatch: pytest.MonkeyPatch, saved: int) -> None:
     import errno
     import os
 
-    from wuerstchen_desktop.core import atomicfile, imagefile
+    from wuerstchen_desktop.core.imagefile import atomicfile, imagefile
     from wuerstchen_desktop.worker import tasks
 
     count = [0]

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from wuerstchen_desktop.core.engine.loading import check_stage, read_json
+from wuerstchen_desktop.core.engine.text import check_text_config, check_text_model
 from wuerstchen_desktop.core.errors import CheckpointError
-from wuerstchen_desktop.core.loading import check_stage, read_json
 from wuerstchen_desktop.core.models import StageA, StageAConfig, StageB, StageBConfig, StageC, StageCConfig
 from wuerstchen_desktop.core.models.config import TINY_STAGE_A, TINY_STAGE_B, TINY_STAGE_C
-from wuerstchen_desktop.core.text import check_text_config, check_text_model
 
 NAN, INF = float("nan"), float("inf")
 DEEP: Any = 7
@@ -209,8 +209,8 @@ def test_the_command_line_and_verify_refuse_a_damaged_prior_in_one_line(
     repo_copy, decoder_dir: Path, capsys, file: str, key: str, value: Any
 ) -> None:
     from wuerstchen_desktop.cli import main
-    from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
-    from wuerstchen_desktop.core.pipeline import Pipeline
+    from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
+    from wuerstchen_desktop.core.engine.pipeline import Pipeline
 
     root = repo_copy("wuerstchen-prior")
     path = root / file
@@ -245,7 +245,7 @@ def test_parts_that_do_not_fit_together_are_refused_before_any_work(
     import re
 
     from wuerstchen_desktop.cli import main
-    from wuerstchen_desktop.core import tiny
+    from wuerstchen_desktop.core.engine import tiny
 
     prior, decoder = repo_copy("wuerstchen-prior"), repo_copy("wuerstchen")
     model_cls, _, (_, sub) = STAGES[stage]

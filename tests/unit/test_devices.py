@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from wuerstchen_desktop.core.devices import GIB, STAGE_PARAMS, Capabilities, choose, needs
+from wuerstchen_desktop.core.engine.devices import GIB, STAGE_PARAMS, Capabilities, choose, needs
 from wuerstchen_desktop.core.errors import InvalidParams
 
 BIG_RAM = 64 * GIB

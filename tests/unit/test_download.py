@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.hub_server import HubServer
-from wuerstchen_desktop.core import download, hubcache
-from wuerstchen_desktop.core.download import DownloadError, DownloadProgress, NotEnoughSpace
 from wuerstchen_desktop.core.errors import Cancelled
+from wuerstchen_desktop.core.hub import download, hubcache
+from wuerstchen_desktop.core.hub.download import DownloadError, DownloadProgress, NotEnoughSpace
 
 DECODER, PRIOR, FINETUNED = (
     "warp-ai/wuerstchen",
@@ -44,9 +44,9 @@ def fetch(*repos: str, **options) -> list[Path]:
 def test_full_download_then_offline_generation(hub, cache, monkeypatch) -> None:
     from huggingface_hub import constants, hf_hub_download
 
-    from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
+    from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
+    from wuerstchen_desktop.core.engine.pipeline import Pipeline
     from wuerstchen_desktop.core.params import GenerationParams
-    from wuerstchen_desktop.core.pipeline import Pipeline
 
     snapshots = fetch(PRIOR, DECODER)
     repo = hub.repos[DECODER]
@@ -93,8 +93,8 @@ def test_reuses_a_snapshot_huggingface_hub_downloaded(hub, cache) -> None:
 def test_bare_prior_brings_the_default_prior_for_its_text_encoder(hub, cache, monkeypatch) -> None:
     from huggingface_hub import constants
 
-    from wuerstchen_desktop.core.catalogue import repos_needed
-    from wuerstchen_desktop.core.checkpoints import prior_source
+    from wuerstchen_desktop.core.engine.checkpoints import prior_source
+    from wuerstchen_desktop.core.hub.catalogue import repos_needed
 
     fetch(*repos_needed(FINETUNED, DECODER))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
@@ -117,7 +117,7 @@ def test_killed_process_resumes_without_fetching_completed_bytes(hub, cache) -> 
     size = len(repo.files[BIG])
     hub.faults.delay[BIG] = 0.05
     env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "0"}
-    code = f"from wuerstchen_desktop.core.download import ensure; ensure([{DECODER!r}])"
+    code = f"from wuerstchen_desktop.core.hub.download import ensure; ensure([{DECODER!r}])"
     proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=Path(__file__).parents[2])
     try:
         deadline = time.monotonic() + 60
@@ -230,7 +230,7 @@ def test_cancel_during_a_stall_stops_within_a_second(hub, cache) -> None:
 def test_too_little_disk_space_fake_disk_usage_refuses_before_fetching(hub, cache, monkeypatch) -> None:
     import shutil
 
-    from wuerstchen_desktop.core.download import human
+    from wuerstchen_desktop.core.hub.download import human
 
     monkeypatch.setattr(shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**12, 10**12 - 1000, 1000))
     the_plan = download.plan([PRIOR, DECODER])

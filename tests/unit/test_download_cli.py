@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from wuerstchen_desktop.cli import main
-from wuerstchen_desktop.core import hubcache
 from wuerstchen_desktop.core.errors import CheckpointError, OfflineError
+from wuerstchen_desktop.core.hub import hubcache
 
 DECODER, PRIOR, FINETUNED = (
     "warp-ai/wuerstchen",
@@ -19,7 +19,7 @@ DECODER, PRIOR, FINETUNED = (
 
 
 def test_download_shows_size_and_space_then_a_bar_and_info_lists_it(hub, capsys) -> None:
-    from wuerstchen_desktop.core.download import human
+    from wuerstchen_desktop.core.hub.download import human
 
     assert main(["download"]) == 0
     out, err = capsys.readouterr()
@@ -41,7 +41,7 @@ def test_download_shows_size_and_space_then_a_bar_and_info_lists_it(hub, capsys)
 
 
 def test_info_tells_a_partial_download_from_a_complete_one(hub, capsys) -> None:
-    from wuerstchen_desktop.core.download import DownloadError, ensure
+    from wuerstchen_desktop.core.hub.download import DownloadError, ensure
 
     hub.faults.drop_after["decoder/diffusion_pytorch_model.safetensors"] = 100_000
     with pytest.raises(DownloadError, match="after 1 tries"):
@@ -63,7 +63,7 @@ def test_offline_with_nothing_on_disk_offers_a_folder(hub, capsys, monkeypatch) 
 def test_unreachable_server_offers_a_folder(hub, monkeypatch) -> None:
     from huggingface_hub import constants
 
-    from wuerstchen_desktop.core.checkpoints import resolve
+    from wuerstchen_desktop.core.engine.checkpoints import resolve
 
     hub.__exit__()
     monkeypatch.setattr(constants, "ENDPOINT", hub.url)  # nothing listens there any more
@@ -75,8 +75,8 @@ def test_unreachable_server_offers_a_folder(hub, monkeypatch) -> None:
 def test_import_folder_from_a_copied_cache_snapshot(hub, tmp_path, monkeypatch) -> None:
     from huggingface_hub import constants
 
-    from wuerstchen_desktop.core.checkpoints import DecoderSource, PriorSource, import_folder
-    from wuerstchen_desktop.core.download import ensure
+    from wuerstchen_desktop.core.engine.checkpoints import DecoderSource, PriorSource, import_folder
+    from wuerstchen_desktop.core.hub.download import ensure
 
     ensure([PRIOR, DECODER], retries=0)
     other = tmp_path / "usb-stick"
@@ -91,7 +91,7 @@ def test_import_folder_from_a_copied_cache_snapshot(hub, tmp_path, monkeypatch) 
 
 
 def test_import_folder_refuses_what_is_not_a_checkpoint(tmp_path, repo_copy) -> None:
-    from wuerstchen_desktop.core.checkpoints import import_folder
+    from wuerstchen_desktop.core.engine.checkpoints import import_folder
 
     (tmp_path / "photos").mkdir()
     with pytest.raises(CheckpointError, match="holds no Würstchen checkpoints"):

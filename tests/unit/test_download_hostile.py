@@ -17,9 +17,9 @@ import pytest
 
 from tests.hub_server import HubServer
 from wuerstchen_desktop.cli import main
-from wuerstchen_desktop.core import download, hubcache
-from wuerstchen_desktop.core.download import DownloadError, DownloadProgress
 from wuerstchen_desktop.core.errors import Cancelled
+from wuerstchen_desktop.core.hub import download, hubcache
+from wuerstchen_desktop.core.hub.download import DownloadError, DownloadProgress
 
 DECODER = "warp-ai/wuerstchen"
 BIG = "decoder/diffusion_pytorch_model.safetensors"
@@ -81,14 +81,14 @@ def test_an_etag_that_is_a_path_is_refused_and_nothing_outside_the_cache_is_touc
     "etag", ['"/etc/passwd"', '"..\\\\..\\\\x"', 'W/"../x"', '"a\\u0000b"', '"abc/def"', '"x\\ny"']
 )
 def test_unsafe_etags_are_refused(etag: str) -> None:
-    from wuerstchen_desktop.core import hubnames
+    from wuerstchen_desktop.core.hub import hubnames
 
     with pytest.raises(ValueError):
         hubnames.checksum(etag.strip('"'))
 
 
 def test_hashes_and_opaque_etags_are_told_apart() -> None:
-    from wuerstchen_desktop.core import hubnames
+    from wuerstchen_desktop.core.hub import hubnames
 
     sha = "ab" * 32
     assert hubnames.checksum(sha) == sha and hubnames.checksum("cd" * 20) == "cd" * 20
@@ -279,7 +279,7 @@ def test_cancel_while_waiting_for_retry_after(hub, cache) -> None:
 
 
 def test_retry_after_in_seconds_or_as_an_http_date() -> None:
-    from wuerstchen_desktop.core import hubnames
+    from wuerstchen_desktop.core.hub import hubnames
 
     now = time.time()
     assert hubnames.retry_after({"Retry-After": "40"}) == 40
@@ -291,7 +291,7 @@ def test_retry_after_in_seconds_or_as_an_http_date() -> None:
 
 
 def test_a_long_retry_after_is_capped(hub, cache, monkeypatch) -> None:
-    from wuerstchen_desktop.core import hubhttp
+    from wuerstchen_desktop.core.hub import hubhttp
 
     monkeypatch.setattr(hubhttp, "MAX_WAIT_S", 0.5)
     hub.faults.retry_after[BIG] = ["86400"]

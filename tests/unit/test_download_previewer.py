@@ -14,18 +14,19 @@ import torch
 from tests.demo_previewer import DemoPreviewer
 from tests.hub_server import HubServer
 from wuerstchen_desktop.cli import main
-from wuerstchen_desktop.core import catalogue, download, hubcache, tiny
-from wuerstchen_desktop.core import previewer as pv
-from wuerstchen_desktop.core.download import DownloadProgress
-from wuerstchen_desktop.core.errors import CheckpointError
-from wuerstchen_desktop.core.models import Previewer
-from wuerstchen_desktop.core.previewer import (
+from wuerstchen_desktop.core.engine import previewer as pv
+from wuerstchen_desktop.core.engine import tiny
+from wuerstchen_desktop.core.engine.previewer import (
     PREVIEWER_FILE,
     PREVIEWER_REPO,
     PREVIEWER_REPO_TYPE,
     find_previewer,
     load_previewer,
 )
+from wuerstchen_desktop.core.errors import CheckpointError
+from wuerstchen_desktop.core.hub import catalogue, download, hubcache
+from wuerstchen_desktop.core.hub.download import DownloadProgress
+from wuerstchen_desktop.core.models import Previewer
 
 DECODER, PRIOR = "warp-ai/wuerstchen", "warp-ai/wuerstchen-prior"
 FAST = {"timeout": 5.0, "retries": 1, "backoff": 0.01, "stall_timeout": 1.0}

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from wuerstchen_desktop.core.history import History, HistoryError, default_index_path
-from wuerstchen_desktop.core.imagefile import write_image
-from wuerstchen_desktop.core.metadata import ImageRecord, encode_latent
+from wuerstchen_desktop.core.imagefile.imagefile import write_image
+from wuerstchen_desktop.core.imagefile.metadata import ImageRecord, encode_latent
+from wuerstchen_desktop.core.library.history import History, HistoryError, default_index_path
 from wuerstchen_desktop.core.params import GenerationParams
 
 T0 = 1_700_000_000.0
@@ -72,8 +72,8 @@ def test_wal_mode(history: History, tmp_path: Path) -> None:
 
 
 def test_latent_decodes_again(history: History, out: Path) -> None:
-    from wuerstchen_desktop.core.compose import record_latent
-    from wuerstchen_desktop.core.imagefile import read_record
+    from wuerstchen_desktop.core.engine.compose import record_latent
+    from wuerstchen_desktop.core.imagefile.imagefile import read_record
 
     item = history.add(save(out, "x", seed=7))
     latent = record_latent(read_record(item.path))

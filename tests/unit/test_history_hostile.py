@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 
 from tests.unit.test_history import save
-from wuerstchen_desktop.core.history import History, HistoryError
-from wuerstchen_desktop.core.history_index import is_damage
+from wuerstchen_desktop.core.library.history import History, HistoryError
+from wuerstchen_desktop.core.library.index import is_damage
 
 posix_only = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
 
@@ -40,8 +40,8 @@ def test_a_fifo_named_png_is_skipped_not_opened(out: Path, index: Path) -> None:
     code = textwrap.dedent(
         """
         import sys
-        from wuerstchen_desktop.core.history import History
-        from wuerstchen_desktop.core.imagefile import ImageReadError, open_pixels
+        from wuerstchen_desktop.core.library.history import History
+        from wuerstchen_desktop.core.imagefile.imagefile import ImageReadError, open_pixels
         with History(sys.argv[1], sys.argv[2]) as history:
             print(sorted(i.path.name for i in history.items()))
             try:
@@ -217,7 +217,7 @@ def test_a_favourites_file_that_cannot_be_written_is_said_and_changes_nothing(
     history), and the index keeps the old state, so the two never disagree."""
     import errno
 
-    from wuerstchen_desktop.core import atomicfile
+    from wuerstchen_desktop.core.imagefile import atomicfile
 
     out, index = tmp_path / "out", tmp_path / "index.sqlite3"
     with History(out, index) as history:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from wuerstchen_desktop.core import atomicfile
-from wuerstchen_desktop.core.history import History, HistoryError
-from wuerstchen_desktop.core.imagefile import SaveError, read_parameters
+from wuerstchen_desktop.core.imagefile import atomicfile
+from wuerstchen_desktop.core.imagefile.imagefile import SaveError, read_parameters
+from wuerstchen_desktop.core.library.history import History, HistoryError
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and fsync hooks are POSIX")
 
@@ -26,11 +26,11 @@ CHILD = textwrap.dedent(
     import os, sys, time
     import numpy as np
     from PIL import Image
-    from wuerstchen_desktop.core.history import History
-    from wuerstchen_desktop.core.imagefile import write_image
-    from wuerstchen_desktop.core.metadata import ImageRecord
+    from wuerstchen_desktop.core.library.history import History
+    from wuerstchen_desktop.core.imagefile.imagefile import write_image
+    from wuerstchen_desktop.core.imagefile.metadata import ImageRecord
     from wuerstchen_desktop.core.params import GenerationParams
-    import wuerstchen_desktop.core.history as history_module
+    import wuerstchen_desktop.core.library.history as history_module
 
     out, index, name, count, hang = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5]
     history = History(out, index)

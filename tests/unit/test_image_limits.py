@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from wuerstchen_desktop.core import imagefile
-from wuerstchen_desktop.core.a1111 import ELLIPSIS, decode_user_comment
 from wuerstchen_desktop.core.errors import InvalidParams
-from wuerstchen_desktop.core.imagefile import check_fits, read_parameters, read_record, write_image
-from wuerstchen_desktop.core.metadata import Blend, ImageRecord, encode_latent, parse_parameters
+from wuerstchen_desktop.core.imagefile import imagefile
+from wuerstchen_desktop.core.imagefile.a1111 import ELLIPSIS, decode_user_comment
+from wuerstchen_desktop.core.imagefile.imagefile import check_fits, read_parameters, read_record, write_image
+from wuerstchen_desktop.core.imagefile.metadata import Blend, ImageRecord, encode_latent, parse_parameters
 from wuerstchen_desktop.core.params import GenerationParams
 
 LONG = "a castle on a hill, " * 2000  # 40,000 characters: 80 KB as UTF-16, beyond one EXIF segment

@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 
 from wuerstchen_desktop.cli import main
-from wuerstchen_desktop.core import atomicfile
-from wuerstchen_desktop.core.a1111 import decode_user_comment
 from wuerstchen_desktop.core.errors import InvalidParams
-from wuerstchen_desktop.core.imagefile import (
+from wuerstchen_desktop.core.imagefile import atomicfile
+from wuerstchen_desktop.core.imagefile.a1111 import decode_user_comment
+from wuerstchen_desktop.core.imagefile.imagefile import (
     DEFAULT_PATTERN,
     SaveError,
     export_clean,
@@ -24,7 +24,7 @@ from wuerstchen_desktop.core.imagefile import (
     read_parameters,
     write_image,
 )
-from wuerstchen_desktop.core.metadata import ImageRecord, decode_latent, encode_latent
+from wuerstchen_desktop.core.imagefile.metadata import ImageRecord, decode_latent, encode_latent
 from wuerstchen_desktop.core.params import GenerationParams
 
 WHEN = 1_700_000_000.0

@@ -28,7 +28,7 @@ def imported_after(names: list[str], forbidden: tuple[str, ...]) -> list[str]:
 
 def test_core_does_not_import_qt() -> None:
     names = modules("wuerstchen_desktop.core")
-    assert "wuerstchen_desktop.core.pipeline" in names
+    assert "wuerstchen_desktop.core.engine.pipeline" in names
     assert imported_after(names, ("PySide6", "shiboken6", "PyQt5", "PyQt6")) == []
 
 

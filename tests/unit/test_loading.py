@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from wuerstchen_desktop.core.engine.loading import load_stage
 from wuerstchen_desktop.core.errors import CheckpointError
-from wuerstchen_desktop.core.loading import load_stage
 from wuerstchen_desktop.core.models import StageA, StageAConfig, StageB, StageBConfig, StageC, StageCConfig
 
 
@@ -134,7 +134,7 @@ def test_pickle_only_folder_is_refused_unopened(repo_copy, tmp_path: Path) -> No
 
 
 def test_pickle_only_text_encoder_is_refused_unopened(repo_copy, tmp_path: Path) -> None:
-    from wuerstchen_desktop.core.text import TextEncoder
+    from wuerstchen_desktop.core.engine.text import TextEncoder
 
     root = repo_copy("wuerstchen-prior")
     (root / "text_encoder" / "model.safetensors").unlink()

@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
+from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
+from wuerstchen_desktop.core.engine.memory import OutOfMemory, Slot
+from wuerstchen_desktop.core.engine.pipeline import Pipeline
+from wuerstchen_desktop.core.engine.tiny import randomize
 from wuerstchen_desktop.core.errors import Cancelled
-from wuerstchen_desktop.core.memory import OutOfMemory, Slot
 from wuerstchen_desktop.core.models import StageA, StageB, StageC
 from wuerstchen_desktop.core.models.config import TINY_STAGE_A
 from wuerstchen_desktop.core.params import GenerationParams
-from wuerstchen_desktop.core.pipeline import Pipeline
-from wuerstchen_desktop.core.tiny import randomize
 
 SMALL = GenerationParams("a cat", width=256, height=256, seed=3, prior_steps=3, decoder_steps=2)
 

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
 from wuerstchen_desktop.cli import main
-from wuerstchen_desktop.core.a1111 import encode_user_comment
-from wuerstchen_desktop.core.imagefile import read_parameters, write_image
-from wuerstchen_desktop.core.metadata import (
+from wuerstchen_desktop.core.imagefile.a1111 import encode_user_comment
+from wuerstchen_desktop.core.imagefile.imagefile import read_parameters, write_image
+from wuerstchen_desktop.core.imagefile.metadata import (
     ImageRecord,
     NoParametersFound,
     encode_latent,

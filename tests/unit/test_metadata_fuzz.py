@@ -20,8 +20,8 @@ from PIL import Image, PngImagePlugin
 
 from wuerstchen_desktop.cli import main
 from wuerstchen_desktop.core.errors import WuerstchenError
-from wuerstchen_desktop.core.imagefile import export_clean, read_parameters, write_image
-from wuerstchen_desktop.core.metadata import (
+from wuerstchen_desktop.core.imagefile.imagefile import export_clean, read_parameters, write_image
+from wuerstchen_desktop.core.imagefile.metadata import (
     Blend,
     ImageParameters,
     ImageReadError,

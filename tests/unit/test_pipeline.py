@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from wuerstchen_desktop.core.engine.pipeline import StepEvent
 from wuerstchen_desktop.core.errors import Cancelled, InvalidParams
 from wuerstchen_desktop.core.params import GenerationParams
-from wuerstchen_desktop.core.pipeline import StepEvent
 
 SMALL = GenerationParams("a cat", width=256, height=256, seed=1, prior_steps=3, decoder_steps=2)
 
@@ -73,8 +73,8 @@ def test_token_count(pipeline) -> None:
 
 def test_vary_detail_is_reproduced_from_the_file_alone(pipeline, tmp_path) -> None:
     """An image decoded from a stored latent with a decoder seed equals generating its recorded params."""
-    from wuerstchen_desktop.core.imagefile import read_record, write_image
-    from wuerstchen_desktop.core.metadata import decode_latent
+    from wuerstchen_desktop.core.imagefile.imagefile import read_record, write_image
+    from wuerstchen_desktop.core.imagefile.metadata import decode_latent
 
     first = pipeline.generate(SMALL)
     path = write_image(first.images[0], pipeline.image_record(first.params[0], first.stage_c[0]), tmp_path)

@@ -11,17 +11,18 @@ from safetensors import safe_open
 from torch import nn
 
 from tests.demo_previewer import PUBLISHED_NAME, DemoPreviewer, published_layout, randomise
-from wuerstchen_desktop.core import catalogue, tiny
-from wuerstchen_desktop.core.errors import CheckpointError
-from wuerstchen_desktop.core.models import Previewer
-from wuerstchen_desktop.core.previewer import (
+from wuerstchen_desktop.core.engine import tiny
+from wuerstchen_desktop.core.engine.previewer import (
     approximate_preview,
     convert_previewer,
     load_previewer,
     preview_pixels,
     render_previews,
 )
-from wuerstchen_desktop.core.results import to_pil
+from wuerstchen_desktop.core.engine.results import to_pil
+from wuerstchen_desktop.core.errors import CheckpointError
+from wuerstchen_desktop.core.hub import catalogue
+from wuerstchen_desktop.core.models import Previewer
 
 CONVS = (0, 3, 6, 9, 12, 15, 18)  # convolutions, the transposed ones (2x each) at 6 and 12
 NORMS = (2, 5, 8, 11, 14, 17)

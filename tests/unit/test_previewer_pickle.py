@@ -14,8 +14,8 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from wuerstchen_desktop.core.engine.previewer import convert_previewer
 from wuerstchen_desktop.core.errors import CheckpointError, WuerstchenError
-from wuerstchen_desktop.core.previewer import convert_previewer
 
 
 def _make_marker(path: str) -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 
 from PIL import Image, PngImagePlugin
 
-from wuerstchen_desktop.core.imagefile import read_record
-from wuerstchen_desktop.core.metadata import format_parameters, record_to_json
+from wuerstchen_desktop.core.engine.tokens import TokenCounter
+from wuerstchen_desktop.core.imagefile.imagefile import read_record
+from wuerstchen_desktop.core.imagefile.metadata import format_parameters, record_to_json
 from wuerstchen_desktop.core.params import GenerationParams, replaced_text_notes
-from wuerstchen_desktop.core.tokens import TokenCounter
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["--width", "256", "--height", "256", "--prior-steps", "2", "--decoder-steps", "1", "--seed", "5"]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import sys
 
-from wuerstchen_desktop.core.sysinfo import memory_in_use
+from wuerstchen_desktop.core.engine.sysinfo import memory_in_use
 
 
 def test_ram_in_use_grows_with_an_allocation() -> None:
@@ -19,7 +19,7 @@ def test_ram_in_use_grows_with_an_allocation() -> None:
 def test_does_not_import_torch() -> None:
     import subprocess
 
-    code = "import sys; from wuerstchen_desktop.core.sysinfo import memory_in_use; memory_in_use(); " \
+    code = "import sys; from wuerstchen_desktop.core.engine.sysinfo import memory_in_use; memory_in_use(); " \
            "print('torch' in sys.modules)"  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert out.strip() == "False"

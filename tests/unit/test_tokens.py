@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from wuerstchen_desktop.core.tokens import TokenCounter, counter_for_prior
+from wuerstchen_desktop.core.engine.tokens import TokenCounter, counter_for_prior
 
 
 def test_counts_equal_the_pipeline_tokenizer(pipeline, prior_dir: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from wuerstchen_desktop.core.errors import InvalidParams
-from wuerstchen_desktop.core.naming import DEFAULT_PATTERN, check_pattern
+from wuerstchen_desktop.core.library.naming import DEFAULT_PATTERN, check_pattern
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QInputDialog, QMenu, QTabWidget, QWidget
 
-from wuerstchen_desktop.core.history import Item
+from wuerstchen_desktop.core.library.history import Item
 from wuerstchen_desktop.core.params import MAX_DECODER_STEPS, GenerationParams
 from wuerstchen_desktop.core.settings import Settings
 from wuerstchen_desktop.ui.contact_sheet import ContactSheet

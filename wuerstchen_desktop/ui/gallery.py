@@ -41,7 +41,7 @@ def is_composition(item: Any) -> bool:
 
 
 class GalleryModel(QAbstractListModel):
-    """Rows are history items (``core.history.Item``); pixmaps arrive from the history thread."""
+    """Rows are history items (``core.library.history.Item``); pixmaps arrive from the history thread."""
 
     def __init__(self, history: HistoryService, scale: float = 1.0) -> None:
         super().__init__()

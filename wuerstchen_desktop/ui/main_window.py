@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
     QTabWidget,
 )
 
+from wuerstchen_desktop.core.engine.sysinfo import memory_in_use
 from wuerstchen_desktop.core.settings import Settings
-from wuerstchen_desktop.core.sysinfo import memory_in_use
 from wuerstchen_desktop.ui.compose_flow import ComposeFlow
 from wuerstchen_desktop.ui.first_run import FirstRunDialog
 from wuerstchen_desktop.ui.gallery import GalleryPanel

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wuerstchen_desktop.core.outputdir import OutputFolderError, check_output_dir
+from wuerstchen_desktop.core.library.outputdir import OutputFolderError, check_output_dir
 from wuerstchen_desktop.core.settings import CHOICES, Settings
 
 

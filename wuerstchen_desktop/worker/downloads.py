@@ -22,13 +22,13 @@ PROGRESS_INTERVAL_S = 0.1
 
 class DownloadWorker(QObject):
     checked = Signal(object)  # list of repository ids still missing (empty: ready)
-    planned = Signal(object)  # core.download.DownloadPlan
-    progress = Signal(object)  # core.download.DownloadProgress
+    planned = Signal(object)  # core.hub.download.DownloadPlan
+    progress = Signal(object)  # core.hub.download.DownloadProgress
     finished = Signal(object)  # the plan's warnings: sentences about optional or unverified files
     failed = Signal(str)
     cancelled = Signal()
     imported = Signal(str, str)  # "prior" or "decoder", the folder
-    counter_ready = Signal(object)  # core.tokens.TokenCounter, or None
+    counter_ready = Signal(object)  # core.engine.tokens.TokenCounter, or None
 
     def __init__(self) -> None:
         super().__init__()
@@ -39,9 +39,9 @@ class DownloadWorker(QObject):
 
     @Slot(str, str)
     def check(self, prior: str, decoder: str) -> None:
-        from wuerstchen_desktop.core import hubcache
-        from wuerstchen_desktop.core.catalogue import repos_needed
-        from wuerstchen_desktop.core.checkpoints import REPO_ID
+        from wuerstchen_desktop.core.engine.checkpoints import REPO_ID
+        from wuerstchen_desktop.core.hub import hubcache
+        from wuerstchen_desktop.core.hub.catalogue import repos_needed
 
         try:
             # Local folders are not downloaded: if one is missing, the engine says so when it loads.
@@ -52,8 +52,8 @@ class DownloadWorker(QObject):
 
     @Slot(object, bool, object)
     def plan(self, repos: list[str], offline: bool, cancel: threading.Event) -> None:
-        from wuerstchen_desktop.core.catalogue import OPTIONAL
-        from wuerstchen_desktop.core.download import plan
+        from wuerstchen_desktop.core.hub.catalogue import OPTIONAL
+        from wuerstchen_desktop.core.hub.download import plan
 
         if offline:
             self.failed.emit(
@@ -76,7 +76,7 @@ class DownloadWorker(QObject):
 
     @Slot(object, object)
     def download(self, the_plan: Any, cancel: threading.Event) -> None:
-        from wuerstchen_desktop.core.download import download
+        from wuerstchen_desktop.core.hub.download import download
 
         last: list[Any] = [0.0, None]  # when the last report went out, and that report
 
@@ -102,7 +102,7 @@ class DownloadWorker(QObject):
 
     @Slot(str)
     def load_counter(self, prior: str) -> None:
-        from wuerstchen_desktop.core.tokens import counter_for_prior
+        from wuerstchen_desktop.core.engine.tokens import counter_for_prior
 
         try:
             self.counter_ready.emit(counter_for_prior(prior))
@@ -112,7 +112,7 @@ class DownloadWorker(QObject):
 
     @Slot(object)
     def import_folder(self, folder: Path) -> None:
-        from wuerstchen_desktop.core.checkpoints import DecoderSource, import_folder
+        from wuerstchen_desktop.core.engine.checkpoints import DecoderSource, import_folder
 
         try:
             source = import_folder(folder)

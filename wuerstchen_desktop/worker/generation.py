@@ -22,7 +22,7 @@ from wuerstchen_desktop.core.errors import Cancelled, OfflineError, WuerstchenEr
 from wuerstchen_desktop.worker.jobs import EngineConfig, Job, JobError, JobResult, Preview
 
 if TYPE_CHECKING:
-    from wuerstchen_desktop.core.pipeline import Pipeline, StepEvent
+    from wuerstchen_desktop.core.engine.pipeline import Pipeline, StepEvent
 
 log = logging.getLogger(__name__)
 
@@ -51,8 +51,8 @@ class GenerationWorker(QObject):
     def _ensure_pipeline(self) -> Pipeline:
         if self._pipeline is None:
             self.engine_status.emit(self.tr("Loading the engine…"))
-            from wuerstchen_desktop.core.checkpoints import decoder_source, prior_source
-            from wuerstchen_desktop.core.engine import build_pipeline
+            from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
+            from wuerstchen_desktop.core.engine.engine import build_pipeline
 
             c = self.config
             pipe, choice = build_pipeline(
@@ -73,7 +73,7 @@ class GenerationWorker(QObject):
 
     def _previewer(self) -> Path | None:
         """The converted previewer network, when it was downloaded; else previews are approximate."""
-        from wuerstchen_desktop.core.previewer import find_previewer
+        from wuerstchen_desktop.core.engine.previewer import find_previewer
 
         try:
             return find_previewer()
@@ -172,7 +172,7 @@ class GenerationWorker(QObject):
             log.warning("the previewer failed; live previews are approximate from now on", exc_info=True)
             pipe.previewer_path = None
             return
-        from wuerstchen_desktop.core.previewer import render_previews
+        from wuerstchen_desktop.core.engine.previewer import render_previews
 
         n, _, h, w = pixels.shape
         images = tuple(render_previews(pixels))

@@ -14,7 +14,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from wuerstchen_desktop.core.errors import WuerstchenError
-from wuerstchen_desktop.core.outputdir import OutputFolderError, check_output_dir
+from wuerstchen_desktop.core.library.outputdir import OutputFolderError, check_output_dir
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class HistoryWorker(QObject):
     def _recover(self, exc: sqlite3.DatabaseError) -> None:
         """Damage found in use (the thumbnail cache, or a page gone bad since opening): rebuild the index
         from the files, and tell the window to list it again, since item ids change."""
-        from wuerstchen_desktop.core.history_index import is_damage
+        from wuerstchen_desktop.core.library.index import is_damage
 
         if not is_damage(exc) or self._history is None:
             log.exception("history failed")
@@ -81,7 +81,7 @@ class HistoryWorker(QObject):
 
     @Slot(object, object)
     def open(self, output: Path, index_path: Path | None) -> None:
-        from wuerstchen_desktop.core.history import History
+        from wuerstchen_desktop.core.library.history import History
 
         def do() -> None:
             self.close()  # if the new folder fails to open, no request may reach the old, closed index
@@ -140,7 +140,7 @@ class HistoryWorker(QObject):
 
     @Slot(int, object)
     def export_clean(self, item_id: int, folder: Path) -> None:
-        from wuerstchen_desktop.core.imagefile import export_clean
+        from wuerstchen_desktop.core.imagefile.imagefile import export_clean
 
         if self._history is not None:
             item = self._run(lambda: self._history.get(item_id))
@@ -151,7 +151,7 @@ class HistoryWorker(QObject):
 
     @Slot(int, object)
     def read_file(self, request: int, path: Path) -> None:
-        from wuerstchen_desktop.core.imagefile import read_parameters
+        from wuerstchen_desktop.core.imagefile.imagefile import read_parameters
 
         try:
             self.parameters_read.emit(request, read_parameters(Path(path)), None)
@@ -163,7 +163,7 @@ class HistoryWorker(QObject):
 
     @Slot(int, str)
     def read_text(self, request: int, text: str) -> None:
-        from wuerstchen_desktop.core.metadata import parse_parameters
+        from wuerstchen_desktop.core.imagefile.metadata import parse_parameters
 
         try:
             self.parameters_read.emit(request, parse_parameters(text), None)

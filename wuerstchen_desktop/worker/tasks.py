@@ -16,15 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wuerstchen_desktop.core.errors import InvalidParams
-from wuerstchen_desktop.core.imagefile import SaveError, check_fits, read_record, write_image
-from wuerstchen_desktop.core.metadata import Blend, ImageRecord
-from wuerstchen_desktop.core.outputdir import check_output_dir
+from wuerstchen_desktop.core.imagefile.imagefile import SaveError, check_fits, read_record, write_image
+from wuerstchen_desktop.core.imagefile.metadata import Blend, ImageRecord
+from wuerstchen_desktop.core.library.outputdir import check_output_dir
 from wuerstchen_desktop.core.params import GenerationParams
 from wuerstchen_desktop.worker.jobs import BLEND, COMPOSE, COMPOSITIONS_FOLDER, DECODE, GENERATE, Job
 
 if TYPE_CHECKING:
-    from wuerstchen_desktop.core.pipeline import Pipeline
-    from wuerstchen_desktop.core.results import CancelCheck, StepCallback
+    from wuerstchen_desktop.core.engine.pipeline import Pipeline
+    from wuerstchen_desktop.core.engine.results import CancelCheck, StepCallback
 
 
 def _params(job: Job, record: ImageRecord | None) -> GenerationParams:
@@ -38,7 +38,7 @@ def execute(
     pipe: Pipeline, job: Job, on_step: StepCallback | None, cancel: CancelCheck | None
 ) -> tuple[tuple[Path, ...], list[str]]:
     """Run ``job`` and write its files; returns their paths and the warnings to show."""
-    from wuerstchen_desktop.core import compose as c
+    from wuerstchen_desktop.core.engine import compose as c
 
     check_output_dir(job.out_dir)  # a folder unplugged or replaced since start: said now, not after the work
     records = [read_record(p) for p in job.sources]  # no record of ours: a clear NoParametersFound

@@ -1,10 +1,10 @@
 """Live previews of Stage C: the official previewer network, or a cheap approximation without it.
 
 The previewer is one file of the official Würstchen demo, the Hugging Face *Space* ``warp-ai/Wuerstchen``
-(``PREVIEWER_FILE``), downloaded as an optional extra with the checkpoints (core/catalogue.py). It is a
+(``PREVIEWER_FILE``), downloaded as an optional extra with the checkpoints (core/hub/catalogue.py). It is a
 training checkpoint, a torch pickle: the weights under ``state_dict`` (a third of the file) beside the
 optimizer's state. A pickle can run code when it is loaded, so ``convert_previewer`` reads it only with
-``torch.load(weights_only=True)`` (core/previewer_pt.py), keeps ``state_dict`` alone, checks every name
+``torch.load(weights_only=True)`` (previewer_pt.py), keeps ``state_dict`` alone, checks every name
 and shape against ``Previewer``, and writes those tensors once as a safetensors file in the app's data
 folder. The app only ever loads that file (``load_previewer``). ``find_previewer`` does both steps from
 the Hugging Face cache, without the network.
@@ -26,15 +26,15 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wuerstchen_desktop.core import hubcache
-from wuerstchen_desktop.core.catalogue import (
+from wuerstchen_desktop.core.engine.previewer_pt import read_state_dict
+from wuerstchen_desktop.core.errors import CheckpointError
+from wuerstchen_desktop.core.hub import hubcache
+from wuerstchen_desktop.core.hub.catalogue import (
     PREVIEWER_FILE,
     PREVIEWER_REPO,
     PREVIEWER_REPO_TYPE,
     PREVIEWER_SHA256,
 )
-from wuerstchen_desktop.core.errors import CheckpointError
-from wuerstchen_desktop.core.previewer_pt import read_state_dict
 
 if TYPE_CHECKING:
     import torch
@@ -115,7 +115,7 @@ def _check_shapes(shapes: dict[str, tuple[int, ...]], path: Path, hint: str) -> 
 def convert_previewer(pt_path: Path, dst: Path) -> Path:
     """Convert the published previewer checkpoint (a torch pickle) to a safetensors file at ``dst``.
 
-    The pickle is read with ``torch.load(weights_only=True)`` only (core/previewer_pt.py): a file holding
+    The pickle is read with ``torch.load(weights_only=True)`` only (previewer_pt.py): a file holding
     objects that could run code is refused without running it. Accepts the published training checkpoint
     (``{"state_dict": {...}, "optimizer_state_dict": ..., ...}``: only ``state_dict`` is kept) or a bare
     state dict. Every tensor name and shape is checked against ``Previewer`` (width from
@@ -125,7 +125,7 @@ def convert_previewer(pt_path: Path, dst: Path) -> Path:
     """
     from safetensors.torch import save
 
-    from wuerstchen_desktop.core.imagefile import replace_atomic
+    from wuerstchen_desktop.core.imagefile.imagefile import replace_atomic
 
     pt_path, dst = Path(pt_path), Path(dst)
     hint = _DOWNLOAD_HINT.format(pt_path)
@@ -150,7 +150,7 @@ def _check_room(dst: Path, size: int) -> None:
     """Refuse before writing when the disk of ``dst`` (maybe not the download's disk) lacks ``size`` bytes."""
     import shutil
 
-    from wuerstchen_desktop.core.download import human
+    from wuerstchen_desktop.core.hub.download import human
 
     folder = dst.parent
     while not folder.exists() and folder != folder.parent:
@@ -315,7 +315,7 @@ def preview_pixels(latents: torch.Tensor, previewer: Previewer | None = None) ->
 def render_previews(images: torch.Tensor) -> list[bytes]:
     """``(B, 3, H, W)`` in [0, 1] to one RGB888 buffer per image (``H * W * 3`` bytes, rows top to bottom),
     rounded as ``results.to_pil`` rounds the finished images."""
-    from wuerstchen_desktop.core.results import to_uint8
+    from wuerstchen_desktop.core.engine.results import to_uint8
 
     if images.dim() != 4 or images.shape[1] != 3:
         raise ValueError(f"expected images (B, 3, H, W), got {tuple(images.shape)}")

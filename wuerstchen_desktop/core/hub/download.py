@@ -5,7 +5,7 @@ from the environment, ``HF_HUB_OFFLINE``). The bytes are fetched here, with HTTP
 ``blobs/<etag>.incomplete``, so a download interrupted by a dropped connection or a killed process continues
 from what is on disk, which huggingface_hub 2.x no longer does across processes. Every file is hashed
 against its ETag (the sha256 of an LFS file), or the listing's hash when the ETag is none, before it enters
-the cache; every name a server sends is checked before it becomes a path (core/hubnames.py). No torch
+the cache; every name a server sends is checked before it becomes a path (core/hub/hubnames.py). No torch
 import here: the command line and the GUI can plan a download before the heavy libraries load.
 """
 
@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wuerstchen_desktop.core import catalogue, hubcache, hubnames
 from wuerstchen_desktop.core.errors import Cancelled, DownloadError
-from wuerstchen_desktop.core.hubhttp import FOLDER_HINT, RETRY_HINT, SPACE_HINT, UNSAFE_HINT, Retry, short
+from wuerstchen_desktop.core.hub import catalogue, hubcache, hubnames
+from wuerstchen_desktop.core.hub.hubhttp import FOLDER_HINT, RETRY_HINT, SPACE_HINT, UNSAFE_HINT, Retry, short
 
 log = logging.getLogger(__name__)
 
@@ -196,7 +196,7 @@ def _plan_repo(
 ) -> RepoPlan:
     import httpx2
 
-    from wuerstchen_desktop.core import transfer
+    from wuerstchen_desktop.core.hub import transfer
 
     revision = catalogue.revision_for(repo_id, repo_type)
     retry = retries()
@@ -327,7 +327,7 @@ def download(
             f"has {human(the_plan.free)} free.",
             SPACE_HINT,
         )
-    from wuerstchen_desktop.core.fetch import Fetcher
+    from wuerstchen_desktop.core.hub.fetch import Fetcher
 
     cancelled = _cancel_check(cancel)
     meter = _Meter(the_plan.total, on_progress)

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import torch
 from torch import nn
 
+from wuerstchen_desktop.core.engine.loading import count_params, weight_files
 from wuerstchen_desktop.core.errors import WuerstchenError
-from wuerstchen_desktop.core.loading import count_params, weight_files
 
 if TYPE_CHECKING:
-    from wuerstchen_desktop.core.checkpoints import DecoderSource, PriorSource
+    from wuerstchen_desktop.core.engine.checkpoints import DecoderSource, PriorSource
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,10 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from wuerstchen_desktop.core.checkpoints import DecoderSource, PriorSource, verify_pair
-from wuerstchen_desktop.core.devices import dtype_name
-from wuerstchen_desktop.core.errors import Cancelled, InvalidParams
-from wuerstchen_desktop.core.imagefile import make_record
-from wuerstchen_desktop.core.loading import load_stage
-from wuerstchen_desktop.core.memory import (
+from wuerstchen_desktop.core.engine.checkpoints import DecoderSource, PriorSource, verify_pair
+from wuerstchen_desktop.core.engine.devices import dtype_name
+from wuerstchen_desktop.core.engine.loading import load_stage
+from wuerstchen_desktop.core.engine.memory import (
     MODES,
     OutOfMemory,
     Slot,
@@ -31,7 +29,21 @@ from wuerstchen_desktop.core.memory import (
     is_oom,
     step_down,
 )
-from wuerstchen_desktop.core.metadata import Blend, ImageRecord
+from wuerstchen_desktop.core.engine.results import (
+    CancelCheck,
+    GenerationResult,
+    StepCallback,
+    StepEvent,
+    check_batchable,
+    stored,
+    to_pil,
+)
+from wuerstchen_desktop.core.engine.sampling import denoise
+from wuerstchen_desktop.core.engine.schedule import WuerstchenSampler, prior_timesteps, uniform_timesteps
+from wuerstchen_desktop.core.engine.text import TextEncoder
+from wuerstchen_desktop.core.errors import Cancelled, InvalidParams
+from wuerstchen_desktop.core.imagefile.imagefile import make_record
+from wuerstchen_desktop.core.imagefile.metadata import Blend, ImageRecord
 from wuerstchen_desktop.core.models import (
     Previewer,
     StageA,
@@ -43,18 +55,6 @@ from wuerstchen_desktop.core.models import (
 )
 from wuerstchen_desktop.core.models.blocks import StepCache
 from wuerstchen_desktop.core.params import GenerationParams, replaced_text_notes
-from wuerstchen_desktop.core.results import (
-    CancelCheck,
-    GenerationResult,
-    StepCallback,
-    StepEvent,
-    check_batchable,
-    stored,
-    to_pil,
-)
-from wuerstchen_desktop.core.sampling import denoise
-from wuerstchen_desktop.core.schedule import WuerstchenSampler, prior_timesteps, uniform_timesteps
-from wuerstchen_desktop.core.text import TextEncoder
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -221,7 +221,7 @@ class Pipeline:
     # -- previews ---------------------------------------------------------------------------------
     @property
     def previewer_path(self) -> Path | None:
-        """The Stage C previewer's safetensors file (see core/previewer.py); None: approximate previews."""
+        """The Stage C previewer's safetensors file (see previewer.py); None: approximate previews."""
         return self._previewer_path
 
     @previewer_path.setter
@@ -237,7 +237,7 @@ class Pipeline:
     def preview(self, latents: torch.Tensor) -> torch.Tensor:
         """RGB previews ``(B, 3, 4h, 4w)`` in [0, 1], float32 on the CPU, of Stage C latents in the prior
         sampler's space (a step's ``denoised`` estimate, or ``prior_space`` of a finished latent)."""
-        from wuerstchen_desktop.core.previewer import load_previewer, preview_pixels
+        from wuerstchen_desktop.core.engine.previewer import load_previewer, preview_pixels
 
         if self.previewer_path is not None and self._previewer is None:
             self._previewer = load_previewer(self.previewer_path, self.device, self.dtype)

@@ -23,8 +23,9 @@ from typing import Any
 
 from PIL import Image, PngImagePlugin
 
-from wuerstchen_desktop.core.a1111 import encode_user_comment, utf16_units
-from wuerstchen_desktop.core.atomicfile import (
+from wuerstchen_desktop.core.errors import InvalidParams
+from wuerstchen_desktop.core.imagefile.a1111 import encode_user_comment, utf16_units
+from wuerstchen_desktop.core.imagefile.atomicfile import (
     SaveError,
     clean_orphans,
     fsync_dir,
@@ -32,8 +33,7 @@ from wuerstchen_desktop.core.atomicfile import (
     replace_atomic,
     write_bytes_atomic,
 )
-from wuerstchen_desktop.core.errors import InvalidParams
-from wuerstchen_desktop.core.imageread import (
+from wuerstchen_desktop.core.imagefile.imageread import (
     EXIF_IFD,
     JPEG_APP11,
     JPEG_RECORD_MAGIC,
@@ -45,7 +45,7 @@ from wuerstchen_desktop.core.imageread import (
     read_parameters,
     read_record,
 )
-from wuerstchen_desktop.core.metadata import (
+from wuerstchen_desktop.core.imagefile.metadata import (
     MAX_RECORD_CHARS,
     Blend,
     ImageParameters,
@@ -56,7 +56,7 @@ from wuerstchen_desktop.core.metadata import (
     format_parameters,
     record_to_json,
 )
-from wuerstchen_desktop.core.naming import DEFAULT_PATTERN, FLAT_PATTERN, file_stem, slug
+from wuerstchen_desktop.core.library.naming import DEFAULT_PATTERN, FLAT_PATTERN, file_stem, slug
 from wuerstchen_desktop.core.params import (
     DEFAULT_DECODER_REPO,
     DEFAULT_PRIOR_REPO,
@@ -231,7 +231,7 @@ def make_record(
 ) -> ImageRecord:
     """The record of one generated image (or composition); ``latent`` is its Stage C latent,
     ``(16, h, w)`` or batched."""
-    from wuerstchen_desktop.core.schedule import prior_timesteps
+    from wuerstchen_desktop.core.engine.schedule import prior_timesteps
 
     if latent is not None and hasattr(latent, "detach"):
         latent = latent.detach().float().cpu().numpy()

@@ -7,9 +7,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from wuerstchen_desktop.core.engine.results import CancelCheck, StepCallback, StepEvent
+from wuerstchen_desktop.core.engine.schedule import WuerstchenSampler
 from wuerstchen_desktop.core.errors import Cancelled
-from wuerstchen_desktop.core.results import CancelCheck, StepCallback, StepEvent
-from wuerstchen_desktop.core.schedule import WuerstchenSampler
 
 
 def denoise(

@@ -281,7 +281,7 @@ def write_previewer_pt(path: Path, c_hidden: int = 32, seed: int = 0) -> Path:
 
 def write_previewer_space(folder: Path, c_hidden: int = 32, seed: int = 0) -> Path:
     """The demo Space ``warp-ai/Wuerstchen`` as far as the app cares: the previewer, beside files it skips."""
-    from wuerstchen_desktop.core.catalogue import PREVIEWER_FILE
+    from wuerstchen_desktop.core.hub.catalogue import PREVIEWER_FILE
 
     write_previewer_pt(folder / PREVIEWER_FILE, c_hidden, seed)
     (folder / "app.py").write_text("# the demo's Gradio app: never fetched\n", encoding="utf-8")

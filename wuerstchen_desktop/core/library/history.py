@@ -29,8 +29,16 @@ from typing import Any
 
 from PIL import Image
 
-from wuerstchen_desktop.core.history_index import connect, discard, is_damage, transaction
-from wuerstchen_desktop.core.history_scan import (
+from wuerstchen_desktop.core.imagefile.imagefile import (
+    clean_orphans,
+    fsync_dir,
+    move_no_replace,
+    open_pixels,
+    read_parameters,
+)
+from wuerstchen_desktop.core.imagefile.metadata import ImageParameters
+from wuerstchen_desktop.core.library.index import connect, discard, is_damage, transaction
+from wuerstchen_desktop.core.library.scan import (
     FAVOURITES,
     HistoryError,
     file_row,
@@ -38,15 +46,7 @@ from wuerstchen_desktop.core.history_scan import (
     scan,
     write_favourites,
 )
-from wuerstchen_desktop.core.imagefile import (
-    clean_orphans,
-    fsync_dir,
-    move_no_replace,
-    open_pixels,
-    read_parameters,
-)
-from wuerstchen_desktop.core.metadata import ImageParameters
-from wuerstchen_desktop.core.trash import (
+from wuerstchen_desktop.core.library.trash import (
     TOKEN,
     TRASH,
     TrashEntry,

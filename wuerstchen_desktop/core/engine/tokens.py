@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from wuerstchen_desktop.core.engine.text import MAX_TOKENS
 from wuerstchen_desktop.core.params import valid_text
-from wuerstchen_desktop.core.text import MAX_TOKENS
 
 
 class TokenCounter:
@@ -39,7 +39,7 @@ class TokenCounter:
 
 def counter_for_prior(prior: str) -> TokenCounter | None:
     """The counter of a prior that is on disk (never touching the network), or None when it is not."""
-    from wuerstchen_desktop.core.checkpoints import prior_source
+    from wuerstchen_desktop.core.engine.checkpoints import prior_source
     from wuerstchen_desktop.core.errors import WuerstchenError
 
     try:

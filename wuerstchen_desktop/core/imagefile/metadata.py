@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wuerstchen_desktop import __version__
-from wuerstchen_desktop.core.a1111 import format_text, read_text, to_float, to_int, to_size
 from wuerstchen_desktop.core.errors import InvalidParams, WuerstchenError
+from wuerstchen_desktop.core.imagefile.a1111 import format_text, read_text, to_float, to_int, to_size
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO, GenerationParams
 
 SCHEMA = 2  # 1: images; 2 adds compositions and blends (a plain image is still written as 1)

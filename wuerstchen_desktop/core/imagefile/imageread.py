@@ -19,8 +19,8 @@ from typing import BinaryIO
 
 from PIL import Image
 
-from wuerstchen_desktop.core.a1111 import decode_user_comment
-from wuerstchen_desktop.core.metadata import (
+from wuerstchen_desktop.core.imagefile.a1111 import decode_user_comment
+from wuerstchen_desktop.core.imagefile.metadata import (
     ImageParameters,
     ImageReadError,
     ImageRecord,

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wuerstchen_desktop.core import catalogue, hubnames
-from wuerstchen_desktop.core.hubnames import COMMIT as COMMIT
-from wuerstchen_desktop.core.hubnames import SHA256 as SHA256
+from wuerstchen_desktop.core.hub import catalogue, hubnames
+from wuerstchen_desktop.core.hub.hubnames import COMMIT as COMMIT
+from wuerstchen_desktop.core.hub.hubnames import SHA256 as SHA256
 
 PART_SUFFIX = ".incomplete"
 

@@ -8,15 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wuerstchen_desktop.core import hubcache
-from wuerstchen_desktop.core.catalogue import ALLOW_PATTERNS as ALLOW_PATTERNS
+from wuerstchen_desktop.core.engine.loading import REDOWNLOAD_HINT, invalid_config, read_json
 from wuerstchen_desktop.core.errors import CheckpointError, OfflineError
-from wuerstchen_desktop.core.loading import REDOWNLOAD_HINT, invalid_config, read_json
+from wuerstchen_desktop.core.hub import hubcache
+from wuerstchen_desktop.core.hub.catalogue import ALLOW_PATTERNS as ALLOW_PATTERNS
 from wuerstchen_desktop.core.models.config import ConfigFieldError, number
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
 
 if TYPE_CHECKING:
-    from wuerstchen_desktop.core.download import CancelToken, ProgressCallback
+    from wuerstchen_desktop.core.hub.download import CancelToken, ProgressCallback
     from wuerstchen_desktop.core.models import StageBConfig, StageCConfig
 
 log = logging.getLogger(__name__)
@@ -132,16 +132,16 @@ def resolve(
             "Run `wuerstchen-desktop download` while online, or use a folder you already have "
             "(--prior/--decoder FOLDER).",
         )
-    from wuerstchen_desktop.core.download import ensure
+    from wuerstchen_desktop.core.hub.download import ensure
 
     return ensure([ref], on_progress=on_progress, cancel=cancel)[0]
 
 
 def verify_prior(source: PriorSource) -> StageCConfig:
     """Everything loading the prior side would refuse, found from configs and file headers alone."""
-    from wuerstchen_desktop.core.loading import check_stage
+    from wuerstchen_desktop.core.engine.loading import check_stage
+    from wuerstchen_desktop.core.engine.text import text_width
     from wuerstchen_desktop.core.models import StageC, StageCConfig
-    from wuerstchen_desktop.core.text import text_width
 
     _verify_text(source.text_root)
     prior = check_stage(StageC, StageCConfig, source.prior_dir)
@@ -152,9 +152,9 @@ def verify_prior(source: PriorSource) -> StageCConfig:
 
 def verify_decoder(source: DecoderSource) -> StageBConfig:
     """Everything loading the decoder side would refuse, found from configs and file headers alone."""
-    from wuerstchen_desktop.core.loading import check_stage
+    from wuerstchen_desktop.core.engine.loading import check_stage
+    from wuerstchen_desktop.core.engine.text import text_width
     from wuerstchen_desktop.core.models import StageA, StageAConfig, StageB, StageBConfig
-    from wuerstchen_desktop.core.text import text_width
 
     _verify_text(source.root)
     decoder = check_stage(StageB, StageBConfig, source.root / "decoder")
@@ -196,7 +196,7 @@ def _same(folder: Path, name: str, value: int, other: Path, other_name: str, oth
 
 
 def _verify_text(root: Path) -> None:
-    from wuerstchen_desktop.core.text import check_text_model, check_tokenizer
+    from wuerstchen_desktop.core.engine.text import check_text_model, check_tokenizer
 
     check_tokenizer(root / "tokenizer")
     check_text_model(root / "text_encoder")

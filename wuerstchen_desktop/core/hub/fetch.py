@@ -19,14 +19,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from wuerstchen_desktop.core import hubcache, hubnames, transfer
-from wuerstchen_desktop.core.download import NotEnoughSpace, RemoteFile, RepoPlan, human
 from wuerstchen_desktop.core.errors import Cancelled, DownloadError
-from wuerstchen_desktop.core.hubhttp import FOLDER_HINT, SPACE_HINT, UNSAFE_HINT, Retry, Stalled, Truncated
-from wuerstchen_desktop.core.transfer import LinkRefused
+from wuerstchen_desktop.core.hub import hubcache, hubnames, transfer
+from wuerstchen_desktop.core.hub.download import NotEnoughSpace, RemoteFile, RepoPlan, human
+from wuerstchen_desktop.core.hub.hubhttp import (
+    FOLDER_HINT,
+    SPACE_HINT,
+    UNSAFE_HINT,
+    Retry,
+    Stalled,
+    Truncated,
+)
+from wuerstchen_desktop.core.hub.transfer import LinkRefused
 
 if TYPE_CHECKING:
-    from wuerstchen_desktop.core.download import DownloadPlan, _Meter
+    from wuerstchen_desktop.core.hub.download import DownloadPlan, _Meter
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import threading
 from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
-from wuerstchen_desktop.core import hubnames
 from wuerstchen_desktop.core.errors import Cancelled
+from wuerstchen_desktop.core.hub import hubnames
 
 POLL_S = 0.5  # how long the caller waits for the reader before cancel is checked again
 _QUEUED = 64  # chunks held between the reader and the writer: a few MB at most

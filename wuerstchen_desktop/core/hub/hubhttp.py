@@ -6,8 +6,8 @@ import logging
 import time
 from collections.abc import Callable
 
-from wuerstchen_desktop.core import hubnames
 from wuerstchen_desktop.core.errors import Cancelled, DownloadError
+from wuerstchen_desktop.core.hub import hubnames
 
 log = logging.getLogger(__name__)
 

@@ -3,11 +3,11 @@ and the app's worker build it."""
 
 from __future__ import annotations
 
-from wuerstchen_desktop.core.checkpoints import DecoderSource, PriorSource
-from wuerstchen_desktop.core.devices import DeviceChoice, choose
+from wuerstchen_desktop.core.engine.checkpoints import DecoderSource, PriorSource
+from wuerstchen_desktop.core.engine.devices import DeviceChoice, choose
+from wuerstchen_desktop.core.engine.memory import checkpoint_params
+from wuerstchen_desktop.core.engine.pipeline import Pipeline
 from wuerstchen_desktop.core.errors import WuerstchenError
-from wuerstchen_desktop.core.memory import checkpoint_params
-from wuerstchen_desktop.core.pipeline import Pipeline
 
 
 def build_pipeline(

@@ -13,10 +13,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from wuerstchen_desktop.core.atomicfile import replace_atomic
 from wuerstchen_desktop.core.errors import WuerstchenError
-from wuerstchen_desktop.core.imagefile import EXTENSIONS, ImageReadError, NoParametersFound, read_parameters
-from wuerstchen_desktop.core.metadata import ImageParameters
+from wuerstchen_desktop.core.imagefile.atomicfile import replace_atomic
+from wuerstchen_desktop.core.imagefile.imagefile import (
+    EXTENSIONS,
+    ImageReadError,
+    NoParametersFound,
+    read_parameters,
+)
+from wuerstchen_desktop.core.imagefile.metadata import ImageParameters
 
 log = logging.getLogger(__name__)
 

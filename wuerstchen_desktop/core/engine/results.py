@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from wuerstchen_desktop.core.errors import InvalidParams
-from wuerstchen_desktop.core.metadata import FLOAT16_MAX
+from wuerstchen_desktop.core.imagefile.metadata import FLOAT16_MAX
 from wuerstchen_desktop.core.params import GenerationParams
 
 

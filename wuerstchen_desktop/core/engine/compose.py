@@ -16,11 +16,8 @@ from dataclasses import dataclass, field
 import torch
 from PIL import Image
 
-from wuerstchen_desktop.core.errors import InvalidParams
-from wuerstchen_desktop.core.metadata import ImageRecord, decode_latent
-from wuerstchen_desktop.core.params import GenerationParams
-from wuerstchen_desktop.core.pipeline import Pipeline
-from wuerstchen_desktop.core.results import (
+from wuerstchen_desktop.core.engine.pipeline import Pipeline
+from wuerstchen_desktop.core.engine.results import (
     CancelCheck,
     GenerationResult,
     StepCallback,
@@ -28,6 +25,9 @@ from wuerstchen_desktop.core.results import (
     stored,
     to_pil,
 )
+from wuerstchen_desktop.core.errors import InvalidParams
+from wuerstchen_desktop.core.imagefile.metadata import ImageRecord, decode_latent
+from wuerstchen_desktop.core.params import GenerationParams
 
 # What reproduce says when its result is not identical to the file's. Batched matrix products round
 # differently from single ones, and a record does not know the batch its image was made in.

@@ -1,0 +1,1 @@
+"""The recipe: checkpoints to modules, text encoding, sampling, Stage C/B/A, model residency, previews."""

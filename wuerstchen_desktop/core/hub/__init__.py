@@ -1,0 +1,1 @@
+"""Checkpoint sources: the catalogue, the Hub cache layout, download plans and transfers. Never torch."""
