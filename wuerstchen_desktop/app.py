@@ -17,12 +17,11 @@ from typing import TYPE_CHECKING, TextIO
 
 from wuerstchen_desktop import __version__
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
-from wuerstchen_desktop.runtime import app_icon, ensure_std_streams
+from wuerstchen_desktop.runtime import APP_NAME, app_icon, ensure_std_streams
 
 if TYPE_CHECKING:
     from wuerstchen_desktop.ui.crash_dialog import CrashReporter
 
-APP_NAME = "Wuerstchen Desktop"
 log = logging.getLogger("wuerstchen_desktop")
 
 

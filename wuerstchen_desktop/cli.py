@@ -214,7 +214,7 @@ def print_checkpoints() -> None:
     """Each catalogue repository: what is on disk, its size, and whether it was verified."""
     from wuerstchen_desktop.core.hub import hubcache
     from wuerstchen_desktop.core.hub.catalogue import CATALOGUE, OPTIONAL
-    from wuerstchen_desktop.core.hub.download import human
+    from wuerstchen_desktop.core.hub.units import human
 
     print(f"Checkpoints in {hubcache.cache_root()}:")
     for entry in [*CATALOGUE.values(), *OPTIONAL.values()]:

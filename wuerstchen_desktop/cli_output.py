@@ -97,7 +97,7 @@ class DownloadBar:
         self.file = ""
 
     def __call__(self, p: DownloadProgress) -> None:
-        from wuerstchen_desktop.core.hub.download import duration, human
+        from wuerstchen_desktop.core.hub.units import duration, human
 
         done = p.done / p.total if p.total else 1.0
         bar = "#" * round(done * 24) + "." * (24 - round(done * 24))

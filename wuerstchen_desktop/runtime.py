@@ -10,6 +10,7 @@ import os
 import sys
 from pathlib import Path
 
+APP_NAME = "Wuerstchen Desktop"  # the Qt application name and the log folder's name
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -23,7 +23,7 @@ from types import TracebackType
 from typing import Any
 
 from wuerstchen_desktop import __version__
-from wuerstchen_desktop.runtime import app_icon, is_frozen
+from wuerstchen_desktop.runtime import APP_NAME, app_icon, is_frozen
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,6 @@ def _generate(work: Path, args: argparse.Namespace, log_file: Path | None) -> di
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
-    from wuerstchen_desktop.app import APP_NAME
     from wuerstchen_desktop.core.imagefile.imagefile import read_parameters
     from wuerstchen_desktop.core.params import GenerationParams
     from wuerstchen_desktop.core.settings import Settings

@@ -230,7 +230,7 @@ def test_cancel_during_a_stall_stops_within_a_second(hub, cache) -> None:
 def test_too_little_disk_space_fake_disk_usage_refuses_before_fetching(hub, cache, monkeypatch) -> None:
     import shutil
 
-    from wuerstchen_desktop.core.hub.download import human
+    from wuerstchen_desktop.core.hub.units import human
 
     monkeypatch.setattr(shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**12, 10**12 - 1000, 1000))
     the_plan = download.plan([PRIOR, DECODER])

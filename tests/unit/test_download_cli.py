@@ -19,7 +19,7 @@ DECODER, PRIOR, FINETUNED = (
 
 
 def test_download_shows_size_and_space_then_a_bar_and_info_lists_it(hub, capsys) -> None:
-    from wuerstchen_desktop.core.hub.download import human
+    from wuerstchen_desktop.core.hub.units import human
 
     assert main(["download"]) == 0
     out, err = capsys.readouterr()

@@ -39,3 +39,7 @@ class Cancelled(WuerstchenError):
 
 class DownloadError(OfflineError):
     """The checkpoints could not be fetched; what is already on disk is kept for the next try."""
+
+
+class NotEnoughSpace(DownloadError):
+    """Too little free disk space for the download, found before a single byte was fetched."""

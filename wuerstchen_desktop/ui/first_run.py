@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wuerstchen_desktop.core.hub.download import duration, human
+from wuerstchen_desktop.core.hub.units import duration, human
 from wuerstchen_desktop.worker.downloads import DownloadService
 
 

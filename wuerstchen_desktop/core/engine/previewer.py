@@ -150,7 +150,7 @@ def _check_room(dst: Path, size: int) -> None:
     """Refuse before writing when the disk of ``dst`` (maybe not the download's disk) lacks ``size`` bytes."""
     import shutil
 
-    from wuerstchen_desktop.core.hub.download import human
+    from wuerstchen_desktop.core.hub.units import human
 
     folder = dst.parent
     while not folder.exists() and folder != folder.parent:

@@ -9,7 +9,6 @@ import torch
 from PIL import Image
 
 from wuerstchen_desktop.core.errors import InvalidParams
-from wuerstchen_desktop.core.imagefile.metadata import FLOAT16_MAX
 from wuerstchen_desktop.core.params import GenerationParams
 
 
@@ -72,5 +71,5 @@ def stored(latent: torch.Tensor) -> torch.Tensor:
     rounded to float16, or kept in float32 when a value lies beyond float16's range."""
     x = latent.detach().float().cpu()
     largest = torch.where(torch.isfinite(x), x.abs(), 0.0).reshape(x.shape[0], -1).amax(dim=1)
-    fits = (largest <= FLOAT16_MAX).reshape(-1, *[1] * (x.dim() - 1))
+    fits = (largest <= torch.finfo(torch.float16).max).reshape(-1, *[1] * (x.dim() - 1))
     return torch.where(fits, x.half().float(), x)

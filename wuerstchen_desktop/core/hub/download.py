@@ -22,15 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wuerstchen_desktop.core.errors import Cancelled, DownloadError
+from wuerstchen_desktop.core.errors import Cancelled, DownloadError, NotEnoughSpace
 from wuerstchen_desktop.core.hub import catalogue, hubcache, hubnames
 from wuerstchen_desktop.core.hub.hubhttp import FOLDER_HINT, RETRY_HINT, SPACE_HINT, UNSAFE_HINT, Retry, short
+from wuerstchen_desktop.core.hub.units import human
 
 log = logging.getLogger(__name__)
-
-
-class NotEnoughSpace(DownloadError):
-    """Too little free disk space for the download, found before a single byte was fetched."""
 
 
 @dataclass(frozen=True)
@@ -103,23 +100,6 @@ class DownloadPlan:
     def describe(self) -> str:
         have = f" ({human(self.on_disk)} already on disk)" if self.on_disk else ""
         return f"To download: {human(self.to_fetch)}{have}; free space in {self.cache}: {human(self.free)}."
-
-
-def human(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
-
-
-def duration(seconds: float) -> str:
-    """A time left, in the unit a person reads best."""
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _cancel_check(cancel: CancelToken) -> Callable[[], bool]:

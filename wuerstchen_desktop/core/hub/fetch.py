@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from wuerstchen_desktop.core.errors import Cancelled, DownloadError
+from wuerstchen_desktop.core.errors import Cancelled, DownloadError, NotEnoughSpace
 from wuerstchen_desktop.core.hub import hubcache, hubnames, transfer
-from wuerstchen_desktop.core.hub.download import NotEnoughSpace, RemoteFile, RepoPlan, human
 from wuerstchen_desktop.core.hub.hubhttp import (
     FOLDER_HINT,
     SPACE_HINT,
@@ -31,9 +30,10 @@ from wuerstchen_desktop.core.hub.hubhttp import (
     Truncated,
 )
 from wuerstchen_desktop.core.hub.transfer import LinkRefused
+from wuerstchen_desktop.core.hub.units import human
 
 if TYPE_CHECKING:
-    from wuerstchen_desktop.core.hub.download import DownloadPlan, _Meter
+    from wuerstchen_desktop.core.hub.download import DownloadPlan, RemoteFile, RepoPlan, _Meter
 
 log = logging.getLogger(__name__)
 
