@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from wuerstchen_desktop.core.imagefile import atomicfile
-from wuerstchen_desktop.core.imagefile.atomicfile import (
+from wuerstchen_desktop.core import atomicfile
+from wuerstchen_desktop.core.atomicfile import (
     SaveError,
     clean_orphans,
     write_bytes_atomic,
@@ -169,7 +169,7 @@ KILLED_SAVE = """
 import os, sys
 from pathlib import Path
 from PIL import Image
-from wuerstchen_desktop.core.imagefile import atomicfile
+from wuerstchen_desktop.core import atomicfile
 from wuerstchen_desktop.core.imagefile.imagefile import write_image
 from wuerstchen_desktop.core.imagefile.metadata import ImageRecord
 from wuerstchen_desktop.core.params import GenerationParams

@@ -301,7 +301,8 @@ def full_disk_after(monkeypatch: pytest.MonkeyPatch, saved: int) -> None:
     import errno
     import os
 
-    from wuerstchen_desktop.core.imagefile import atomicfile, imagefile
+    from wuerstchen_desktop.core import atomicfile
+    from wuerstchen_desktop.core.imagefile import imagefile
     from wuerstchen_desktop.worker import tasks
 
     count = [0]

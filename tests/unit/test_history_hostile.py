@@ -217,7 +217,7 @@ def test_a_favourites_file_that_cannot_be_written_is_said_and_changes_nothing(
     history), and the index keeps the old state, so the two never disagree."""
     import errno
 
-    from wuerstchen_desktop.core.imagefile import atomicfile
+    from wuerstchen_desktop.core import atomicfile
 
     out, index = tmp_path / "out", tmp_path / "index.sqlite3"
     with History(out, index) as history:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from wuerstchen_desktop.core.imagefile import atomicfile
+from wuerstchen_desktop.core import atomicfile
 from wuerstchen_desktop.core.imagefile.imagefile import SaveError, read_parameters
 from wuerstchen_desktop.core.library.history import History, HistoryError
 

@@ -20,7 +20,6 @@ KNOWN_ENGINE_TO_FILES = {
     ("engine.compose", "imagefile.metadata"),
     ("engine.pipeline", "imagefile.imagefile"),
     ("engine.pipeline", "imagefile.metadata"),
-    ("engine.previewer", "imagefile.imagefile"),
 }
 
 

@@ -125,7 +125,7 @@ def convert_previewer(pt_path: Path, dst: Path) -> Path:
     """
     from safetensors.torch import save
 
-    from wuerstchen_desktop.core.imagefile.imagefile import replace_atomic
+    from wuerstchen_desktop.core.atomicfile import replace_atomic
 
     pt_path, dst = Path(pt_path), Path(dst)
     hint = _DOWNLOAD_HINT.format(pt_path)

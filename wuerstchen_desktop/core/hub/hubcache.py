@@ -13,12 +13,12 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wuerstchen_desktop.core.atomicfile import replace_atomic
 from wuerstchen_desktop.core.hub import catalogue, hubnames
 from wuerstchen_desktop.core.hub.hubnames import COMMIT as COMMIT
 from wuerstchen_desktop.core.hub.hubnames import SHA256 as SHA256
@@ -144,12 +144,9 @@ def read_manifest(rdir: Path, commit: str) -> dict[str, Any] | None:
 
 
 def write_manifest(rdir: Path, commit: str, data: dict[str, Any]) -> None:
-    path = manifest_path(rdir, commit)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    """What this app verified, on disk (fsync) and never half-written."""
+    text = json.dumps(data, indent=1, sort_keys=True)
+    replace_atomic(text.encode("utf-8"), manifest_path(rdir, commit))
 
 
 # -- what is on disk -------------------------------------------------------------------------------

@@ -23,9 +23,7 @@ from typing import Any
 
 from PIL import Image, PngImagePlugin
 
-from wuerstchen_desktop.core.errors import InvalidParams
-from wuerstchen_desktop.core.imagefile.a1111 import encode_user_comment, utf16_units
-from wuerstchen_desktop.core.imagefile.atomicfile import (
+from wuerstchen_desktop.core.atomicfile import (
     SaveError,
     clean_orphans,
     fsync_dir,
@@ -33,6 +31,8 @@ from wuerstchen_desktop.core.imagefile.atomicfile import (
     replace_atomic,
     write_bytes_atomic,
 )
+from wuerstchen_desktop.core.errors import InvalidParams
+from wuerstchen_desktop.core.imagefile.a1111 import encode_user_comment, utf16_units
 from wuerstchen_desktop.core.imagefile.imageread import (
     EXIF_IFD,
     JPEG_APP11,

@@ -13,8 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from wuerstchen_desktop.core.atomicfile import replace_atomic
 from wuerstchen_desktop.core.errors import WuerstchenError
-from wuerstchen_desktop.core.imagefile.atomicfile import replace_atomic
 from wuerstchen_desktop.core.imagefile.imagefile import (
     EXTENSIONS,
     ImageReadError,

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from wuerstchen_desktop.core.imagefile.atomicfile import replace_atomic
+from wuerstchen_desktop.core.atomicfile import replace_atomic
 from wuerstchen_desktop.core.library.scan import HistoryError
 
 TRASH = ".trash"
