@@ -121,8 +121,8 @@ def _output_dir(args: argparse.Namespace) -> Path:
 
 def _engine(prior_ref: str, decoder_ref: str, args: argparse.Namespace) -> tuple[Pipeline, DeviceChoice]:
     """The pipeline for these checkpoints (downloaded first unless on disk) and the engine options."""
+    from wuerstchen_desktop.core.engine.build import build_pipeline
     from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
-    from wuerstchen_desktop.core.engine.engine import build_pipeline
 
     fetch_checkpoints(prior_ref, decoder_ref, args.offline, verify=False)
     prior, decoder = prior_source(prior_ref, args.offline), decoder_source(decoder_ref, args.offline)
@@ -168,7 +168,7 @@ def fetch_checkpoints(prior: str, decoder: str, offline: bool, verify: bool, opt
     then say what is missing.
     """
     from wuerstchen_desktop.core.engine.checkpoints import REPO_ID
-    from wuerstchen_desktop.core.hub import hubcache
+    from wuerstchen_desktop.core.hub import cache_layout
     from wuerstchen_desktop.core.hub.catalogue import OPTIONAL, repos_needed
     from wuerstchen_desktop.core.hub.download import download, plan
 
@@ -178,12 +178,12 @@ def fetch_checkpoints(prior: str, decoder: str, offline: bool, verify: bool, opt
     todo = [
         r
         for r in repos
-        if not (hubcache.local_status(r).verified if verify else hubcache.local_status(r).complete)
+        if not (cache_layout.local_status(r).verified if verify else cache_layout.local_status(r).complete)
     ]
     extras = [
         e.repo_id
         for e in OPTIONAL.values()
-        if optional and not hubcache.local_status(e.repo_id, repo_type=e.repo_type).complete
+        if optional and not cache_layout.local_status(e.repo_id, repo_type=e.repo_type).complete
     ]
     if (todo or extras) and not offline:
         the_plan = plan(todo, optional=extras)
@@ -196,7 +196,7 @@ def fetch_checkpoints(prior: str, decoder: str, offline: bool, verify: bool, opt
 
 def cmd_download(args: argparse.Namespace) -> int:
     from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
-    from wuerstchen_desktop.core.hub import hubcache
+    from wuerstchen_desktop.core.hub import cache_layout
     from wuerstchen_desktop.core.hub.catalogue import OPTIONAL
 
     fetch_checkpoints(args.prior, args.decoder, args.offline, verify=True, optional=True)
@@ -204,7 +204,7 @@ def cmd_download(args: argparse.Namespace) -> int:
         commit = f" (commit {source.commit})" if source.commit else ""
         print(f"{source.ref}: ready{commit}", flush=True)
     for entry in OPTIONAL.values():
-        st = hubcache.local_status(entry.repo_id, repo_type=entry.repo_type)
+        st = cache_layout.local_status(entry.repo_id, repo_type=entry.repo_type)
         if st.complete:
             print(f"{entry.repo_id} ({entry.repo_type}, {entry.label.lower()}): ready (commit {st.commit})")
     return EXIT_OK
@@ -212,13 +212,13 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 def print_checkpoints() -> None:
     """Each catalogue repository: what is on disk, its size, and whether it was verified."""
-    from wuerstchen_desktop.core.hub import hubcache
+    from wuerstchen_desktop.core.hub import cache_layout
     from wuerstchen_desktop.core.hub.catalogue import CATALOGUE, OPTIONAL
     from wuerstchen_desktop.core.hub.units import human
 
-    print(f"Checkpoints in {hubcache.cache_root()}:")
+    print(f"Checkpoints in {cache_layout.cache_root()}:")
     for entry in [*CATALOGUE.values(), *OPTIONAL.values()]:
-        st = hubcache.local_status(entry.repo_id, repo_type=entry.repo_type)
+        st = cache_layout.local_status(entry.repo_id, repo_type=entry.repo_type)
         about = "" if entry.size_is_exact else "about "
         optional = entry.repo_id in OPTIONAL
         if st.complete:

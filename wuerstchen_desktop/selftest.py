@@ -173,7 +173,7 @@ def _previewer(work: Path) -> str:
     import torch
 
     from wuerstchen_desktop.core.engine import tiny
-    from wuerstchen_desktop.core.engine.previewer import convert_previewer, load_previewer
+    from wuerstchen_desktop.core.engine.live_preview import convert_previewer, load_previewer
 
     pt = tiny.write_previewer_pt(work / SCAFFOLD / "previewer.pt")
     converted = convert_previewer(pt, work / SCAFFOLD / "previewer.safetensors")

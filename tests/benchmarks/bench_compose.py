@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pipeline import CACHE, PROMPT, SEED, ensure_checkpoints
 
 from wuerstchen_desktop.core.engine import compose as c
+from wuerstchen_desktop.core.engine.build import build_pipeline
 from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
-from wuerstchen_desktop.core.engine.engine import build_pipeline
 from wuerstchen_desktop.core.params import GenerationParams
 
 
@@ -30,9 +30,9 @@ def random_previewer(folder: Path) -> Path:
     """A previewer at the published size with random weights, written in the published layout (weights
     beside training state) and converted as the app converts the download."""
     from wuerstchen_desktop.core.engine import tiny
-    from wuerstchen_desktop.core.engine.previewer import convert_previewer
+    from wuerstchen_desktop.core.engine.live_preview import convert_previewer
     from wuerstchen_desktop.core.hub.catalogue import PREVIEWER_FILE
-    from wuerstchen_desktop.core.models.previewer import PREVIEWER_C_HIDDEN
+    from wuerstchen_desktop.core.models.preview_net import PREVIEWER_C_HIDDEN
 
     pt = tiny.write_previewer_pt(folder / Path(PREVIEWER_FILE).name, c_hidden=PREVIEWER_C_HIDDEN)
     return convert_previewer(pt, folder / "previewer.safetensors")

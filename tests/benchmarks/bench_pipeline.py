@@ -89,9 +89,9 @@ def run_ours(
 ) -> dict:
     """One job, model loading included. Compiled (or ``warm``), a first job pays for loading and the
     compilation (reported as ``compile_job_s``) and a second job, with a new seed, is the one timed."""
+    from wuerstchen_desktop.core.engine.build import build_pipeline
     from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
     from wuerstchen_desktop.core.engine.devices import dtype_name
-    from wuerstchen_desktop.core.engine.engine import build_pipeline
     from wuerstchen_desktop.core.params import GenerationParams
 
     clock = Clock()

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QStyleOptionViewItem
 from wuerstchen_desktop.ui.contact_sheet import ContactSheet
 from wuerstchen_desktop.ui.gallery import ITEM_ROLE, GalleryModel, ThumbnailDelegate
 from wuerstchen_desktop.ui.image_view import ImageView
-from wuerstchen_desktop.ui.previews import GAP, MAX_TILE, MIN_TILE, preview_images, preview_sheet
+from wuerstchen_desktop.ui.preview_sheet import GAP, MAX_TILE, MIN_TILE, preview_images, preview_sheet
 from wuerstchen_desktop.worker.jobs import Preview
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from tests.hub_server import HubServer
 from wuerstchen_desktop.core.errors import Cancelled
-from wuerstchen_desktop.core.hub import download, hubcache
+from wuerstchen_desktop.core.hub import cache_layout, download
 from wuerstchen_desktop.core.hub.download import DownloadError, DownloadProgress, NotEnoughSpace
 
 DECODER, PRIOR, FINETUNED = (
@@ -34,7 +34,7 @@ def cache(hub: HubServer, tmp_path: Path) -> Path:
 
 
 def blob(cache: Path, repo_id: str, sha: str) -> Path:
-    return hubcache.repo_dir(cache, repo_id) / "blobs" / sha
+    return cache_layout.repo_dir(cache, repo_id) / "blobs" / sha
 
 
 def fetch(*repos: str, **options) -> list[Path]:
@@ -50,11 +50,11 @@ def test_full_download_then_offline_generation(hub, cache, monkeypatch) -> None:
 
     snapshots = fetch(PRIOR, DECODER)
     repo = hub.repos[DECODER]
-    assert snapshots[1] == hubcache.repo_dir(cache, DECODER) / "snapshots" / repo.commit
+    assert snapshots[1] == cache_layout.repo_dir(cache, DECODER) / "snapshots" / repo.commit
     assert (snapshots[1] / BIG).read_bytes() == repo.files[BIG]
     assert blob(cache, DECODER, repo.sha256(BIG)).is_file()  # blobs/<sha256>, as huggingface_hub names it
     assert PICKLE not in hub.gets and not (snapshots[1] / PICKLE).exists()
-    assert hubcache.local_status(DECODER).verified
+    assert cache_layout.local_status(DECODER).verified
     # Another tool finds the files where it looks for them, without the network.
     found = hf_hub_download(DECODER, BIG, local_files_only=True)
     assert Path(found).read_bytes() == repo.files[BIG]
@@ -87,7 +87,7 @@ def test_reuses_a_snapshot_huggingface_hub_downloaded(hub, cache) -> None:
     assert the_plan.to_fetch == 0
     download.download(the_plan, **FAST)
     assert hub.sent == {}
-    assert hubcache.local_status(DECODER).verified
+    assert cache_layout.local_status(DECODER).verified
 
 
 def test_bare_prior_brings_the_default_prior_for_its_text_encoder(hub, cache, monkeypatch) -> None:
@@ -109,7 +109,7 @@ def test_dropped_connection_resumes_where_it_stopped(hub, cache) -> None:
     fetch(DECODER)
     assert hub.gets[BIG] == [0, 100_000]
     assert hub.sent[BIG] == size  # not one byte twice
-    assert hubcache.local_status(DECODER).verified
+    assert cache_layout.local_status(DECODER).verified
 
 
 def test_killed_process_resumes_without_fetching_completed_bytes(hub, cache) -> None:
@@ -138,7 +138,7 @@ def test_killed_process_resumes_without_fetching_completed_bytes(hub, cache) -> 
     fetch(DECODER)
     assert hub.transfers[BIG] == [[kept, size - kept]]  # only the bytes it lacked
     assert "model_index.json" not in hub.gets and "decoder/config.json" not in hub.gets
-    assert hubcache.local_status(DECODER).verified
+    assert cache_layout.local_status(DECODER).verified
 
 
 def test_file_corrupted_in_transit_is_detected_and_fetched_again(hub, cache, caplog) -> None:
@@ -158,7 +158,7 @@ def test_damaged_file_in_the_cache_is_fetched_again(hub, cache) -> None:
     data[5000] ^= 1
     path.write_bytes(bytes(data))
     (
-        hubcache.manifest_path(hubcache.repo_dir(cache, DECODER), repo.commit)
+        cache_layout.manifest_path(cache_layout.repo_dir(cache, DECODER), repo.commit)
     ).unlink()  # as if another tool put it
     hub.reset_counts()
     fetch(DECODER)
@@ -214,7 +214,7 @@ def test_cancel_stops_and_the_next_try_continues(hub, cache) -> None:
     hub.faults.delay.clear()
     fetch(DECODER)
     assert hub.transfers[BIG] == [[kept, size - kept]]
-    assert hubcache.local_status(DECODER).verified
+    assert cache_layout.local_status(DECODER).verified
 
 
 def test_cancel_during_a_stall_stops_within_a_second(hub, cache) -> None:

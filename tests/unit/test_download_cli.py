@@ -9,7 +9,7 @@ import pytest
 
 from wuerstchen_desktop.cli import main
 from wuerstchen_desktop.core.errors import CheckpointError, OfflineError
-from wuerstchen_desktop.core.hub import hubcache
+from wuerstchen_desktop.core.hub import cache_layout
 
 DECODER, PRIOR, FINETUNED = (
     "warp-ai/wuerstchen",
@@ -80,7 +80,7 @@ def test_import_folder_from_a_copied_cache_snapshot(hub, tmp_path, monkeypatch) 
 
     ensure([PRIOR, DECODER], retries=0)
     other = tmp_path / "usb-stick"
-    shutil.copytree(hubcache.cache_root(), other, symlinks=True)
+    shutil.copytree(cache_layout.cache_root(), other, symlinks=True)
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty"))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
 

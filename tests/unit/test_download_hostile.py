@@ -18,7 +18,7 @@ import pytest
 from tests.hub_server import HubServer
 from wuerstchen_desktop.cli import main
 from wuerstchen_desktop.core.errors import Cancelled
-from wuerstchen_desktop.core.hub import download, hubcache
+from wuerstchen_desktop.core.hub import cache_layout, download
 from wuerstchen_desktop.core.hub.download import DownloadError, DownloadProgress
 
 DECODER = "warp-ai/wuerstchen"
@@ -81,20 +81,20 @@ def test_an_etag_that_is_a_path_is_refused_and_nothing_outside_the_cache_is_touc
     "etag", ['"/etc/passwd"', '"..\\\\..\\\\x"', 'W/"../x"', '"a\\u0000b"', '"abc/def"', '"x\\ny"']
 )
 def test_unsafe_etags_are_refused(etag: str) -> None:
-    from wuerstchen_desktop.core.hub import hubnames
+    from wuerstchen_desktop.core.hub import server_checks
 
     with pytest.raises(ValueError):
-        hubnames.checksum(etag.strip('"'))
+        server_checks.checksum(etag.strip('"'))
 
 
 def test_hashes_and_opaque_etags_are_told_apart() -> None:
-    from wuerstchen_desktop.core.hub import hubnames
+    from wuerstchen_desktop.core.hub import server_checks
 
     sha = "ab" * 32
-    assert hubnames.checksum(sha) == sha and hubnames.checksum("cd" * 20) == "cd" * 20
-    assert hubnames.checksum("5f1-64a1b2c3") is None  # nginx: a version tag, not a hash
-    assert hubnames.checksum("AB" * 32) is None  # the Hub's hashes are lower case: no guessing
-    assert hubnames.checksum(None) is None
+    assert server_checks.checksum(sha) == sha and server_checks.checksum("cd" * 20) == "cd" * 20
+    assert server_checks.checksum("5f1-64a1b2c3") is None  # nginx: a version tag, not a hash
+    assert server_checks.checksum("AB" * 32) is None  # the Hub's hashes are lower case: no guessing
+    assert server_checks.checksum(None) is None
 
 
 def test_a_commit_that_is_no_commit_id_is_refused(hub, cache, monkeypatch) -> None:
@@ -146,9 +146,9 @@ def test_placing_a_file_refuses_to_leave_the_snapshot(tmp_path) -> None:
     (rdir / "blobs").mkdir(parents=True)
     (rdir / "blobs" / ("ab" * 32)).write_bytes(b"x")
     with pytest.raises(ValueError):
-        hubcache.place(rdir, "c" * 40, "../../../outside.json", "ab" * 32)
+        cache_layout.place(rdir, "c" * 40, "../../../outside.json", "ab" * 32)
     with pytest.raises(ValueError):
-        hubcache.place(rdir, "c" * 40, "config.json", "../../outside")
+        cache_layout.place(rdir, "c" * 40, "config.json", "../../outside")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["models--a--b"]
 
 
@@ -203,8 +203,8 @@ def test_weak_etags_fall_back_to_the_listed_sha256_and_catch_corruption(hub, cac
     snapshot = fetch(DECODER)[0]
     assert (snapshot / BIG).read_bytes() == repo.files[BIG]
     assert hub.gets[BIG] == [0, 0] and "arrived damaged" in caplog.text
-    assert (hubcache.repo_dir(cache, DECODER) / "blobs" / repo.sha256(BIG)).is_file()
-    assert hubcache.local_status(DECODER).verified
+    assert (cache_layout.repo_dir(cache, DECODER) / "blobs" / repo.sha256(BIG)).is_file()
+    assert cache_layout.local_status(DECODER).verified
 
 
 def test_a_file_no_hash_can_check_is_marked_unverified(hub, cache, capsys) -> None:
@@ -215,12 +215,12 @@ def test_a_file_no_hash_can_check_is_marked_unverified(hub, cache, capsys) -> No
     err = capsys.readouterr().err
     said = [line for line in err.splitlines() if f"files of {DECODER} (" in line]
     assert len(said) == 1 and said[0].startswith("Warning: ") and "could not be verified" in said[0]
-    rdir = hubcache.repo_dir(cache, DECODER)
+    rdir = cache_layout.repo_dir(cache, DECODER)
     assert (rdir / "blobs" / repo.sha256(BIG)).is_file()  # named by its content, never by the ETag
-    st = hubcache.local_status(DECODER)
+    st = cache_layout.local_status(DECODER)
     assert st.complete and not st.verified
     assert not next(f for f in st.files if f.path == BIG).verified
-    manifest = hubcache.read_manifest(rdir, repo.commit)
+    manifest = cache_layout.read_manifest(rdir, repo.commit)
     assert manifest is not None and "no checksum" in manifest["files"][BIG]["unverified"]
     # Asking again does not fetch it again, and says again that it is unchecked.
     hub.reset_counts()
@@ -244,7 +244,7 @@ def test_an_expired_signed_link_is_resolved_again(hub, cache) -> None:
     fetch(DECODER)
     assert hub.gets[BIG] == [0, 100_000] and hub.sent[BIG] == size
     assert heads_of(hub, BIG) == 2
-    assert hubcache.local_status(DECODER).verified
+    assert cache_layout.local_status(DECODER).verified
 
 
 def test_a_cdn_that_refuses_every_link_gives_no_token_hint(hub, cache) -> None:
@@ -279,21 +279,24 @@ def test_cancel_while_waiting_for_retry_after(hub, cache) -> None:
 
 
 def test_retry_after_in_seconds_or_as_an_http_date() -> None:
-    from wuerstchen_desktop.core.hub import hubnames
+    from wuerstchen_desktop.core.hub import server_checks
 
     now = time.time()
-    assert hubnames.retry_after({"Retry-After": "40"}) == 40
+    assert server_checks.retry_after({"Retry-After": "40"}) == 40
     date = email.utils.formatdate(now + 40, usegmt=True)
-    assert 38 <= (hubnames.retry_after({"retry-after": date}, now=now) or 0) <= 41
-    assert hubnames.retry_after({"Retry-After": email.utils.formatdate(now - 60, usegmt=True)}, now=now) == 0
-    assert hubnames.retry_after({"Retry-After": "soon"}) is None
-    assert hubnames.retry_after({}) is None
+    assert 38 <= (server_checks.retry_after({"retry-after": date}, now=now) or 0) <= 41
+    assert (
+        server_checks.retry_after({"Retry-After": email.utils.formatdate(now - 60, usegmt=True)}, now=now)
+        == 0
+    )
+    assert server_checks.retry_after({"Retry-After": "soon"}) is None
+    assert server_checks.retry_after({}) is None
 
 
 def test_a_long_retry_after_is_capped(hub, cache, monkeypatch) -> None:
-    from wuerstchen_desktop.core.hub import hubhttp
+    from wuerstchen_desktop.core.hub import http_failures
 
-    monkeypatch.setattr(hubhttp, "MAX_WAIT_S", 0.5)
+    monkeypatch.setattr(http_failures, "MAX_WAIT_S", 0.5)
     hub.faults.retry_after[BIG] = ["86400"]
     events: list[DownloadProgress] = []
     fetch(DECODER, on_progress=events.append)

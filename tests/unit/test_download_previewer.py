@@ -14,9 +14,9 @@ import torch
 from tests.demo_previewer import DemoPreviewer
 from tests.hub_server import HubServer
 from wuerstchen_desktop.cli import main
-from wuerstchen_desktop.core.engine import previewer as pv
+from wuerstchen_desktop.core.engine import live_preview as pv
 from wuerstchen_desktop.core.engine import tiny
-from wuerstchen_desktop.core.engine.previewer import (
+from wuerstchen_desktop.core.engine.live_preview import (
     PREVIEWER_FILE,
     PREVIEWER_REPO,
     PREVIEWER_REPO_TYPE,
@@ -24,7 +24,7 @@ from wuerstchen_desktop.core.engine.previewer import (
     load_previewer,
 )
 from wuerstchen_desktop.core.errors import CheckpointError
-from wuerstchen_desktop.core.hub import catalogue, download, hubcache
+from wuerstchen_desktop.core.hub import cache_layout, catalogue, download
 from wuerstchen_desktop.core.hub.download import DownloadProgress
 from wuerstchen_desktop.core.models import Previewer
 
@@ -44,7 +44,7 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 def space_dir(cache: Path) -> Path:
-    return hubcache.repo_dir(cache, PREVIEWER_REPO, "space")
+    return cache_layout.repo_dir(cache, PREVIEWER_REPO, "space")
 
 
 def test_catalogue_entry() -> None:
@@ -70,7 +70,7 @@ def test_catalogue_entry() -> None:
     listing = ["README.md", "app.py", PREVIEWER_FILE, "previewer/other.pt"]
     assert catalogue.wanted(PREVIEWER_REPO, listing, "space") == ([PREVIEWER_FILE], [])
     assert catalogue.wanted(PREVIEWER_REPO, ["app.py"], "space") == ([], [PREVIEWER_FILE])
-    assert hubcache.repo_dir(Path("c"), PREVIEWER_REPO, "space") == Path("c/spaces--warp-ai--Wuerstchen")
+    assert cache_layout.repo_dir(Path("c"), PREVIEWER_REPO, "space") == Path("c/spaces--warp-ai--Wuerstchen")
 
 
 def test_downloads_with_the_checkpoints_into_the_cache_layout_of_a_space(hub, cache) -> None:
@@ -93,7 +93,7 @@ def test_downloads_with_the_checkpoints_into_the_cache_layout_of_a_space(hub, ca
     assert pt.read_bytes() == space.files[PREVIEWER_FILE]
     assert (space_dir(cache) / "blobs" / space.sha256(PREVIEWER_FILE)).is_file()
     assert (space_dir(cache) / "refs" / "main").read_text() == space.commit
-    assert hubcache.local_status(PREVIEWER_REPO, repo_type="space").verified
+    assert cache_layout.local_status(PREVIEWER_REPO, repo_type="space").verified
     assert "app.py" not in hub.gets and "README.md" not in hub.gets  # only the previewer
     paths = [p for _, p, _ in hub.log]
     assert f"/api/spaces/{PREVIEWER_REPO}/revision/main" in paths
@@ -175,7 +175,7 @@ def test_a_copied_snapshot_without_links_or_manifest_is_hashed(hub, cache, data_
     data = pt.read_bytes()
     pt.unlink()
     pt.write_bytes(data)
-    hubcache.manifest_path(space_dir(cache), space.commit).unlink()
+    cache_layout.manifest_path(space_dir(cache), space.commit).unlink()
     path = find_previewer(data_dir=data_dir)
     assert path is not None and path.name == f"previewer-{hashlib.sha256(data).hexdigest()}.safetensors"
 
@@ -205,7 +205,7 @@ def test_a_hub_without_the_space_still_downloads_the_models(hub, cache, caplog) 
     assert "warp-ai/Wuerstchen" in warning and "not found on the server (HTTP 404)" in warning
     assert "previews will be approximate" in warning and "previews will be approximate" in caplog.text
     download.download(the_plan, **FAST)
-    assert hubcache.local_status(PRIOR).verified and hubcache.local_status(DECODER).verified
+    assert cache_layout.local_status(PRIOR).verified and cache_layout.local_status(DECODER).verified
     assert find_previewer(data_dir=cache / "unused") is None
 
 
@@ -214,11 +214,11 @@ def test_a_failure_while_fetching_the_previewer_is_a_warning(hub, cache) -> None
     events: list[DownloadProgress] = []
     the_plan = download.plan([DECODER], optional=[PREVIEWER_REPO], **PLAN)
     snapshots = download.download(the_plan, on_progress=events.append, **FAST)
-    assert len(snapshots) == 1 and hubcache.local_status(DECODER).verified
+    assert len(snapshots) == 1 and cache_layout.local_status(DECODER).verified
     [warning] = the_plan.warnings
     assert "previews will be approximate" in warning
     assert events[-1].done == events[-1].total  # the bar ends full: the previewer left the total
-    assert not hubcache.local_status(PREVIEWER_REPO, repo_type="space").complete
+    assert not cache_layout.local_status(PREVIEWER_REPO, repo_type="space").complete
 
 
 def test_unreachable_space_server_is_a_warning_too(hub, cache, monkeypatch) -> None:

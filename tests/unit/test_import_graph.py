@@ -12,11 +12,8 @@ CORE = f"{PACKAGE}.core"
 HEAVY = ("torch", "transformers", "diffusers", "safetensors.torch")
 
 # Engine modules that still import from core/imagefile: the pipeline builds the file's record
-# (make_record, ImageRecord, Blend), compose reads stored latents, carry takes the parameters read from an
-# image, and the previewer writes its converted weights with the atomic replace. They may only go away:
-# moving the record types out of imagefile/metadata.py is the next step. Remove an entry when it goes.
+# (make_record, ImageRecord, Blend) and compose reads stored latents. They may only go away.
 KNOWN_ENGINE_TO_FILES = {
-    ("engine.carry", "imagefile.metadata"),
     ("engine.compose", "imagefile.metadata"),
     ("engine.pipeline", "imagefile.imagefile"),
     ("engine.pipeline", "imagefile.metadata"),

@@ -115,7 +115,8 @@ def test_stage_c_size() -> None:
 
     assert stage_c_size(1024, 1024) == (24, 24)
     assert stage_c_size(1536, 1536) == (36, 36)
-    assert stage_c_size(256, 384) == (6, 9)
+    assert stage_c_size(256, 384) == (9, 6)  # rows first
+    assert stage_c_size(256, 384, multiple=32) == (12, 8)
 
 
 def test_decoder_seed_follows_the_image_index_and_is_validated() -> None:

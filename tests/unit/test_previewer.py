@@ -12,7 +12,7 @@ from torch import nn
 
 from tests.demo_previewer import PUBLISHED_NAME, DemoPreviewer, published_layout, randomise
 from wuerstchen_desktop.core.engine import tiny
-from wuerstchen_desktop.core.engine.previewer import (
+from wuerstchen_desktop.core.engine.live_preview import (
     approximate_preview,
     convert_previewer,
     load_previewer,

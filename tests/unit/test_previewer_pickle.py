@@ -14,7 +14,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from wuerstchen_desktop.core.engine.previewer import convert_previewer
+from wuerstchen_desktop.core.engine.live_preview import convert_previewer
 from wuerstchen_desktop.core.errors import CheckpointError, WuerstchenError
 
 

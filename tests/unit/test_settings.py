@@ -55,7 +55,7 @@ def test_text_booleans_from_ini_files() -> None:
 def test_file_name_pattern_and_models_folder(monkeypatch, tmp_path) -> None:
     from huggingface_hub import constants
 
-    from wuerstchen_desktop.core.hub import hubcache
+    from wuerstchen_desktop.core.hub import cache_layout
     from wuerstchen_desktop.core.settings import use_models_dir
 
     s, warnings = Settings.from_mapping({"name_pattern": "{seed}-{slug}", "models_dir": str(tmp_path)})
@@ -65,4 +65,4 @@ def test_file_name_pattern_and_models_folder(monkeypatch, tmp_path) -> None:
     monkeypatch.setattr(constants, "HF_HUB_CACHE", constants.HF_HUB_CACHE)
     monkeypatch.delenv("HF_HUB_CACHE", raising=False)
     use_models_dir(s)
-    assert hubcache.cache_root() == tmp_path
+    assert cache_layout.cache_root() == tmp_path

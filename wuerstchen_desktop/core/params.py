@@ -53,9 +53,10 @@ def size_for_aspect(ratio: float, area: int = 1024 * 1024) -> tuple[int, int]:
     return min(((w, h) for w in sizes for h in sizes), key=cost)
 
 
-def stage_c_size(width: int, height: int) -> tuple[int, int]:
-    """(width, height) of the Stage C latent that composes an image of this size: 24x24 at 1024x1024."""
-    return math.ceil(width / RESOLUTION_MULTIPLE), math.ceil(height / RESOLUTION_MULTIPLE)
+def stage_c_size(width: int, height: int, multiple: float = RESOLUTION_MULTIPLE) -> tuple[int, int]:
+    """(height, width) of the Stage C latent that composes a ``width`` x ``height`` image, rows first as
+    in a tensor: 24x24 at 1024x1024. ``multiple`` is the prior's ``resolution_multiple``."""
+    return math.ceil(height / multiple), math.ceil(width / multiple)
 
 
 def nearest_valid_sizes(value: int) -> tuple[int, ...]:

@@ -21,7 +21,7 @@ from wuerstchen_desktop.core.params import MAX_DECODER_STEPS, GenerationParams
 from wuerstchen_desktop.core.settings import Settings
 from wuerstchen_desktop.ui.contact_sheet import ContactSheet
 from wuerstchen_desktop.ui.image_view import ImageView
-from wuerstchen_desktop.ui.previews import preview_caption, preview_sheet
+from wuerstchen_desktop.ui.preview_sheet import preview_caption, preview_sheet
 from wuerstchen_desktop.ui.prompt_panel import PromptPanel
 from wuerstchen_desktop.worker.generation import GenerationService
 from wuerstchen_desktop.worker.history import HistoryService

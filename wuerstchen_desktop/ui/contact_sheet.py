@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wuerstchen_desktop.ui.previews import (
+from wuerstchen_desktop.ui.preview_sheet import (
     Preview,
     fill,
     fit,

@@ -11,8 +11,8 @@ from PySide6.QtCore import QMimeData, QObject, QPoint, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QMenu
 
-from wuerstchen_desktop.core.engine.carry import carry_over
 from wuerstchen_desktop.core.imagefile.metadata import format_parameters
+from wuerstchen_desktop.core.imagefile.reuse import carry_over
 
 if TYPE_CHECKING:
     from wuerstchen_desktop.ui.main_window import MainWindow

@@ -229,7 +229,7 @@ class PromptPanel(QWidget):
         self._update_latent_label()
 
     def _update_latent_label(self) -> None:
-        w, h = stage_c_size(self.width_box.value(), self.height_box.value())
+        h, w = stage_c_size(self.width_box.value(), self.height_box.value())
         self.latent_label.setText(self.tr("Stage C latent: {0}×{1}").format(w, h))
 
     def show_prior(self, prior: str) -> None:

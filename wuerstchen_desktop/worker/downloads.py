@@ -40,13 +40,13 @@ class DownloadWorker(QObject):
     @Slot(str, str)
     def check(self, prior: str, decoder: str) -> None:
         from wuerstchen_desktop.core.engine.checkpoints import REPO_ID
-        from wuerstchen_desktop.core.hub import hubcache
+        from wuerstchen_desktop.core.hub import cache_layout
         from wuerstchen_desktop.core.hub.catalogue import repos_needed
 
         try:
             # Local folders are not downloaded: if one is missing, the engine says so when it loads.
             repos = [r for r in repos_needed(prior, decoder) if REPO_ID.match(r) and not Path(r).exists()]
-            self.checked.emit([r for r in repos if not hubcache.local_status(r).complete])
+            self.checked.emit([r for r in repos if not cache_layout.local_status(r).complete])
         except WuerstchenError as exc:
             self.failed.emit(str(exc))
 

@@ -51,8 +51,8 @@ class GenerationWorker(QObject):
     def _ensure_pipeline(self) -> Pipeline:
         if self._pipeline is None:
             self.engine_status.emit(self.tr("Loading the engine…"))
+            from wuerstchen_desktop.core.engine.build import build_pipeline
             from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
-            from wuerstchen_desktop.core.engine.engine import build_pipeline
 
             c = self.config
             pipe, choice = build_pipeline(
@@ -73,7 +73,7 @@ class GenerationWorker(QObject):
 
     def _previewer(self) -> Path | None:
         """The converted previewer network, when it was downloaded; else previews are approximate."""
-        from wuerstchen_desktop.core.engine.previewer import find_previewer
+        from wuerstchen_desktop.core.engine.live_preview import find_previewer
 
         try:
             return find_previewer()
@@ -172,7 +172,7 @@ class GenerationWorker(QObject):
             log.warning("the previewer failed; live previews are approximate from now on", exc_info=True)
             pipe.previewer_path = None
             return
-        from wuerstchen_desktop.core.engine.previewer import render_previews
+        from wuerstchen_desktop.core.engine.live_preview import render_previews
 
         n, _, h, w = pixels.shape
         images = tuple(render_previews(pixels))

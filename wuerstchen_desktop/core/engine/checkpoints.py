@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from wuerstchen_desktop.core.engine.loading import REDOWNLOAD_HINT, invalid_config, read_json
 from wuerstchen_desktop.core.errors import CheckpointError, OfflineError
-from wuerstchen_desktop.core.hub import hubcache
+from wuerstchen_desktop.core.hub import cache_layout
 from wuerstchen_desktop.core.hub.catalogue import ALLOW_PATTERNS as ALLOW_PATTERNS
 from wuerstchen_desktop.core.models.config import ConfigFieldError, number
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
@@ -94,7 +94,7 @@ def _number(index: dict[str, Any], key: str, path: Path) -> float:
 def commit_of(folder: Path) -> str | None:
     """The commit a Hugging Face cache snapshot folder holds (``.../snapshots/<commit>``), else None."""
     parts = folder.resolve().parts
-    if len(parts) >= 2 and parts[-2] == "snapshots" and hubcache.COMMIT.match(parts[-1]):
+    if len(parts) >= 2 and parts[-2] == "snapshots" and cache_layout.COMMIT.match(parts[-1]):
         return parts[-1]
     return None
 
@@ -118,13 +118,13 @@ def resolve(
         raise CheckpointError(
             f"No checkpoint folder at {path}.", "Check the path, or give a Hub repository id."
         )
-    local = hubcache.local_snapshot(ref)
+    local = cache_layout.local_snapshot(ref)
     if local is not None:
         return local
     from huggingface_hub import constants
 
     if offline or constants.is_offline_mode():
-        partial = hubcache.local_status(ref)
+        partial = cache_layout.local_status(ref)
         state = "are only partly on this computer" if partial.files or partial.partial_bytes else "are not on"
         raise OfflineError(
             f"The checkpoints of {ref} {state}{'' if partial.files else ' this computer'}, and the app is "
@@ -210,7 +210,7 @@ def import_folder(folder: Path | str) -> PriorSource | DecoderSource:
     """
     root = Path(folder).expanduser()
     if root.name.startswith("models--") and (root / "snapshots").is_dir():
-        commit = hubcache.read_ref(root, "main")
+        commit = cache_layout.read_ref(root, "main")
         snapshots = sorted((root / "snapshots").iterdir())
         root = root / "snapshots" / commit if commit else (snapshots[-1] if snapshots else root)
     if not root.is_dir():

@@ -8,7 +8,6 @@ regenerates alone from its own parameters and matches the reference diffusers pi
 from __future__ import annotations
 
 import logging
-import math
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,7 +19,7 @@ from torch import nn
 from wuerstchen_desktop.core.engine.checkpoints import DecoderSource, PriorSource, verify_pair
 from wuerstchen_desktop.core.engine.devices import dtype_name
 from wuerstchen_desktop.core.engine.loading import load_stage
-from wuerstchen_desktop.core.engine.memory import (
+from wuerstchen_desktop.core.engine.residency import (
     MODES,
     OutOfMemory,
     Slot,
@@ -54,7 +53,7 @@ from wuerstchen_desktop.core.models import (
     StageCConfig,
 )
 from wuerstchen_desktop.core.models.blocks import StepCache
-from wuerstchen_desktop.core.params import GenerationParams, replaced_text_notes
+from wuerstchen_desktop.core.params import GenerationParams, replaced_text_notes, stage_c_size
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -221,7 +220,7 @@ class Pipeline:
     # -- previews ---------------------------------------------------------------------------------
     @property
     def previewer_path(self) -> Path | None:
-        """The Stage C previewer's safetensors file (see previewer.py); None: approximate previews."""
+        """The Stage C previewer's safetensors file (see live_preview.py); None: approximate previews."""
         return self._previewer_path
 
     @previewer_path.setter
@@ -237,7 +236,7 @@ class Pipeline:
     def preview(self, latents: torch.Tensor) -> torch.Tensor:
         """RGB previews ``(B, 3, 4h, 4w)`` in [0, 1], float32 on the CPU, of Stage C latents in the prior
         sampler's space (a step's ``denoised`` estimate, or ``prior_space`` of a finished latent)."""
-        from wuerstchen_desktop.core.engine.previewer import load_previewer, preview_pixels
+        from wuerstchen_desktop.core.engine.live_preview import load_previewer, preview_pixels
 
         if self.previewer_path is not None and self._previewer is None:
             self._previewer = load_previewer(self.previewer_path, self.device, self.dtype)
@@ -250,9 +249,8 @@ class Pipeline:
 
     # -- geometry ---------------------------------------------------------------------------------
     def stage_c_size(self, width: int, height: int) -> tuple[int, int]:
-        """(height, width) of the Stage C latent: 24x24 at 1024x1024."""
-        m = self.prior_source.resolution_multiple
-        return math.ceil(height / m), math.ceil(width / m)
+        """(height, width) of this prior's Stage C latent for an image of this size."""
+        return stage_c_size(width, height, self.prior_source.resolution_multiple)
 
     def stage_b_size(self, stage_c_hw: tuple[int, int]) -> tuple[int, int]:
         s = self.decoder_source.latent_dim_scale

@@ -14,7 +14,7 @@ from safetensors import SafetensorError, safe_open
 from torch import nn
 
 from wuerstchen_desktop.core.engine.loading import REDOWNLOAD_HINT, invalid_config, read_json, weight_files
-from wuerstchen_desktop.core.engine.memory import Slot
+from wuerstchen_desktop.core.engine.residency import Slot
 from wuerstchen_desktop.core.errors import CheckpointError
 from wuerstchen_desktop.core.models.config import MAX_CHANNELS, MAX_DEPTH, ConfigFieldError, whole
 from wuerstchen_desktop.core.params import valid_text

@@ -255,7 +255,7 @@ def write_previewer_pt(path: Path, c_hidden: int = 32, seed: int = 0) -> Path:
     """A Stage C previewer with random weights, saved in the layout the demo publishes it in
     (``previewer_checkpoint``). Batch norm's running statistics and counters are random too, so a loader
     that dropped them would give other pixels."""
-    from wuerstchen_desktop.core.models.previewer import Previewer
+    from wuerstchen_desktop.core.models.preview_net import Previewer
 
     torch.manual_seed(seed)
     model = Previewer(c_hidden=c_hidden)

@@ -12,7 +12,8 @@ built from the cache carries it, so an image can name the exact weights that mad
 ``CATALOGUE`` holds the model repositories a generation needs. ``OPTIONAL`` holds what the app can do
 without: the live-preview network, a single file of the official demo (a Hugging Face *Space*, not a
 model repository). It is a torch training checkpoint: fetched like any file, read only with
-``torch.load(weights_only=True)``, and its weights converted once to safetensors (core/engine/previewer.py).
+``torch.load(weights_only=True)``, and its weights converted once to safetensors
+(core/engine/live_preview.py).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from the environment, ``HF_HUB_OFFLINE``). The bytes are fetched here, with HTTP
 ``blobs/<etag>.incomplete``, so a download interrupted by a dropped connection or a killed process continues
 from what is on disk, which huggingface_hub 2.x no longer does across processes. Every file is hashed
 against its ETag (the sha256 of an LFS file), or the listing's hash when the ETag is none, before it enters
-the cache; every name a server sends is checked before it becomes a path (core/hub/hubnames.py). No torch
+the cache; every name a server sends is checked before it becomes a path (core/hub/server_checks.py). No torch
 import here: the command line and the GUI can plan a download before the heavy libraries load.
 """
 
@@ -23,8 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from wuerstchen_desktop.core.errors import Cancelled, DownloadError, NotEnoughSpace
-from wuerstchen_desktop.core.hub import catalogue, hubcache, hubnames
-from wuerstchen_desktop.core.hub.hubhttp import FOLDER_HINT, RETRY_HINT, SPACE_HINT, UNSAFE_HINT, Retry, short
+from wuerstchen_desktop.core.hub import cache_layout, catalogue, server_checks
+from wuerstchen_desktop.core.hub.http_failures import (
+    FOLDER_HINT,
+    RETRY_HINT,
+    SPACE_HINT,
+    UNSAFE_HINT,
+    Retry,
+    short,
+)
 from wuerstchen_desktop.core.hub.units import human
 
 log = logging.getLogger(__name__)
@@ -133,7 +140,7 @@ def plan(
     """
     from huggingface_hub import HfApi
 
-    cache = hubcache.cache_root(cache_dir)
+    cache = cache_layout.cache_root(cache_dir)
     api = HfApi(endpoint=endpoint, token=token)
     retry = functools.partial(Retry, retries, backoff, _cancel_check(cancel))
     repos = [_plan_repo(api, cache, repo_id, "model", False, timeout, retry) for repo_id in repo_ids]
@@ -142,7 +149,7 @@ def plan(
         entry = catalogue.OPTIONAL.get(repo_id)
         if entry is None:
             raise ValueError(f"{repo_id} is not an optional repository of the catalogue")
-        if hubcache.local_status(repo_id, entry.revision, cache, entry.repo_type).complete:
+        if cache_layout.local_status(repo_id, entry.revision, cache, entry.repo_type).complete:
             continue
         try:
             repos.append(_plan_repo(api, cache, repo_id, entry.repo_type, True, timeout, retry))
@@ -200,16 +207,16 @@ def _plan_repo(
             retry.failed(exc, repo_id)
     siblings = {s.rfilename: s for s in info.siblings or []}
     for name in siblings:  # every listed name, wanted or not: one that climbs out betrays the server
-        _checked(repo_id, "file name", hubnames.repo_path, name)
+        _checked(repo_id, "file name", server_checks.repo_path, name)
     paths, missing = catalogue.wanted(repo_id, list(siblings), repo_type)
     if missing or not info.sha:
         raise DownloadError(
             f"The server's copy of {repo_id} lacks {', '.join(missing) or 'a commit id'}.",
             "Check HF_ENDPOINT, or try again later. " + FOLDER_HINT,
         )
-    commit = _checked(repo_id, "commit id", hubnames.commit, info.sha)
-    rdir = hubcache.repo_dir(cache, repo_id, repo_type)
-    manifest = hubcache.read_manifest(rdir, commit) or {"files": {}}
+    commit = _checked(repo_id, "commit id", server_checks.commit, info.sha)
+    rdir = cache_layout.repo_dir(cache, repo_id, repo_type)
+    manifest = cache_layout.read_manifest(rdir, commit) or {"files": {}}
     entry = catalogue.lookup(repo_id, repo_type)
     files = []
     for path in paths:
@@ -217,7 +224,7 @@ def _plan_repo(
         known = entry.file(path) if entry is not None else None
         size = s.lfs.size if s.lfs else s.size
         size = size if isinstance(size, int) and size >= 0 else (known.size if known is not None else 0)
-        etag = _checked(repo_id, "checksum", hubnames.checksum, s.lfs.sha256 if s.lfs else s.blob_id)
+        etag = _checked(repo_id, "checksum", server_checks.checksum, s.lfs.sha256 if s.lfs else s.blob_id)
         files.append(RemoteFile(path, size, etag, _on_disk(rdir, commit, path, etag, size, manifest)))
     return RepoPlan(repo_id, revision, commit, tuple(files), repo_type, optional)
 
@@ -241,7 +248,7 @@ def _on_disk(
     blob = rdir / "blobs" / etag
     if blob.exists():
         return blob.stat().st_size
-    part = blob.with_name(etag + hubcache.PART_SUFFIX)
+    part = blob.with_name(etag + cache_layout.PART_SUFFIX)
     return part.stat().st_size if part.exists() else 0
 
 

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from wuerstchen_desktop.core.errors import Cancelled, DownloadError, NotEnoughSpace
-from wuerstchen_desktop.core.hub import hubcache, hubnames, transfer
-from wuerstchen_desktop.core.hub.hubhttp import (
+from wuerstchen_desktop.core.hub import cache_layout, server_checks, transfer
+from wuerstchen_desktop.core.hub.http_failures import (
     FOLDER_HINT,
     SPACE_HINT,
     UNSAFE_HINT,
@@ -77,13 +77,13 @@ class Fetcher:
         return Retry(self.retries, self.backoff, self.cancelled, notify)
 
     def repo(self, repo: RepoPlan) -> Path:
-        rdir = hubcache.repo_dir(self.plan.cache, repo.repo_id, repo.repo_type)
-        manifest = hubcache.read_manifest(rdir, repo.commit) or {}
+        rdir = cache_layout.repo_dir(self.plan.cache, repo.repo_id, repo.repo_type)
+        manifest = cache_layout.read_manifest(rdir, repo.commit) or {}
         manifest = {"repo_id": repo.repo_id, "commit": repo.commit, "files": manifest.get("files", {})}
         for f in repo.files:
             manifest["files"].setdefault(f.path, {"size": f.size, "verified": False})
-        hubcache.write_manifest(rdir, repo.commit, manifest)
-        hubcache.write_ref(rdir, repo.revision, repo.commit)
+        cache_layout.write_manifest(rdir, repo.commit, manifest)
+        cache_layout.write_ref(rdir, repo.revision, repo.commit)
         unverified = []
         for f in repo.files:
             self._check()
@@ -93,7 +93,7 @@ class Fetcher:
                 self.meter.add(f.size, f.path, fetched=False)
                 continue
             manifest["files"][f.path] = entry = self.file(repo, f, rdir, done)
-            hubcache.write_manifest(rdir, repo.commit, manifest)
+            cache_layout.write_manifest(rdir, repo.commit, manifest)
             if entry.get("unverified"):
                 unverified.append(f.path)
         if unverified:
@@ -112,7 +112,7 @@ class Fetcher:
         """``(url to fetch, hash to check, size)`` from the resolve endpoint's HEAD and the listing."""
         from huggingface_hub import get_hf_file_metadata
 
-        prefix = hubcache.url_prefix(repo.repo_type)
+        prefix = cache_layout.url_prefix(repo.repo_type)
         url = f"{self.endpoint}/{prefix}{repo.repo_id}/resolve/{repo.commit}/{quote(f.path)}"
         what = f"{repo.repo_id}/{f.path}"
         retry = self._retry(f.path)
@@ -129,8 +129,8 @@ class Fetcher:
             except Exception as exc:
                 retry.failed(exc, what)
         try:
-            header = hubnames.checksum(meta.etag)
-            location = hubnames.location(url, meta.location)
+            header = server_checks.checksum(meta.etag)
+            location = server_checks.location(url, meta.location)
         except ValueError as exc:
             raise DownloadError(f"The server sent an {exc} for {what}.", UNSAFE_HINT) from exc
         expected = header or f.etag
@@ -158,23 +158,23 @@ class Fetcher:
         with WeakFileLock(str(lock)):
             if expected is None:
                 kept = rdir / "blobs" / str(done.get("etag"))
-                if hubcache.SHA256.match(kept.name) and kept.is_file() and kept.stat().st_size == size:
+                if cache_layout.SHA256.match(kept.name) and kept.is_file() and kept.stat().st_size == size:
                     self.meter.add(size, f.path, fetched=False)
-                    hubcache.place(rdir, repo.commit, f.path, kept.name)
+                    cache_layout.place(rdir, repo.commit, f.path, kept.name)
                     return {"etag": kept.name, "size": size, "verified": False, "unverified": _NO_HASH}
             elif blob.exists():  # fetched before, perhaps by another tool: verify, and fetch again if damaged
-                ok = hubcache.file_matches(blob, expected, self.cancelled)
+                ok = cache_layout.file_matches(blob, expected, self.cancelled)
                 if ok and blob.stat().st_size == size:
                     self.meter.add(size, f.path, fetched=False, phase="verifying")
-                    hubcache.place(rdir, repo.commit, f.path, expected)
+                    cache_layout.place(rdir, repo.commit, f.path, expected)
                     return {"etag": expected, "size": size, "verified": True}
                 log.warning("%s in the cache is damaged; fetching it again", blob)
                 blob.unlink()
-            part = blob.with_name(key + hubcache.PART_SUFFIX)
+            part = blob.with_name(key + cache_layout.PART_SUFFIX)
             self._room(part, size, f.path)
             digest = self._whole(repo, f, url, part, size, key, expected)
             os.replace(part, rdir / "blobs" / digest)
-            hubcache.place(rdir, repo.commit, f.path, digest)
+            cache_layout.place(rdir, repo.commit, f.path, digest)
         if expected is None:
             return {"etag": digest, "size": size, "verified": False, "unverified": _NO_HASH}
         return {"etag": digest, "size": size, "verified": True}
@@ -196,7 +196,7 @@ class Fetcher:
         """Bring ``part`` to the whole file and return its hash; tried again if damaged or overlong."""
         what = f"{repo.repo_id}/{f.path}"
         for attempt in range(ATTEMPTS):
-            st = _State(hubcache.hasher_for(key, size), 0, 0, key)
+            st = _State(cache_layout.hasher_for(key, size), 0, 0, key)
             try:
                 url = self._transfer(repo, f, url, part, size, st)
                 digest = str(st.hash.hexdigest())
@@ -272,7 +272,7 @@ class Fetcher:
     def _get(self, url: str, part: Path, offset: int, size: int, name: str, st: _State) -> None:
         """One GET from ``offset``, appended to ``part`` and to the running hash."""
         headers = {**self.headers, "Accept-Encoding": "identity"}
-        if not hubnames.same_origin(url, self.endpoint):
+        if not server_checks.same_origin(url, self.endpoint):
             headers.pop("authorization", None)  # a CDN or storage host must not see the token
         if offset:
             headers["Range"] = f"bytes={offset}-"
@@ -296,7 +296,7 @@ class Fetcher:
                     if offset and start != offset:  # the server ignored Range: start over
                         log.info("%s: the server does not resume; starting again", name)
                         self.meter.add(-st.counted, name, fetched=False)
-                        st.counted, st.hashed, st.hash = 0, 0, hubcache.hasher_for(st.key, size)
+                        st.counted, st.hashed, st.hash = 0, 0, cache_layout.hasher_for(st.key, size)
                         mode = "wb"
                     length = value.headers.get("Content-Length", "")
                     if length.isdigit() and st.counted + int(length) > size:
@@ -335,5 +335,5 @@ class _State:
 
 
 def _hash_prefix(part: Path, key: str, size: int, cancelled: Callable[[], bool]) -> tuple[Any, int]:
-    h = hubcache.hasher_for(key, size)
-    return h, hubcache.hash_into(h, part, cancelled) if part.exists() else 0
+    h = cache_layout.hasher_for(key, size)
+    return h, cache_layout.hash_into(h, part, cancelled) if part.exists() else 0

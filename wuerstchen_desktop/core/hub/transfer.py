@@ -14,7 +14,7 @@ from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 
 from wuerstchen_desktop.core.errors import Cancelled
-from wuerstchen_desktop.core.hub import hubnames
+from wuerstchen_desktop.core.hub import server_checks
 
 POLL_S = 0.5  # how long the caller waits for the reader before cancel is checked again
 _QUEUED = 64  # chunks held between the reader and the writer: a few MB at most
@@ -83,7 +83,9 @@ class _Reader(threading.Thread):
             with self.session.stream("GET", self.url, headers=self.headers, timeout=self.timeout) as r:
                 if r.status_code >= 400:
                     r.read()
-                    if r.status_code in (401, 403) and not hubnames.same_origin(str(r.url), self.endpoint):
+                    if r.status_code in (401, 403) and not server_checks.same_origin(
+                        str(r.url), self.endpoint
+                    ):
                         raise LinkRefused(r.status_code, str(r.url))
                     hf_raise_for_status(r)
                 if not self._put(("response", r)):

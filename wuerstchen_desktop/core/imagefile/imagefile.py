@@ -193,7 +193,7 @@ def check_fits(params: GenerationParams, fmt: str = "png") -> list[str]:
     """
     _format(fmt)
     record = ImageRecord(params)
-    w, h = stage_c_size(params.width, params.height)
+    h, w = stage_c_size(params.width, params.height)
     latent = (16 * w * h * 2 + 256) * 4 // 3 + 4  # one float16 latent in safetensors, as base64
     size = len(record_to_json(record)) + latent + RECORD_SLACK
     if size > MAX_RECORD_CHARS:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 from wuerstchen_desktop.core.errors import Cancelled, DownloadError
-from wuerstchen_desktop.core.hub import hubnames
+from wuerstchen_desktop.core.hub import server_checks
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,7 @@ def server_wait(exc: Exception) -> tuple[int, float] | None:
     response = exc.response if isinstance(exc, HfHubHTTPError) else None
     if response is None or response.status_code not in (429, 503):
         return None
-    seconds = hubnames.retry_after(response.headers)
+    seconds = server_checks.retry_after(response.headers)
     return None if seconds is None else (response.status_code, seconds)
 
 

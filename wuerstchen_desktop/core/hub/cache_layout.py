@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from wuerstchen_desktop.core.atomicfile import replace_atomic
-from wuerstchen_desktop.core.hub import catalogue, hubnames
-from wuerstchen_desktop.core.hub.hubnames import COMMIT as COMMIT
-from wuerstchen_desktop.core.hub.hubnames import SHA256 as SHA256
+from wuerstchen_desktop.core.hub import catalogue, server_checks
+from wuerstchen_desktop.core.hub.server_checks import COMMIT as COMMIT
+from wuerstchen_desktop.core.hub.server_checks import SHA256 as SHA256
 
 PART_SUFFIX = ".incomplete"
 
@@ -84,8 +84,8 @@ def place(rdir: Path, commit: str, path: str, etag: str) -> Path:
     pointer = rdir / "snapshots" / commit / path
     if not (SHA256.match(etag) or COMMIT.match(etag)):
         raise ValueError(f"not a blob name: {etag!r}")
-    hubnames.commit(commit)
-    hubnames.repo_path(path)
+    server_checks.commit(commit)
+    server_checks.repo_path(path)
     pointer.parent.mkdir(parents=True, exist_ok=True)
     if pointer.is_symlink() or pointer.exists():
         pointer.unlink()

@@ -4,7 +4,7 @@ The previewer is one file of the official Würstchen demo, the Hugging Face *Spa
 (``PREVIEWER_FILE``), downloaded as an optional extra with the checkpoints (core/hub/catalogue.py). It is a
 training checkpoint, a torch pickle: the weights under ``state_dict`` (a third of the file) beside the
 optimizer's state. A pickle can run code when it is loaded, so ``convert_previewer`` reads it only with
-``torch.load(weights_only=True)`` (previewer_pt.py), keeps ``state_dict`` alone, checks every name
+``torch.load(weights_only=True)`` (pickle_weights.py), keeps ``state_dict`` alone, checks every name
 and shape against ``Previewer``, and writes those tensors once as a safetensors file in the app's data
 folder. The app only ever loads that file (``load_previewer``). ``find_previewer`` does both steps from
 the Hugging Face cache, without the network.
@@ -26,9 +26,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wuerstchen_desktop.core.engine.previewer_pt import read_state_dict
+from wuerstchen_desktop.core.engine.pickle_weights import read_state_dict
 from wuerstchen_desktop.core.errors import CheckpointError
-from wuerstchen_desktop.core.hub import hubcache
+from wuerstchen_desktop.core.hub import cache_layout
 from wuerstchen_desktop.core.hub.catalogue import (
     PREVIEWER_FILE,
     PREVIEWER_REPO,
@@ -39,7 +39,7 @@ from wuerstchen_desktop.core.hub.catalogue import (
 if TYPE_CHECKING:
     import torch
 
-    from wuerstchen_desktop.core.models.previewer import Previewer
+    from wuerstchen_desktop.core.models.preview_net import Previewer
 
 __all__ = [
     "PREVIEWER_FILE",
@@ -74,7 +74,7 @@ def _expected(c_hidden: int) -> dict[str, tuple[int, ...]]:
     """Every tensor name of a ``Previewer`` of this width, with its shape; built on the meta device."""
     import torch
 
-    from wuerstchen_desktop.core.models.previewer import Previewer
+    from wuerstchen_desktop.core.models.preview_net import Previewer
 
     with torch.device("meta"):
         model = Previewer(c_hidden=c_hidden)
@@ -115,7 +115,7 @@ def _check_shapes(shapes: dict[str, tuple[int, ...]], path: Path, hint: str) -> 
 def convert_previewer(pt_path: Path, dst: Path) -> Path:
     """Convert the published previewer checkpoint (a torch pickle) to a safetensors file at ``dst``.
 
-    The pickle is read with ``torch.load(weights_only=True)`` only (previewer_pt.py): a file holding
+    The pickle is read with ``torch.load(weights_only=True)`` only (pickle_weights.py): a file holding
     objects that could run code is refused without running it. Accepts the published training checkpoint
     (``{"state_dict": {...}, "optimizer_state_dict": ..., ...}``: only ``state_dict`` is kept) or a bare
     state dict. Every tensor name and shape is checked against ``Previewer`` (width from
@@ -191,7 +191,7 @@ def load_previewer(
     import torch
     from safetensors import SafetensorError, safe_open
 
-    from wuerstchen_desktop.core.models.previewer import Previewer
+    from wuerstchen_desktop.core.models.preview_net import Previewer
 
     path = Path(path)
     hint = f"Delete {path}: the app converts the downloaded previewer again."
@@ -218,14 +218,14 @@ def _blob_sha256(pt: Path, rdir: Path, commit: str) -> str:
     """The sha256 of the downloaded file: from its blob's name or this app's manifest, else by hashing."""
     if pt.is_symlink():
         name = Path(os.readlink(pt)).name
-        if hubcache.SHA256.match(name):
+        if cache_layout.SHA256.match(name):
             return name
-    manifest = hubcache.read_manifest(rdir, commit) or {"files": {}}
+    manifest = cache_layout.read_manifest(rdir, commit) or {"files": {}}
     etag = (manifest["files"].get(PREVIEWER_FILE) or {}).get("etag")
-    if isinstance(etag, str) and hubcache.SHA256.match(etag):
+    if isinstance(etag, str) and cache_layout.SHA256.match(etag):
         return etag
     h = hashlib.sha256()
-    hubcache.hash_into(h, pt)
+    cache_layout.hash_into(h, pt)
     return h.hexdigest()
 
 
@@ -240,11 +240,11 @@ def find_previewer(cache_dir: Path | str | None = None, data_dir: Path | str | N
     truncated, holding code) raises CheckpointError saying what to do: the caller decides whether to fall
     back to ``approximate_preview``.
     """
-    status = hubcache.local_status(PREVIEWER_REPO, cache_dir=cache_dir, repo_type=PREVIEWER_REPO_TYPE)
+    status = cache_layout.local_status(PREVIEWER_REPO, cache_dir=cache_dir, repo_type=PREVIEWER_REPO_TYPE)
     if not status.complete or status.snapshot is None or status.commit is None:
         return None
     pt = status.snapshot / PREVIEWER_FILE
-    rdir = hubcache.repo_dir(hubcache.cache_root(cache_dir), PREVIEWER_REPO, PREVIEWER_REPO_TYPE)
+    rdir = cache_layout.repo_dir(cache_layout.cache_root(cache_dir), PREVIEWER_REPO, PREVIEWER_REPO_TYPE)
     folder = Path(data_dir) if data_dir is not None else default_previewer_dir()
     sha = _blob_sha256(pt, rdir, status.commit)
     dst = folder / _NAME.format(sha)

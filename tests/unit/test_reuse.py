@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from wuerstchen_desktop.core.engine.carry import carry_over
 from wuerstchen_desktop.core.imagefile.metadata import ImageParameters, ImageRecord
+from wuerstchen_desktop.core.imagefile.reuse import carry_over
 from wuerstchen_desktop.core.params import GenerationParams
 
 CURRENT = GenerationParams("old", seed=1, width=1024, height=1024, images=2)

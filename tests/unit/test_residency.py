@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
-from wuerstchen_desktop.core.engine.memory import OutOfMemory, Slot
 from wuerstchen_desktop.core.engine.pipeline import Pipeline
+from wuerstchen_desktop.core.engine.residency import OutOfMemory, Slot
 from wuerstchen_desktop.core.engine.tiny import randomize
 from wuerstchen_desktop.core.errors import Cancelled
 from wuerstchen_desktop.core.models import StageA, StageB, StageC
