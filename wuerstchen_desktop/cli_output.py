@@ -17,7 +17,7 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from wuerstchen_desktop.core.engine.pipeline import StepEvent
+    from wuerstchen_desktop.core.engine.progress import StepEvent
     from wuerstchen_desktop.core.hub.download import DownloadProgress
 
 STAGE_NAMES = {"prior": "Stage C (composing)", "decoder": "Stage B (decoding)", "vqgan": "Stage A (pixels)"}

@@ -7,6 +7,8 @@ import warnings
 import pytest
 import torch
 
+from wuerstchen_desktop.core.engine import recipe
+from wuerstchen_desktop.core.engine.progress import Run
 from wuerstchen_desktop.core.params import GenerationParams
 
 TOL = 1e-3
@@ -149,7 +151,8 @@ def test_decode_again_from_stage_c_latents(pipeline, reference) -> None:
     p = GenerationParams("a dog", width=256, height=256, seed=50, prior_steps=3, decoder_steps=2)
     first = pipeline.generate(p)
     with torch.inference_mode():
-        again = pipeline.run_decoder(first.stage_c, [p], [torch.Generator("cpu").manual_seed(99)])
+        run = Run([torch.Generator("cpu").manual_seed(99)])
+        again = recipe.decode_latents(pipeline, first.stage_c, [p], run)
     ref = reference.decoder_pipe(
         image_embeddings=first.stage_c,
         prompt=p.prompt,

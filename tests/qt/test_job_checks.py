@@ -52,18 +52,18 @@ def test_metadata_left_out_of_a_saved_image_is_said(qtbot, make_window, monkeypa
 
 @pytest.fixture
 def stages_run(monkeypatch) -> list[str]:
-    """The pipeline's stage entry points, counted as they are called."""
-    from wuerstchen_desktop.core.engine.pipeline import Pipeline
+    """The recipe's entry points, counted as they are called."""
+    from wuerstchen_desktop.core.engine import recipe
 
     ran: list[str] = []
-    for name in ("generate", "run_prior", "run_decoder"):
-        real = getattr(Pipeline, name)
+    for name in ("compose_latents", "decode_latents"):
+        real = getattr(recipe, name)
 
-        def counted(self, *args, _real=real, _name=name, **kwargs):
+        def counted(*args, _real=real, _name=name, **kwargs):
             ran.append(_name)
-            return _real(self, *args, **kwargs)
+            return _real(*args, **kwargs)
 
-        monkeypatch.setattr(Pipeline, name, counted)
+        monkeypatch.setattr(recipe, name, counted)
     return ran
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from wuerstchen_desktop.core.engine.pipeline import StepEvent
+from wuerstchen_desktop.core.engine.progress import StepEvent
 from wuerstchen_desktop.core.errors import Cancelled, InvalidParams
 from wuerstchen_desktop.core.params import GenerationParams
 
@@ -73,6 +73,8 @@ def test_token_count(pipeline) -> None:
 
 def test_vary_detail_is_reproduced_from_the_file_alone(pipeline, tmp_path) -> None:
     """An image decoded from a stored latent with a decoder seed equals generating its recorded params."""
+    from wuerstchen_desktop.core.engine import recipe
+    from wuerstchen_desktop.core.engine.progress import Run
     from wuerstchen_desktop.core.imagefile.imagefile import read_record, write_image
     from wuerstchen_desktop.core.imagefile.metadata import decode_latent
 
@@ -82,7 +84,8 @@ def test_vary_detail_is_reproduced_from_the_file_alone(pipeline, tmp_path) -> No
     varied_params = record.params.replace(decoder_seed=1234)
     latent = torch.as_tensor(decode_latent(record.latent), dtype=torch.float32)
     with torch.inference_mode():
-        varied = pipeline.run_decoder(latent, [varied_params], [torch.Generator().manual_seed(1234)])
+        run = Run([torch.Generator().manual_seed(1234)])
+        varied = recipe.decode_latents(pipeline, latent, [varied_params], run)
     again = pipeline.generate(varied_params).pixels
     assert (again - varied).abs().max() < 1e-5
     assert (varied - first.pixels).abs().max() > 0.01  # a new decoder seed is a new image

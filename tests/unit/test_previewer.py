@@ -19,7 +19,7 @@ from wuerstchen_desktop.core.engine.live_preview import (
     preview_pixels,
     render_previews,
 )
-from wuerstchen_desktop.core.engine.results import to_pil
+from wuerstchen_desktop.core.engine.outputs import to_pil
 from wuerstchen_desktop.core.errors import CheckpointError
 from wuerstchen_desktop.core.hub import catalogue
 from wuerstchen_desktop.core.models import Previewer

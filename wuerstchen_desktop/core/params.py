@@ -173,6 +173,10 @@ class GenerationParams:
     def replace(self, **changes: Any) -> GenerationParams:
         return dataclasses.replace(self, **changes)
 
+    def per_image(self) -> list[GenerationParams]:
+        """One job per image: each regenerates its image alone (``for_image``)."""
+        return [self.for_image(i) for i in range(self.images)]
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -189,3 +193,26 @@ class GenerationParams:
             return cls(**data)
         except TypeError as exc:  # a required field is missing
             raise InvalidParams(f"Incomplete parameters: {exc}.") from exc
+
+
+BATCH_SHARED = ("width", "height", "prior_steps", "prior_guidance", "decoder_steps", "decoder_guidance")
+
+
+def as_batch(jobs: GenerationParams | Sequence[GenerationParams]) -> list[GenerationParams]:
+    """Jobs that run as one batch: at least one, all sharing size, steps and guidance (``BATCH_SHARED``)."""
+    batch = [jobs] if isinstance(jobs, GenerationParams) else list(jobs)
+    if not batch:
+        raise InvalidParams("Nothing to generate.")
+    for job in batch[1:]:
+        for name in BATCH_SHARED:
+            if getattr(job, name) != getattr(batch[0], name):
+                raise InvalidParams(
+                    f"Prompts generated together must share their {name.replace('_', ' ')}.",
+                    "Run them as separate jobs.",
+                )
+    return batch
+
+
+def per_image(jobs: Sequence[GenerationParams]) -> list[GenerationParams]:
+    """Every image of ``jobs`` in prompt-major order, each as the job that makes it alone."""
+    return [p for job in jobs for p in job.per_image()]

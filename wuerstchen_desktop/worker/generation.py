@@ -22,7 +22,8 @@ from wuerstchen_desktop.core.errors import Cancelled, OfflineError, WuerstchenEr
 from wuerstchen_desktop.worker.jobs import EngineConfig, Job, JobError, JobResult, Preview
 
 if TYPE_CHECKING:
-    from wuerstchen_desktop.core.engine.pipeline import Pipeline, StepEvent
+    from wuerstchen_desktop.core.engine.pipeline import Pipeline
+    from wuerstchen_desktop.core.engine.progress import StepEvent
 
 log = logging.getLogger(__name__)
 

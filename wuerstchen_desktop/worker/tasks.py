@@ -24,7 +24,7 @@ from wuerstchen_desktop.worker.jobs import BLEND, COMPOSE, COMPOSITIONS_FOLDER, 
 
 if TYPE_CHECKING:
     from wuerstchen_desktop.core.engine.pipeline import Pipeline
-    from wuerstchen_desktop.core.engine.results import CancelCheck, StepCallback
+    from wuerstchen_desktop.core.engine.progress import CancelCheck, StepCallback
 
 
 def _params(job: Job, record: ImageRecord | None) -> GenerationParams:

@@ -3,10 +3,9 @@ and the app's worker build it."""
 
 from __future__ import annotations
 
-from wuerstchen_desktop.core.engine.checkpoints import DecoderSource, PriorSource
+from wuerstchen_desktop.core.engine.checkpoints import DecoderSource, PriorSource, checkpoint_params
 from wuerstchen_desktop.core.engine.devices import DeviceChoice, choose
 from wuerstchen_desktop.core.engine.pipeline import Pipeline
-from wuerstchen_desktop.core.engine.residency import checkpoint_params
 from wuerstchen_desktop.core.errors import WuerstchenError
 
 

@@ -8,7 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wuerstchen_desktop.core.engine.loading import REDOWNLOAD_HINT, invalid_config, read_json
+from wuerstchen_desktop.core.engine.loading import (
+    REDOWNLOAD_HINT,
+    count_params,
+    invalid_config,
+    read_json,
+    weight_files,
+)
 from wuerstchen_desktop.core.errors import CheckpointError, OfflineError
 from wuerstchen_desktop.core.hub import cache_layout
 from wuerstchen_desktop.core.hub.catalogue import ALLOW_PATTERNS as ALLOW_PATTERNS
@@ -299,3 +305,15 @@ def decoder_source(
         latent_dim_scale=_number(index, "latent_dim_scale", index_path),
         commit=commit_of(root),
     )
+
+
+def checkpoint_params(prior: PriorSource, decoder: DecoderSource) -> dict[str, int]:
+    """Each model's parameter count, read from the file headers: what ``devices.choose`` sizes memory by."""
+    folders = {
+        "prior": (prior.prior_dir, "diffusion_pytorch_model"),
+        "decoder": (decoder.root / "decoder", "diffusion_pytorch_model"),
+        "vqgan": (decoder.root / "vqgan", "diffusion_pytorch_model"),
+        "prior_text": (prior.text_root / "text_encoder", "model"),
+        "decoder_text": (decoder.root / "text_encoder", "model"),
+    }
+    return {name: count_params(weight_files(folder, stem)) for name, (folder, stem) in folders.items()}

@@ -11,23 +11,17 @@ from a composition file is the very image ``Pipeline.generate`` makes from the s
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 import torch
-from PIL import Image
 
+from wuerstchen_desktop.core.engine import recipe
+from wuerstchen_desktop.core.engine.noise import decoder_generators, image_generators
+from wuerstchen_desktop.core.engine.outputs import CompositionResult, GenerationResult, stored, to_pil
 from wuerstchen_desktop.core.engine.pipeline import Pipeline
-from wuerstchen_desktop.core.engine.results import (
-    CancelCheck,
-    GenerationResult,
-    StepCallback,
-    check_batchable,
-    stored,
-    to_pil,
-)
+from wuerstchen_desktop.core.engine.progress import CancelCheck, Run, StepCallback
 from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.imagefile.metadata import ImageRecord, decode_latent
-from wuerstchen_desktop.core.params import GenerationParams
+from wuerstchen_desktop.core.params import GenerationParams, as_batch, per_image
 
 # What reproduce says when its result is not identical to the file's. Batched matrix products round
 # differently from single ones, and a record does not know the batch its image was made in.
@@ -38,17 +32,6 @@ BATCH_NOTE = (
 )
 
 
-@dataclass
-class CompositionResult:
-    """Stage C results of a compose job, in prompt-major order, each with its preview."""
-
-    stage_c: torch.Tensor  # (B, 16, h, w) float32 on the CPU: the decoder's conditioning
-    previews: list[Image.Image]  # the previewer's pixels: 4x the latent's size (96x96 at 1024x1024)
-    approximate: bool  # previews from the cheap approximation, not the previewer network
-    params: list[GenerationParams]  # one per composition (images=1)
-    warnings: list[str] = field(default_factory=list)
-
-
 def compose(
     pipe: Pipeline,
     jobs: GenerationParams | Sequence[GenerationParams],
@@ -57,20 +40,17 @@ def compose(
 ) -> CompositionResult:
     """Stage C alone for every image of ``jobs``: image ``i`` of a job seeded ``S`` is the composition
     that ``generate`` would decode for seed ``S + i``."""
-    jobs = [jobs] if isinstance(jobs, GenerationParams) else list(jobs)
-    check_batchable(jobs)
-    warnings = pipe.prompt_warnings(jobs)
+    batch = as_batch(jobs)
+    images = per_image(batch)
+    warnings = pipe.prompt_warnings(batch)
 
-    def task() -> torch.Tensor:
-        generators = [
-            torch.Generator("cpu").manual_seed(job.seed + i) for job in jobs for i in range(job.images)
-        ]
-        return pipe.run_prior(jobs, generators, on_step, cancel, warnings=warnings).float().cpu()
+    def steps() -> torch.Tensor:
+        run = Run(image_generators(images), on_step, cancel, warnings)
+        return recipe.compose_latents(pipe, batch, run).float().cpu()
 
-    stage_c = pipe.run(task, warnings)
+    stage_c = pipe.run(steps, warnings)
     previews = to_pil(pipe.preview(pipe.prior_space(stage_c)))
-    params = [job.for_image(i) for job in jobs for i in range(job.images)]
-    return CompositionResult(stage_c, previews, pipe.previews_approximate, params, warnings)
+    return CompositionResult(stage_c, previews, pipe.previews_approximate, images, warnings)
 
 
 def blend_latents(first: torch.Tensor, second: torch.Tensor, weight: float) -> torch.Tensor:
@@ -99,19 +79,18 @@ def decode(
 ) -> GenerationResult:
     """Stage B and Stage A for stored compositions ``(B, 16, h, w)``, one ``params`` each (images=1,
     decoder seed set)."""
-    params = list(params)
-    check_batchable(params)
-    if len(params) != latents.shape[0] or any(p.images != 1 or p.decoder_seed is None for p in params):
+    images = as_batch(params)
+    if len(images) != latents.shape[0] or any(p.images != 1 or p.decoder_seed is None for p in images):
         raise InvalidParams("Each stored composition needs its own parameters with a decoder seed.")
-    warnings = pipe.prompt_warnings(params)
+    warnings = pipe.prompt_warnings(images)
     latents = stored(latents)
 
-    def task() -> torch.Tensor:
-        generators = [torch.Generator("cpu").manual_seed(int(p.decoder_seed or 0)) for p in params]
-        return pipe.run_decoder(latents, params, generators, on_step, cancel, warnings=warnings)
+    def steps() -> torch.Tensor:
+        run = Run(decoder_generators(images), on_step, cancel, warnings)
+        return recipe.decode_latents(pipe, latents, images, run)
 
-    pixels = pipe.run(task, warnings)
-    return GenerationResult(to_pil(pixels), pixels, latents, params, warnings)
+    pixels = pipe.run(steps, warnings)
+    return GenerationResult(to_pil(pixels), pixels, latents, images, warnings)
 
 
 def record_latent(record: ImageRecord) -> torch.Tensor:

@@ -10,16 +10,12 @@ from __future__ import annotations
 import gc
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import torch
 from torch import nn
 
-from wuerstchen_desktop.core.engine.loading import count_params, weight_files
 from wuerstchen_desktop.core.errors import WuerstchenError
-
-if TYPE_CHECKING:
-    from wuerstchen_desktop.core.engine.checkpoints import DecoderSource, PriorSource
 
 log = logging.getLogger(__name__)
 
@@ -100,22 +96,3 @@ class Slot(Generic[M]):
     def release(self) -> None:
         """Drop the model; the next ``get`` reads it from disk again."""
         self._model = None
-
-
-def offload_all(slots: list[Slot], device: torch.device) -> None:
-    """After a failure: nothing of a job stays on the device beyond what the mode keeps there."""
-    for slot in slots:
-        slot.done()
-    free_device_memory(device)
-
-
-def checkpoint_params(prior: PriorSource, decoder: DecoderSource) -> dict[str, int]:
-    """Each model's parameter count, read from the file headers: what ``devices.choose`` sizes memory by."""
-    folders = {
-        "prior": (prior.prior_dir, "diffusion_pytorch_model"),
-        "decoder": (decoder.root / "decoder", "diffusion_pytorch_model"),
-        "vqgan": (decoder.root / "vqgan", "diffusion_pytorch_model"),
-        "prior_text": (prior.text_root / "text_encoder", "model"),
-        "decoder_text": (decoder.root / "text_encoder", "model"),
-    }
-    return {name: count_params(weight_files(folder, stem)) for name, (folder, stem) in folders.items()}

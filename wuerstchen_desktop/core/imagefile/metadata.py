@@ -18,6 +18,7 @@ from typing import Any
 from wuerstchen_desktop import __version__
 from wuerstchen_desktop.core.errors import InvalidParams, WuerstchenError
 from wuerstchen_desktop.core.imagefile.a1111 import format_text, read_text, to_float, to_int, to_size
+from wuerstchen_desktop.core.latent_storage import storage_dtype
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO, GenerationParams
 
 SCHEMA = 2  # 1: images; 2 adds compositions and blends (a plain image is still written as 1)
@@ -31,7 +32,6 @@ MAX_LATENT_BYTES = 2_000_000
 # A1111-style text longer than this is not parsed (the README says so): far beyond any real prompt, and
 # an EXIF UserComment holds at most about 32K characters anyway.
 MAX_PARAMETERS_CHARS = 64 * 1024
-FLOAT16_MAX = 65504.0  # a latent with a larger value is stored in float32
 
 
 class ImageReadError(WuerstchenError):
@@ -141,9 +141,7 @@ def encode_latent(latent: Any) -> bytes:
     from safetensors.numpy import save
 
     arr = np.asarray(latent, dtype=np.float32)
-    finite = np.abs(arr[np.isfinite(arr)])
-    if finite.size == 0 or finite.max() <= FLOAT16_MAX:
-        arr = arr.astype(np.float16)
+    arr = arr.astype(storage_dtype(arr))
     if arr.ndim == 3:
         arr = arr[None]
     if arr.ndim != 4 or arr.shape[0] != 1:

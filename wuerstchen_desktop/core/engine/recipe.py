@@ -1,0 +1,147 @@
+"""The Würstchen recipe, step by step: compose (encode the prompt, Stage C), then decode (encode the prompt
+again, Stage B, Stage A).
+
+Stage C settles an image's composition in a latent 42 times smaller than the image (24x24 at 1024x1024);
+Stage B turns that into the VQGAN's latent; Stage A, the VQGAN, decodes it to pixels. Each stage's model
+runs under ``StageModels.guarded`` (float16 overflow redone in the fallback precision) and every noise draw
+comes from the image's own generator (noise.py), so each image matches the reference seed for seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from wuerstchen_desktop.core.engine.noise import draw, generator
+from wuerstchen_desktop.core.engine.outputs import stored
+from wuerstchen_desktop.core.engine.progress import Run, StepEvent
+from wuerstchen_desktop.core.engine.sampling import denoise
+from wuerstchen_desktop.core.engine.schedule import WuerstchenSampler, prior_timesteps, uniform_timesteps
+from wuerstchen_desktop.core.engine.stage_models import STAGE_DECODER, STAGE_PRIOR, STAGE_VQGAN, StageModels
+from wuerstchen_desktop.core.engine.text import TextEncoder
+from wuerstchen_desktop.core.errors import Cancelled
+from wuerstchen_desktop.core.models.blocks import StepCache
+from wuerstchen_desktop.core.params import GenerationParams, per_image, stage_c_size
+
+
+def compose_latents(models: StageModels, jobs: Sequence[GenerationParams], run: Run) -> torch.Tensor:
+    """Steps 1 and 2: each image's composition, ``(B, 16, h, w)`` in float32, the decoder's conditioning."""
+    job, src = jobs[0], models.prior_source
+    # 1. Encode the prompt (and for guidance the negative prompt) with the prior's CLIP text encoder.
+    text = _encode(models.prior_text, jobs, cfg=job.prior_guidance > 1)
+    # 2. Stage C turns noise into the composition, which is rescaled into the decoder's space.
+    latent = models.guarded(STAGE_PRIOR, run, _stage_c, job, text)
+    return latent * src.latent_mean - src.latent_std
+
+
+def decoder_start(
+    stage_c: torch.Tensor, jobs: Sequence[GenerationParams], run: Run
+) -> tuple[torch.Tensor, Run]:
+    """What Stage B starts from. Without a decoder seed: the composition just made and each image's own
+    generator, as the reference does. With one ("vary detail"): the composition as its file stores it and a
+    generator seeded by the decoder seed, so the image is the same whether it is made in one go or decoded
+    later from its stored composition."""
+    images = per_image(jobs)
+    if all(p.decoder_seed is None for p in images):
+        return stage_c, run
+    stage_c, generators = stage_c.clone(), list(run.generators)
+    for k, p in enumerate(images):
+        if p.decoder_seed is not None:
+            stage_c[k] = stored(stage_c[k : k + 1])[0]
+            generators[k] = generator(p.decoder_seed)
+    return stage_c, dataclasses.replace(run, generators=generators)
+
+
+def decode_latents(
+    models: StageModels, stage_c: torch.Tensor, jobs: Sequence[GenerationParams], run: Run
+) -> torch.Tensor:
+    """Steps 3 to 5: pixels ``(B, 3, H, W)`` in [0, 1], float32 on the CPU, from compositions ``stage_c``."""
+    job = jobs[0]
+    cfg = job.decoder_guidance > 1
+    # 3. Encode the prompt (and for guidance the negative prompt) with the decoder's CLIP text encoder.
+    clip = _encode(models.decoder_text, jobs, cfg)
+    # 4. Stage B turns noise into the VQGAN latent, guided by the composition (unguided: by zeros).
+    effnet = stage_c.to(models.device, torch.float32)  # resized in float32 by the decoder
+    if cfg:
+        effnet = torch.cat([effnet, torch.zeros_like(effnet)])
+    z = models.guarded(STAGE_DECODER, run, _stage_b, job, effnet, clip)
+    del effnet, clip
+    if run.cancelled():
+        raise Cancelled()
+    # 5. Stage A, the VQGAN, decodes that latent to pixels (it draws no noise).
+    pixels = models.guarded(STAGE_VQGAN, dataclasses.replace(run, generators=[]), _stage_a, z).clamp(0, 1)
+    run.report(StepEvent(STAGE_VQGAN, 1, 1, pixels))
+    return pixels.cpu()
+
+
+def stage_b_size(models: StageModels, stage_c_hw: tuple[int, int]) -> tuple[int, int]:
+    """(height, width) of the VQGAN latent Stage B makes from a Stage C latent of ``stage_c_hw``."""
+    s = models.decoder_source.latent_dim_scale
+    return int(stage_c_hw[0] * s), int(stage_c_hw[1] * s)
+
+
+# -- the stages' work, run by StageModels.guarded ---------------------------------------------------
+def _encode(encoder: TextEncoder, jobs: Sequence[GenerationParams], cfg: bool) -> torch.Tensor:
+    """One row per image: its job's prompt, then under guidance one per image for its negative prompt."""
+    text = _embeddings(encoder, jobs, negative=False)
+    if cfg:
+        text = torch.cat([text, _embeddings(encoder, jobs, negative=True)])
+    encoder.done()
+    return text
+
+
+def _embeddings(encoder: TextEncoder, jobs: Sequence[GenerationParams], negative: bool) -> torch.Tensor:
+    texts = [job.negative_prompt if negative else job.prompt for job in jobs]
+    unique = list(dict.fromkeys(texts))  # each distinct text encoded once
+    encoded = encoder.encode(unique)
+    rows = [unique.index(text) for job, text in zip(jobs, texts, strict=True) for _ in range(job.images)]
+    return encoded[torch.tensor(rows, device=encoded.device)]
+
+
+def _stage_c(models: StageModels, job: GenerationParams, text: torch.Tensor, run: Run) -> torch.Tensor:
+    prior = models.prior
+    hw = stage_c_size(job.width, job.height, models.prior_source.resolution_multiple)
+    x = draw(run.generators, (prior.c_in, *hw), models.device)
+    cache: StepCache = {}  # the text conditioning, mapped at the first step
+    cond = (text.to(models.stage_dtype(STAGE_PRIOR)), cache)
+    steps = prior_timesteps(job.prior_steps)
+    return _denoise(models, STAGE_PRIOR, prior, cond, x, steps, job.prior_guidance, run)
+
+
+def _stage_b(
+    models: StageModels, job: GenerationParams, effnet: torch.Tensor, clip: torch.Tensor, run: Run
+) -> torch.Tensor:
+    decoder = models.decoder
+    hw = stage_b_size(models, (effnet.shape[2], effnet.shape[3]))
+    z = draw(run.generators, (decoder.c_in, *hw), models.device)
+    cache: StepCache = {}  # the resized Stage C latent and the text, mapped at the first step
+    cond = (effnet, clip.to(models.stage_dtype(STAGE_DECODER)), cache)
+    steps = uniform_timesteps(job.decoder_steps)
+    return _denoise(models, STAGE_DECODER, decoder, cond, z, steps, job.decoder_guidance, run)
+
+
+def _stage_a(models: StageModels, z: torch.Tensor, run: Run) -> torch.Tensor:
+    vqgan = models.vqgan
+    latent = (z * vqgan.scale_factor).to(models.stage_dtype(STAGE_VQGAN))
+    if models.memory == "low":
+        return vqgan.decode_tiled(latent, models.vqgan_tile).float()
+    return vqgan.decode(latent).float()
+
+
+def _denoise(
+    models: StageModels,
+    stage: str,
+    model: nn.Module,
+    conditioning: tuple[object, ...],
+    x: torch.Tensor,
+    timesteps: torch.Tensor,
+    guidance: float,
+    run: Run,
+) -> torch.Tensor:
+    src = models.decoder_source if stage == STAGE_DECODER else models.prior_source
+    sampler = WuerstchenSampler(src.sampler.s, src.sampler.scaler)
+    dtype = models.stage_dtype(stage)
+    return denoise(stage, model, conditioning, x, timesteps, guidance, sampler, dtype, run)
