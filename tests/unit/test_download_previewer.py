@@ -15,7 +15,6 @@ from tests.demo_previewer import DemoPreviewer
 from tests.hub_server import HubServer
 from wuerstchen_desktop.cli import main
 from wuerstchen_desktop.core.engine import live_preview as pv
-from wuerstchen_desktop.core.engine import tiny
 from wuerstchen_desktop.core.engine.live_preview import (
     PREVIEWER_FILE,
     PREVIEWER_REPO,
@@ -27,6 +26,7 @@ from wuerstchen_desktop.core.errors import CheckpointError
 from wuerstchen_desktop.core.hub import cache_layout, catalogue, download
 from wuerstchen_desktop.core.hub.download import DownloadProgress
 from wuerstchen_desktop.core.models import Previewer
+from wuerstchen_desktop.testing import checkpoints
 
 DECODER, PRIOR = "warp-ai/wuerstchen", "warp-ai/wuerstchen-prior"
 FAST = {"timeout": 5.0, "retries": 1, "backoff": 0.01, "stall_timeout": 1.0}
@@ -154,7 +154,7 @@ def test_a_new_upstream_file_is_converted_again(hub, cache, data_dir: Path, tmp_
     download.ensure([], optional=[PREVIEWER_REPO], **FAST)
     first = find_previewer(data_dir=data_dir)
     assert first is not None
-    hub.add_space(PREVIEWER_REPO, tiny.write_previewer_space(tmp_path / "space-v2", seed=9))
+    hub.add_space(PREVIEWER_REPO, checkpoints.write_previewer_space(tmp_path / "space-v2", seed=9))
     # Complete at the commit the cache knows: an optional extra is not checked for updates...
     download.ensure([], optional=[PREVIEWER_REPO], **FAST)
     assert find_previewer(data_dir=data_dir) == first
