@@ -61,7 +61,7 @@ def repo_copy(tiny_root: Path, tmp_path: Path):
 def hub(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A Hub on 127.0.0.1 serving the tiny checkpoints and the demo Space with a tiny previewer;
     huggingface_hub points at it, the cache is empty."""
-    from tests.hub_server import tiny_hub
+    from tests.helpers.hub_server import tiny_hub
 
     with tiny_hub(tiny_root, tmp_path / "hf-cache", monkeypatch) as server:
         yield server

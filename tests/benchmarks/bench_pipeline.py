@@ -119,7 +119,7 @@ def run_reference(prior_dir: Path, decoder_dir: Path, size: int) -> dict:
             DEFAULT_STAGE_C_TIMESTEPS,
         )
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
-    from tests.reference import build_reference
+    from tests.helpers.reference import build_reference
 
     clock = Clock()
     pipe = build_reference(prior_dir, decoder_dir)

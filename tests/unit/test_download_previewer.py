@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.demo_previewer import DemoPreviewer
-from tests.hub_server import HubServer
+from tests.helpers.demo_previewer import DemoPreviewer
+from tests.helpers.hub_server import HubServer
+from tests.helpers.pickles import Trap
 from wuerstchen_desktop.cli import main
 from wuerstchen_desktop.core.engine import live_preview as pv
 from wuerstchen_desktop.core.engine.live_preview import (
@@ -183,8 +184,6 @@ def test_a_copied_snapshot_without_links_or_manifest_is_hashed(hub, cache, data_
 def test_a_hostile_download_raises_a_clear_error_and_runs_nothing(
     hub, cache, data_dir: Path, tmp_path: Path
 ) -> None:
-    from tests.unit.test_previewer_pickle import Trap
-
     marker = tmp_path / "marker"
     folder = tmp_path / "hostile-space"
     (folder / PREVIEWER_FILE).parent.mkdir(parents=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from tests.unit.import_graph import PACKAGE, cycles, graph, imported_names, module_files
+from tests.helpers.import_graph import PACKAGE, cycles, graph, imported_names, module_files
 
 CORE = f"{PACKAGE}.core"
 TESTING = f"{PACKAGE}.testing"

@@ -10,7 +10,7 @@ import torch
 from safetensors import safe_open
 from torch import nn
 
-from tests.demo_previewer import PUBLISHED_NAME, DemoPreviewer, published_layout, randomise
+from tests.helpers.demo_previewer import PUBLISHED_NAME, DemoPreviewer, published_layout, randomise
 from wuerstchen_desktop.core.engine.live_preview import (
     approximate_preview,
     convert_previewer,
