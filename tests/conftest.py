@@ -25,13 +25,13 @@ def previewer_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from wuerstchen_desktop.core.engine import tiny
+    from wuerstchen_desktop.testing import checkpoints
 
     root = tmp_path_factory.mktemp("checkpoints")
-    tiny.write_prior_repo(root / "wuerstchen-prior")
-    tiny.write_decoder_repo(root / "wuerstchen")
-    tiny.write_prior_model(root / "wuerstchen-prior-model-finetuned", seed=5)
-    tiny.write_previewer_space(root / "wuerstchen-space")
+    checkpoints.write_prior_repo(root / "wuerstchen-prior")
+    checkpoints.write_decoder_repo(root / "wuerstchen")
+    checkpoints.write_prior_model(root / "wuerstchen-prior-model-finetuned", seed=5)
+    checkpoints.write_previewer_space(root / "wuerstchen-space")
     return root
 
 
@@ -61,7 +61,7 @@ def repo_copy(tiny_root: Path, tmp_path: Path):
 def hub(tiny_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A Hub on 127.0.0.1 serving the tiny checkpoints and the demo Space with a tiny previewer;
     huggingface_hub points at it, the cache is empty."""
-    from tests.hub_server import tiny_hub
+    from tests.helpers.hub_server import tiny_hub
 
     with tiny_hub(tiny_root, tmp_path / "hf-cache", monkeypatch) as server:
         yield server

@@ -101,11 +101,11 @@ def _generate(work: Path, args: argparse.Namespace, log_file: Path | None) -> di
 
     from transformers.utils import logging as hf_logging
 
-    from wuerstchen_desktop.core.engine import tiny
+    from wuerstchen_desktop.testing import checkpoints
 
     hf_logging.disable_progress_bar()  # writing the tiny checkpoints is not worth a progress bar
-    prior = tiny.write_prior_repo(work / SCAFFOLD / "wuerstchen-prior")
-    decoder = tiny.write_decoder_repo(work / SCAFFOLD / "wuerstchen")
+    prior = checkpoints.write_prior_repo(work / SCAFFOLD / "wuerstchen-prior")
+    decoder = checkpoints.write_decoder_repo(work / SCAFFOLD / "wuerstchen")
     settings = Settings(
         device=args.device or "cpu",
         dtype=args.dtype or "float32",
@@ -172,10 +172,10 @@ def _previewer(work: Path) -> str:
     training state) read with weights_only, converted, loaded and run."""
     import torch
 
-    from wuerstchen_desktop.core.engine import tiny
     from wuerstchen_desktop.core.engine.live_preview import convert_previewer, load_previewer
+    from wuerstchen_desktop.testing import checkpoints
 
-    pt = tiny.write_previewer_pt(work / SCAFFOLD / "previewer.pt")
+    pt = checkpoints.write_previewer_pt(work / SCAFFOLD / "previewer.pt")
     converted = convert_previewer(pt, work / SCAFFOLD / "previewer.safetensors")
     out = load_previewer(converted)(torch.zeros(1, 16, 3, 3))
     if tuple(out.shape) != (1, 3, 12, 12):  # 4x

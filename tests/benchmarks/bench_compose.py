@@ -29,12 +29,12 @@ from wuerstchen_desktop.core.params import GenerationParams
 def random_previewer(folder: Path) -> Path:
     """A previewer at the published size with random weights, written in the published layout (weights
     beside training state) and converted as the app converts the download."""
-    from wuerstchen_desktop.core.engine import tiny
     from wuerstchen_desktop.core.engine.live_preview import convert_previewer
     from wuerstchen_desktop.core.hub.catalogue import PREVIEWER_FILE
     from wuerstchen_desktop.core.models.preview_net import PREVIEWER_C_HIDDEN
+    from wuerstchen_desktop.testing import checkpoints
 
-    pt = tiny.write_previewer_pt(folder / Path(PREVIEWER_FILE).name, c_hidden=PREVIEWER_C_HIDDEN)
+    pt = checkpoints.write_previewer_pt(folder / Path(PREVIEWER_FILE).name, c_hidden=PREVIEWER_C_HIDDEN)
     return convert_previewer(pt, folder / "previewer.safetensors")
 
 

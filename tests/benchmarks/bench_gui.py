@@ -59,16 +59,16 @@ def stall(steps: int) -> tuple[float, int]:
     from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from wuerstchen_desktop.core.engine import tiny
     from wuerstchen_desktop.core.params import GenerationParams
     from wuerstchen_desktop.core.settings import Settings
+    from wuerstchen_desktop.testing import checkpoints
     from wuerstchen_desktop.ui.main_window import MainWindow
     from wuerstchen_desktop.worker.generation import GenerationService
     from wuerstchen_desktop.worker.jobs import EngineConfig
 
     app = QApplication.instance() or QApplication([])
     root = Path(tempfile.mkdtemp(prefix="wuerstchen-bench-"))
-    prior, decoder = tiny.write_prior_repo(root / "p"), tiny.write_decoder_repo(root / "d")
+    prior, decoder = checkpoints.write_prior_repo(root / "p"), checkpoints.write_decoder_repo(root / "d")
     service = GenerationService(EngineConfig(str(prior), str(decoder), "cpu", "float32"))
     settings = Settings(device="cpu", dtype="float32", output_dir=root / "out")
     window = MainWindow(service, settings, index_path=root / "index.sqlite3")

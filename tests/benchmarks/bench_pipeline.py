@@ -34,16 +34,18 @@ STAGES = ("prior", "decoder", "vqgan")
 
 def ensure_checkpoints(root: Path) -> tuple[Path, Path]:
     """The published configs with random weights, written once."""
-    from wuerstchen_desktop.core.engine import tiny
     from wuerstchen_desktop.core.models import StageAConfig, StageBConfig, StageCConfig
+    from wuerstchen_desktop.testing import checkpoints
 
     prior, decoder = root / "wuerstchen-prior", root / "wuerstchen"
     if not (prior / "model_index.json").is_file():
         print(f"writing the prior checkpoints into {prior} ...", file=sys.stderr, flush=True)
-        tiny.write_prior_repo(prior, prior=StageCConfig(), text=tiny.PRIOR_TEXT)
+        checkpoints.write_prior_repo(prior, prior=StageCConfig(), text=checkpoints.PRIOR_TEXT)
     if not (decoder / "model_index.json").is_file():
         print(f"writing the decoder checkpoints into {decoder} ...", file=sys.stderr, flush=True)
-        tiny.write_decoder_repo(decoder, decoder=StageBConfig(), vqgan=StageAConfig(), text=tiny.DECODER_TEXT)
+        checkpoints.write_decoder_repo(
+            decoder, decoder=StageBConfig(), vqgan=StageAConfig(), text=checkpoints.DECODER_TEXT
+        )
     return prior, decoder
 
 
@@ -117,7 +119,7 @@ def run_reference(prior_dir: Path, decoder_dir: Path, size: int) -> dict:
             DEFAULT_STAGE_C_TIMESTEPS,
         )
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run as a script from anywhere
-    from tests.reference import build_reference
+    from tests.helpers.reference import build_reference
 
     clock = Clock()
     pipe = build_reference(prior_dir, decoder_dir)

@@ -6,9 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.reference import build_reference
+from tests.helpers.reference import build_reference
 
-pytestmark = pytest.mark.parity
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.parity)
 
 
 @pytest.fixture(scope="session")

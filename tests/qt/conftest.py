@@ -59,14 +59,3 @@ def make_window(qtbot, prior_dir: Path, decoder_dir: Path, tmp_path: Path):
     for window in made:
         window.service.shutdown()
         window.history.shutdown()
-
-
-def fast(window, prompt: str = "a cat", seed: int = 5, images: int = 1, steps: int = 2) -> None:
-    """Fill the panel with a small, quick job."""
-    from wuerstchen_desktop.core.params import GenerationParams
-
-    window.panel.set_params(
-        GenerationParams(
-            prompt, width=256, height=256, seed=seed, images=images, prior_steps=steps, decoder_steps=1
-        )
-    )

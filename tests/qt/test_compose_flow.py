@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tests.qt.conftest import fast
-from tests.qt.test_main_window import WAIT_MS, generate_and_wait
+from tests.helpers.disk import full_disk_after
+from tests.helpers.window import WAIT_MS, compose_and_wait, fast, generate_and_wait
 from wuerstchen_desktop.core.imagefile.imagefile import read_record
 
 
@@ -14,18 +14,6 @@ def cancel_at_first_step(window) -> None:
 
     worker = window.service._worker
     worker.preview.connect(lambda _p: window.service.cancel_current(), Qt.ConnectionType.DirectConnection)
-
-
-def compose_and_wait(qtbot, window, prompt: str, seed: int, count: int = 2):
-    """Compose ``count`` seeds from ``seed`` through the window and wait until every tile shows its file;
-    returns the contact sheet."""
-    fast(window, prompt=prompt, seed=seed, steps=2)
-    window.panel.compose_count.setValue(count)
-    sheet = window.flow.sheet
-    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
-        window.flow.compose()
-    qtbot.waitUntil(lambda: all(t.item is not None for t in sheet.tiles), timeout=WAIT_MS)
-    return sheet
 
 
 def test_live_previews_at_every_prior_step(qtbot, make_window) -> None:
@@ -201,8 +189,6 @@ def test_approximate_previews_offer_the_preview_model(qtbot, make_window, hub, p
 
 
 def test_a_full_disk_during_compose_keeps_the_saved_tiles(qtbot, make_window, monkeypatch) -> None:
-    from tests.unit.test_compose import full_disk_after
-
     window = make_window()
     fast(window, prompt="a dune", seed=80, steps=2)
     window.panel.compose_count.setValue(3)

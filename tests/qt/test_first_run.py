@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.qt.conftest import fast
+from tests.helpers.window import fast
 
 WAIT_MS = 60_000
 PRIOR, DECODER = "warp-ai/wuerstchen-prior", "warp-ai/wuerstchen"

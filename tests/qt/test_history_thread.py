@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QObject, Signal
 
+from tests.helpers.images import save
+
 pytestmark = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,8 +79,6 @@ def child(code: str, *args: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_closing_while_a_fifo_sits_in_the_output_folder(tmp_path: Path) -> None:
-    from tests.unit.test_history import save
-
     out = tmp_path / "out"
     save(out, "good", seed=1)
     os.mkfifo(out / "pipe.png")
@@ -107,7 +107,6 @@ class Relay(QObject):
 def test_damage_found_in_use_rebuilds_and_lists_again(qtbot, tmp_path: Path) -> None:
     """The open-time check leaves the thumbnail cache out; damage there is found when a thumbnail is read,
     and the index is rebuilt then (new item ids, so the window is told to list it again)."""
-    from tests.unit.test_history import save
     from wuerstchen_desktop.core.library.history import History
     from wuerstchen_desktop.worker.history import HistoryService
 
@@ -155,7 +154,6 @@ def test_damage_found_in_use_rebuilds_and_lists_again(qtbot, tmp_path: Path) -> 
 def test_a_failed_open_leaves_no_closed_history_behind(qapp, tmp_path: Path) -> None:
     """Switching to a folder that cannot be opened leaves the worker with no history, not the previous
     one closed: a later request must neither rebuild the old folder's index nor list its images again."""
-    from tests.unit.test_history import save
     from wuerstchen_desktop.worker.history import HistoryWorker
 
     old, index = tmp_path / "old", tmp_path / "old.sqlite3"

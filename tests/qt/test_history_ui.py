@@ -8,8 +8,7 @@ from PIL import Image, PngImagePlugin
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication
 
-from tests.qt.conftest import fast
-from tests.qt.test_main_window import WAIT_MS, generate_and_wait
+from tests.helpers.window import WAIT_MS, fast, generate_and_wait
 from wuerstchen_desktop.core.imagefile.imagefile import read_parameters
 
 

@@ -8,7 +8,7 @@ import dataclasses
 
 import pytest
 
-from tests.qt.conftest import fast
+from tests.helpers.window import fast
 from wuerstchen_desktop.core.imagefile.imagefile import read_record
 
 WAIT_MS = 60_000

@@ -8,15 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
-from tests.qt.conftest import fast
-
-WAIT_MS = 60_000
-
-
-def generate_and_wait(qtbot, window, count: int) -> None:
-    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
-        window.generate()
-    qtbot.waitUntil(lambda: window.gallery.count() >= count, timeout=WAIT_MS)
+from tests.helpers.window import WAIT_MS, fast, generate_and_wait
 
 
 def test_generate_shows_saves_and_lists_the_image(qtbot, make_window) -> None:

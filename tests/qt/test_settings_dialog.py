@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
-from tests.qt.conftest import fast
+from tests.helpers.window import fast
 from wuerstchen_desktop.core.settings import Settings
 from wuerstchen_desktop.ui.settings_dialog import SettingsDialog, SettingsStore
 

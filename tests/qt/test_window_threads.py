@@ -15,9 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.qt.conftest import fast
-from tests.qt.test_compose_flow import compose_and_wait
-from tests.qt.test_main_window import WAIT_MS, generate_and_wait
+from tests.helpers.window import WAIT_MS, compose_and_wait, fast, generate_and_wait
 
 
 def record_threads(monkeypatch: pytest.MonkeyPatch, obj: Any, name: str, threads: list[str]) -> None:

@@ -18,17 +18,17 @@ from PySide6.QtWidgets import QApplication
 
 
 def main(out: Path, compose: bool = False) -> int:
-    from wuerstchen_desktop.core.engine import tiny
     from wuerstchen_desktop.core.params import GenerationParams
     from wuerstchen_desktop.core.settings import Settings
+    from wuerstchen_desktop.testing import checkpoints
     from wuerstchen_desktop.ui.main_window import MainWindow
     from wuerstchen_desktop.worker.generation import GenerationService
     from wuerstchen_desktop.worker.jobs import EngineConfig
 
     app = QApplication(sys.argv[:1])
     root = Path(tempfile.mkdtemp(prefix="wuerstchen-shot-"))
-    prior = tiny.write_prior_repo(root / "prior")
-    decoder = tiny.write_decoder_repo(root / "decoder")
+    prior = checkpoints.write_prior_repo(root / "prior")
+    decoder = checkpoints.write_decoder_repo(root / "decoder")
     service = GenerationService(EngineConfig(str(prior), str(decoder), "cpu", "float32"))
     settings = Settings(device="cpu", dtype="float32", output_dir=root / "out")
     window = MainWindow(service, settings, index_path=root / "index.sqlite3")

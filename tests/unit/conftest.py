@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.demo_previewer import write_demo_pt
+from tests.helpers.demo_previewer import write_demo_pt
 
 
 @pytest.fixture(scope="session")

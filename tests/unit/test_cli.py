@@ -10,35 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.cli import generate, run_user_error
 from wuerstchen_desktop.cli import main
-
-FAST = ["--width", "256", "--height", "256", "--prior-steps", "2", "--decoder-steps", "1", "--seed", "3"]
-
-
-def generate(prior: Path, decoder: Path, out: Path, *extra: str) -> list[str]:
-    return [
-        "generate",
-        "a cat",
-        "--prior",
-        str(prior),
-        "--decoder",
-        str(decoder),
-        "--out",
-        str(out),
-        *FAST,
-        *extra,
-    ]
-
-
-def run_user_error(capsys, argv: list[str]) -> str:
-    code = main(argv)
-    err = capsys.readouterr().err
-    assert code == 1, err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert lines[0].startswith("Error: ")
-    assert "Traceback" not in err
-    return lines[0]
 
 
 def test_images_and_names(prior_dir, decoder_dir, tmp_path, capsys) -> None:

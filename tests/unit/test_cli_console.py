@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from PIL import Image, PngImagePlugin
 
-from tests.unit.test_cli import FAST, generate, run_user_error
+from tests.helpers.cli import FAST, generate, run_user_error
+from tests.helpers.images import save
 from wuerstchen_desktop.cli import main
 from wuerstchen_desktop.core.imagefile.metadata import ImageRecord, record_to_json
 from wuerstchen_desktop.core.library.outputdir import OutputFolderError, check_output_dir
@@ -106,8 +107,6 @@ def test_read_only_output_folder_is_refused_before_the_job(
 
 
 def test_reproduce_checks_the_output_folder_before_the_job(tmp_path, capsys) -> None:
-    from tests.unit.test_history import save
-
     image = save(tmp_path / "images", "a cat", seed=3)
     taken = tmp_path / "taken"
     taken.write_text("x")

@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from tests.helpers.disk import full_disk_after
 from wuerstchen_desktop.core.engine import compose as c
 from wuerstchen_desktop.core.engine.schedule import WuerstchenSampler, official_prior_timesteps
 from wuerstchen_desktop.core.errors import InvalidParams, WuerstchenError
@@ -294,27 +295,6 @@ def test_a_stored_latent_of_the_wrong_shape_is_refused(pipeline, tmp_path: Path)
     damaged = write_image(Image.new("RGB", (48, 48)), record, tmp_path)
     with pytest.raises(InvalidParams, match="damaged"):
         run(pipeline, Job(None, tmp_path, kind=DECODE, sources=(damaged,)))
-
-
-def full_disk_after(monkeypatch: pytest.MonkeyPatch, saved: int) -> None:
-    """The disk fills up after ``saved`` files: later writes fail as a full disk does (ENOSPC)."""
-    import errno
-    import os
-
-    from wuerstchen_desktop.core import atomicfile
-    from wuerstchen_desktop.core.imagefile import imagefile
-    from wuerstchen_desktop.worker import tasks
-
-    count = [0]
-    real = imagefile.write_image
-
-    def write(image, record, folder, *args, **kwargs):
-        count[0] += 1
-        if count[0] > saved:
-            raise atomicfile.save_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), Path(folder))
-        return real(image, record, folder, *args, **kwargs)
-
-    monkeypatch.setattr(tasks, "write_image", write)
 
 
 def test_a_full_disk_mid_job_keeps_what_was_saved(pipeline, tmp_path: Path, monkeypatch) -> None:

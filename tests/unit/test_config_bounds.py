@@ -245,13 +245,13 @@ def test_parts_that_do_not_fit_together_are_refused_before_any_work(
     import re
 
     from wuerstchen_desktop.cli import main
-    from wuerstchen_desktop.core.engine import tiny
+    from wuerstchen_desktop.testing import checkpoints
 
     prior, decoder = repo_copy("wuerstchen-prior"), repo_copy("wuerstchen")
     model_cls, _, (_, sub) = STAGES[stage]
     base = {"prior": TINY_STAGE_C, "decoder": TINY_STAGE_B, "vqgan": TINY_STAGE_A}[stage]
     folder = (prior if stage == "prior" else decoder) / sub
-    tiny.write_stage(folder, model_cls, dataclasses.replace(base, **changes), "Changed", seed=9)
+    checkpoints.write_stage(folder, model_cls, dataclasses.replace(base, **changes), "Changed", seed=9)
     argv = ["generate", "a cat", "--prior", str(prior), "--decoder", str(decoder), "--offline"]
     assert main([*argv, "--device", "cpu", "--dtype", "float32", "--seed", "1", "--out", str(prior)]) == 1
     err = capsys.readouterr().err

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hub_server import HubServer
+from tests.helpers.hub_server import HubServer
 from wuerstchen_desktop.core.errors import Cancelled
 from wuerstchen_desktop.core.hub import cache_layout, download
 from wuerstchen_desktop.core.hub.download import DownloadError, DownloadProgress, NotEnoughSpace

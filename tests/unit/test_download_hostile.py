@@ -1,7 +1,8 @@
 """A mirror (anything set as HF_ENDPOINT) that is hostile or misbehaves: names that climb out of the cache,
 ETags that are no hash, slow first bytes, overlong bodies, expiring signed links, rate limits.
 
-Everything runs against the loopback Hub of tests/hub_server.py through huggingface_hub's own HTTP layer.
+Everything runs against the loopback Hub of tests/helpers/hub_server.py through huggingface_hub's own HTTP
+layer.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hub_server import HubServer
+from tests.helpers.hub_server import HubServer
 from wuerstchen_desktop.cli import main
 from wuerstchen_desktop.core.errors import Cancelled
 from wuerstchen_desktop.core.hub import cache_layout, download
@@ -100,7 +101,7 @@ def test_hashes_and_opaque_etags_are_told_apart() -> None:
 def test_a_commit_that_is_no_commit_id_is_refused(hub, cache, monkeypatch) -> None:
     import json
 
-    from tests import hub_server
+    from tests.helpers import hub_server
 
     real = hub_server._Handler._reply
 

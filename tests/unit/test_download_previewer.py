@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.demo_previewer import DemoPreviewer
-from tests.hub_server import HubServer
+from tests.helpers.demo_previewer import DemoPreviewer
+from tests.helpers.hub_server import HubServer
+from tests.helpers.pickles import Trap
 from wuerstchen_desktop.cli import main
 from wuerstchen_desktop.core.engine import live_preview as pv
-from wuerstchen_desktop.core.engine import tiny
 from wuerstchen_desktop.core.engine.live_preview import (
     PREVIEWER_FILE,
     PREVIEWER_REPO,
@@ -27,6 +27,7 @@ from wuerstchen_desktop.core.errors import CheckpointError
 from wuerstchen_desktop.core.hub import cache_layout, catalogue, download
 from wuerstchen_desktop.core.hub.download import DownloadProgress
 from wuerstchen_desktop.core.models import Previewer
+from wuerstchen_desktop.testing import checkpoints
 
 DECODER, PRIOR = "warp-ai/wuerstchen", "warp-ai/wuerstchen-prior"
 FAST = {"timeout": 5.0, "retries": 1, "backoff": 0.01, "stall_timeout": 1.0}
@@ -154,7 +155,7 @@ def test_a_new_upstream_file_is_converted_again(hub, cache, data_dir: Path, tmp_
     download.ensure([], optional=[PREVIEWER_REPO], **FAST)
     first = find_previewer(data_dir=data_dir)
     assert first is not None
-    hub.add_space(PREVIEWER_REPO, tiny.write_previewer_space(tmp_path / "space-v2", seed=9))
+    hub.add_space(PREVIEWER_REPO, checkpoints.write_previewer_space(tmp_path / "space-v2", seed=9))
     # Complete at the commit the cache knows: an optional extra is not checked for updates...
     download.ensure([], optional=[PREVIEWER_REPO], **FAST)
     assert find_previewer(data_dir=data_dir) == first
@@ -183,8 +184,6 @@ def test_a_copied_snapshot_without_links_or_manifest_is_hashed(hub, cache, data_
 def test_a_hostile_download_raises_a_clear_error_and_runs_nothing(
     hub, cache, data_dir: Path, tmp_path: Path
 ) -> None:
-    from tests.unit.test_previewer_pickle import Trap
-
     marker = tmp_path / "marker"
     folder = tmp_path / "hostile-space"
     (folder / PREVIEWER_FILE).parent.mkdir(parents=True)

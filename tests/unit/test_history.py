@@ -8,24 +8,11 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
-from wuerstchen_desktop.core.imagefile.imagefile import write_image
-from wuerstchen_desktop.core.imagefile.metadata import ImageRecord, encode_latent
+from tests.helpers.images import T0, save
 from wuerstchen_desktop.core.library.history import History, HistoryError, default_index_path
-from wuerstchen_desktop.core.params import GenerationParams
-
-T0 = 1_700_000_000.0
-
-
-def save(out: Path, prompt: str, seed: int = 0, when: float = T0, fmt: str = "png", size: int = 64) -> Path:
-    pixels = Image.fromarray(np.random.default_rng(seed).integers(0, 256, (size, size, 3), dtype=np.uint8))
-    latent = encode_latent(np.full((16, 3, 3), seed, dtype=np.float32))
-    return write_image(
-        pixels, ImageRecord(GenerationParams(prompt, seed=seed), latent=latent), out, fmt, when=when
-    )
 
 
 @pytest.fixture

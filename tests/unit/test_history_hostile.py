@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.unit.test_history import save
+from tests.helpers.images import save
 from wuerstchen_desktop.core.library.history import History, HistoryError
 from wuerstchen_desktop.core.library.index import is_damage
 

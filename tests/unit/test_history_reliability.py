@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.images import save
 from wuerstchen_desktop.core import atomicfile
 from wuerstchen_desktop.core.imagefile.imagefile import SaveError, read_parameters
 from wuerstchen_desktop.core.library.history import History, HistoryError
@@ -115,8 +116,6 @@ def test_two_processes_saving_at_once_lose_nothing(tmp_path: Path) -> None:
 
 
 def test_full_disk_simulated_enospc_in_history_and_writer(tmp_path: Path, monkeypatch) -> None:
-    from tests.unit.test_history import save
-
     out = tmp_path / "out"
     with History(out, tmp_path / "index.sqlite3") as history:
         first = history.add(save(out, "before", seed=1))

@@ -1,14 +1,16 @@
 """No import circle anywhere in the package; the Hub code never imports torch; the engine does not reach into
-image files or the output-folder library (DESIGN.md, "Layers")."""
+image files or the output-folder library (DESIGN.md, "Layers"); only the self-test imports the testing
+package."""
 
 from __future__ import annotations
 
 import textwrap
 from pathlib import Path
 
-from tests.unit.import_graph import PACKAGE, cycles, graph, imported_names, module_files
+from tests.helpers.import_graph import PACKAGE, cycles, graph, imported_names, module_files
 
 CORE = f"{PACKAGE}.core"
+TESTING = f"{PACKAGE}.testing"
 HEAVY = ("torch", "transformers", "diffusers", "safetensors.torch")
 
 # Engine modules that still import from core/imagefile: the pipeline builds the file's record
@@ -119,4 +121,48 @@ def test_hub_torch_scan_sees_lazy_and_type_only_imports(tmp_path: Path) -> None:
         "pkg.typed": {"transformers"},
         "pkg.st": {"safetensors.torch", "safetensors.torch.load_file"},
         "pkg.fine": set(),
+    }
+
+
+def importers_of(edges: dict[str, set[str]], target: str, allowed: set[str]) -> set[str]:
+    """Modules outside package ``target`` and ``allowed`` that import ``target`` or one of its modules."""
+
+    def inside(name: str) -> bool:
+        return name == target or name.startswith(target + ".")
+
+    return {
+        name
+        for name, targets in edges.items()
+        if not inside(name) and name not in allowed and any(map(inside, targets))
+    }
+
+
+def test_only_the_self_test_imports_the_testing_package() -> None:
+    """Random-weight checkpoints are for the tests and the bundle's self-test, never for the app's work."""
+    edges = graph()
+    assert f"{TESTING}.checkpoints" in edges[f"{PACKAGE}.selftest"]  # a lazy import inside a function
+    assert importers_of(edges, TESTING, {f"{PACKAGE}.selftest"}) == set()
+
+
+def test_imports_of_the_testing_package_are_found(tmp_path: Path) -> None:
+    files = _package(
+        tmp_path,
+        {
+            "__init__.py": "",
+            "selftest.py": "def run():\n    from pkg.testing import checkpoints\n",
+            "testing/__init__.py": "",
+            "testing/checkpoints.py": "from pkg.core import models\n",
+            "testing/more.py": "from . import checkpoints\n",
+            "core/__init__.py": "",
+            "core/models.py": "",
+            "core/engine.py": "def f():\n    from pkg.testing.checkpoints import randomize\n",
+            "core/typed.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import pkg.testing\n",
+            "cli.py": "from .testing import more\n",
+            "ui.py": "import pkg.testing.checkpoints as c\n",
+        },
+    )
+    assert importers_of(graph(files), "pkg.testing", {"pkg.selftest"}) == {
+        "pkg.core.engine",
+        "pkg.cli",
+        "pkg.ui",
     }

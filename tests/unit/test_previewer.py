@@ -10,8 +10,7 @@ import torch
 from safetensors import safe_open
 from torch import nn
 
-from tests.demo_previewer import PUBLISHED_NAME, DemoPreviewer, published_layout, randomise
-from wuerstchen_desktop.core.engine import tiny
+from tests.helpers.demo_previewer import PUBLISHED_NAME, DemoPreviewer, published_layout, randomise
 from wuerstchen_desktop.core.engine.live_preview import (
     approximate_preview,
     convert_previewer,
@@ -23,6 +22,7 @@ from wuerstchen_desktop.core.engine.outputs import to_pil
 from wuerstchen_desktop.core.errors import CheckpointError
 from wuerstchen_desktop.core.hub import catalogue
 from wuerstchen_desktop.core.models import Previewer
+from wuerstchen_desktop.testing import checkpoints
 
 CONVS = (0, 3, 6, 9, 12, 15, 18)  # convolutions, the transposed ones (2x each) at 6 and 12
 NORMS = (2, 5, 8, 11, 14, 17)
@@ -129,7 +129,7 @@ def test_convert_then_load_gives_the_same_pixels(
 
 
 def test_tiny_writes_the_published_layout(pt: Path, tmp_path: Path) -> None:
-    ours = torch.load(tiny.write_previewer_pt(tmp_path / "tiny.pt", c_hidden=32), weights_only=True)
+    ours = torch.load(checkpoints.write_previewer_pt(tmp_path / "tiny.pt", c_hidden=32), weights_only=True)
     theirs = torch.load(pt, weights_only=True)
     assert set(ours) == set(theirs)
     assert set(ours["state_dict"]) == set(theirs["state_dict"])

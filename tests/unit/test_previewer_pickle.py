@@ -14,22 +14,9 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from tests.helpers.pickles import Trap
 from wuerstchen_desktop.core.engine.live_preview import convert_previewer
 from wuerstchen_desktop.core.errors import CheckpointError, WuerstchenError
-
-
-def _make_marker(path: str) -> None:
-    Path(path).write_text("code ran", encoding="utf-8")
-
-
-class Trap:
-    """Unpickling this runs ``_make_marker``: what a hostile checkpoint would do."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = str(marker)
-
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        return (_make_marker, (self.marker,))
 
 
 def test_training_state_weights_only_refuses_is_skipped_not_run(
@@ -96,7 +83,7 @@ def test_a_pickle_that_would_run_code_is_refused_and_nothing_runs(
     dst = tmp_path / "out" / "previewer.safetensors"
     with pytest.raises(CheckpointError, match="could run code when loaded; it was refused") as info:
         convert_previewer(hostile, dst)
-    assert "test_previewer_pickle._make_marker" in info.value.message and "numpy" not in info.value.message
+    assert "tests.helpers.pickles._make_marker" in info.value.message and "numpy" not in info.value.message
     assert "download it again" in info.value.hint and str(hostile) in info.value.hint
     assert not marker.exists() and not dst.exists()
 

@@ -13,11 +13,11 @@ import torch
 from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
 from wuerstchen_desktop.core.engine.pipeline import Pipeline
 from wuerstchen_desktop.core.engine.residency import OutOfMemory, Slot
-from wuerstchen_desktop.core.engine.tiny import randomize
 from wuerstchen_desktop.core.errors import Cancelled
 from wuerstchen_desktop.core.models import StageA, StageB, StageC
 from wuerstchen_desktop.core.models.config import TINY_STAGE_A
 from wuerstchen_desktop.core.params import GenerationParams
+from wuerstchen_desktop.testing.checkpoints import randomize
 
 SMALL = GenerationParams("a cat", width=256, height=256, seed=3, prior_steps=3, decoder_steps=2)
 

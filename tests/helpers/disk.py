@@ -1,0 +1,27 @@
+"""A disk that fills up part-way through a job."""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import pytest
+
+
+def full_disk_after(monkeypatch: pytest.MonkeyPatch, saved: int) -> None:
+    """The disk fills up after ``saved`` files: later writes fail as a full disk does (ENOSPC)."""
+    from wuerstchen_desktop.core import atomicfile
+    from wuerstchen_desktop.core.imagefile import imagefile
+    from wuerstchen_desktop.worker import tasks
+
+    count = [0]
+    real = imagefile.write_image
+
+    def write(image, record, folder, *args, **kwargs):
+        count[0] += 1
+        if count[0] > saved:
+            raise atomicfile.save_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), Path(folder))
+        return real(image, record, folder, *args, **kwargs)
+
+    monkeypatch.setattr(tasks, "write_image", write)

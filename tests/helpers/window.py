@@ -1,0 +1,34 @@
+"""Steps through the real window: fill the panel with a small, quick job, run it, wait for its files."""
+
+from __future__ import annotations
+
+WAIT_MS = 60_000
+
+
+def generate_and_wait(qtbot, window, count: int) -> None:
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
+        window.generate()
+    qtbot.waitUntil(lambda: window.gallery.count() >= count, timeout=WAIT_MS)
+
+
+def fast(window, prompt: str = "a cat", seed: int = 5, images: int = 1, steps: int = 2) -> None:
+    """Fill the panel with a small, quick job."""
+    from wuerstchen_desktop.core.params import GenerationParams
+
+    window.panel.set_params(
+        GenerationParams(
+            prompt, width=256, height=256, seed=seed, images=images, prior_steps=steps, decoder_steps=1
+        )
+    )
+
+
+def compose_and_wait(qtbot, window, prompt: str, seed: int, count: int = 2):
+    """Compose ``count`` seeds from ``seed`` through the window and wait until every tile shows its file;
+    returns the contact sheet."""
+    fast(window, prompt=prompt, seed=seed, steps=2)
+    window.panel.compose_count.setValue(count)
+    sheet = window.flow.sheet
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
+        window.flow.compose()
+    qtbot.waitUntil(lambda: all(t.item is not None for t in sheet.tiles), timeout=WAIT_MS)
+    return sheet
