@@ -11,13 +11,8 @@ from tests.unit.import_graph import PACKAGE, cycles, graph, imported_names, modu
 CORE = f"{PACKAGE}.core"
 HEAVY = ("torch", "transformers", "diffusers", "safetensors.torch")
 
-# Engine modules that still import from core/imagefile: the pipeline builds the file's record
-# (make_record, ImageRecord, Blend) and compose reads stored latents. They may only go away.
-KNOWN_ENGINE_TO_FILES = {
-    ("engine.compose", "imagefile.metadata"),
-    ("engine.pipeline", "imagefile.imagefile"),
-    ("engine.pipeline", "imagefile.metadata"),
-}
+# Engine modules that still import from core/imagefile or core/library. They may only go away.
+KNOWN_ENGINE_TO_FILES: set[tuple[str, str]] = set()
 
 
 def test_no_import_circle() -> None:
@@ -78,6 +73,18 @@ def test_engine_imports_nothing_new_from_imagefile_or_library() -> None:
     gone = KNOWN_ENGINE_TO_FILES - found
     assert not new, f"core/engine must not import image files or the library: {sorted(new)}"
     assert not gone, f"gone, so remove them from KNOWN_ENGINE_TO_FILES: {sorted(gone)}"
+
+
+def test_only_the_job_runner_builds_and_writes_image_files() -> None:
+    """The command line and the window make files through core/jobs alone; the engine makes tensors."""
+    writers = {f"{CORE}.imagefile.imagefile.{name}" for name in ("make_record", "write_image")}
+    found = {
+        name.removeprefix(f"{PACKAGE}.")
+        for name, path in module_files().items()
+        if not name.startswith((f"{CORE}.imagefile.", f"{CORE}.jobs."))
+        and imported_names(name, path, type_checking=True) & writers
+    }
+    assert found == set()
 
 
 def _heavy(names: set[str]) -> set[str]:

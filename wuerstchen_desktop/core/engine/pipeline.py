@@ -41,8 +41,6 @@ from wuerstchen_desktop.core.engine.sampling import denoise
 from wuerstchen_desktop.core.engine.schedule import WuerstchenSampler, prior_timesteps, uniform_timesteps
 from wuerstchen_desktop.core.engine.text import TextEncoder
 from wuerstchen_desktop.core.errors import Cancelled, InvalidParams
-from wuerstchen_desktop.core.imagefile.imagefile import make_record
-from wuerstchen_desktop.core.imagefile.metadata import Blend, ImageRecord
 from wuerstchen_desktop.core.models import (
     Previewer,
     StageA,
@@ -193,29 +191,6 @@ class Pipeline:
     def loaded(self) -> list[str]:
         """Names of the models in memory now."""
         return [slot.name for slot in self._all_slots() if slot.loaded]
-
-    def image_record(
-        self,
-        params: GenerationParams,
-        stage_c: torch.Tensor,
-        *,
-        kind: str = "image",
-        blend: Blend | None = None,
-    ) -> ImageRecord:
-        """What an image file records of how it was made: the job, the exact weights, its Stage C latent
-        (and for a blend, the second composition)."""
-        sha = self.prior_source.weights_sha256()
-        return make_record(
-            params,
-            stage_c,
-            prior_model=self.prior_source.ref,
-            decoder_model=self.decoder_source.ref,
-            prior_revision=self.prior_source.commit,
-            decoder_revision=self.decoder_source.commit,
-            model_hash=sha[:10] if sha else None,
-            kind=kind,
-            blend=blend,
-        )
 
     # -- previews ---------------------------------------------------------------------------------
     @property
