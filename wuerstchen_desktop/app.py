@@ -126,12 +126,12 @@ def main(argv: Sequence[str]) -> int:
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
+    from wuerstchen_desktop.core.jobs.job import EngineConfig
     from wuerstchen_desktop.core.settings import use_models_dir
     from wuerstchen_desktop.ui.main_window import MainWindow
     from wuerstchen_desktop.ui.settings_dialog import SettingsStore
     from wuerstchen_desktop.ui.theme import apply_theme
     from wuerstchen_desktop.worker.generation import GenerationService
-    from wuerstchen_desktop.worker.jobs import EngineConfig
 
     existing = QApplication.instance()
     app = (

@@ -111,11 +111,8 @@ def default_output_dir() -> Path:
 
 
 def _output_dir(args: argparse.Namespace) -> Path:
-    """``--out`` or the default, refused before any model loads when no image could be saved there."""
-    from wuerstchen_desktop.core.library.outputdir import check_output_dir
-
+    """``--out`` or the default."""
     out: Path = args.out if args.out is not None else default_output_dir()
-    check_output_dir(out)
     return out
 
 
@@ -132,7 +129,9 @@ def _engine(prior_ref: str, decoder_ref: str, args: argparse.Namespace) -> tuple
 def cmd_generate(args: argparse.Namespace) -> int:
     import secrets
 
-    from wuerstchen_desktop.core.imagefile.imagefile import FLAT_PATTERN, write_image
+    from wuerstchen_desktop.core.jobs.job import Job, JobKind
+    from wuerstchen_desktop.core.jobs.runner import Saved, check, execute
+    from wuerstchen_desktop.core.library.naming import FLAT_PATTERN
     from wuerstchen_desktop.core.params import GenerationParams
 
     params = GenerationParams(
@@ -147,15 +146,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
         decoder_steps=args.decoder_steps,
         decoder_guidance=args.decoder_guidance,
     )
-    out = _output_dir(args)
+    job = Job(params, _output_dir(args), args.format, FLAT_PATTERN, kind=JobKind.GENERATE)
+    said = check(job)  # the output folder and what the files can carry, before any model loads
     pipe, choice = _engine(args.prior, args.decoder, args)
     logging.getLogger(__name__).info("device: %s (%s)", choice.describe(), "; ".join(choice.reasons))
-    for warning in pipe.prompt_warnings([params]):
+    said += pipe.prompt_warnings([params])
+    for warning in said:
         print(f"Note: {warning}", file=sys.stderr)
-    result = pipe.generate(params, on_step=Progress(sys.stderr))
-    for i, (image, p) in enumerate(zip(result.images, result.params, strict=True)):
-        path = write_image(image, pipe.image_record(p, result.stage_c[i]), out, args.format, FLAT_PATTERN)
-        say(path)  # a console that fails to show it never stops the next image
+
+    def show(saved: Saved) -> None:
+        say(saved.path)  # a console that fails to show it never stops the next image
+
+    _, warnings = execute(pipe, job, Progress(sys.stderr), on_saved=show)
+    for warning in warnings:
+        if warning not in said:  # met on the way: metadata a file could not carry, a memory step-down
+            print(f"Note: {warning}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -283,47 +288,32 @@ def cmd_read(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _named_model(ref: str, side: str) -> str:
-    """The model a file names, when it is one of the published checkpoints or a folder on this disk; a
-    file naming anything else could send the download to any repository, so the user chooses."""
-    from wuerstchen_desktop.core.hub.catalogue import CATALOGUE
-
-    if ref in CATALOGUE or Path(ref).is_dir():
-        return ref
-    raise WuerstchenError(
-        f"The image names the {side} {ref!r}, which is neither a published Würstchen checkpoint nor a "
-        "folder on this computer.",
-        f"Choose the weights with --{side} REPO_OR_DIR.",
-    )
-
-
 def cmd_reproduce(args: argparse.Namespace) -> int:
     """Run the recipe a file records (a blend: both compositions, mixed, decoded), save the result, and
     say how far its pixels are from the file's."""
     import numpy as np
 
-    from wuerstchen_desktop.core.engine.compose import BATCH_NOTE, CompositionResult, reproduce
-    from wuerstchen_desktop.core.imagefile.imagefile import (
-        FLAT_PATTERN,
-        open_pixels,
-        read_record,
-        write_image,
-    )
+    from wuerstchen_desktop.core.imagefile.imagefile import open_pixels, read_record
+    from wuerstchen_desktop.core.jobs.job import Job, JobKind
+    from wuerstchen_desktop.core.jobs.records import record_latent
+    from wuerstchen_desktop.core.jobs.reproduce import BATCH_NOTE, named_model
+    from wuerstchen_desktop.core.jobs.runner import Saved, check, execute
+    from wuerstchen_desktop.core.library.naming import FLAT_PATTERN
 
     record = read_record(args.image)
-    out = _output_dir(args)
-    prior_ref = args.prior or _named_model(record.prior_model, "prior")
-    decoder_ref = args.decoder or _named_model(record.decoder_model, "decoder")
+    job = Job(
+        None, _output_dir(args), args.format, FLAT_PATTERN, kind=JobKind.REPRODUCE, sources=(args.image,)
+    )
+    check(job)
+    prior_ref = args.prior or named_model(record.prior_model, "prior")
+    decoder_ref = args.decoder or named_model(record.decoder_model, "decoder")
     pipe, choice = _engine(prior_ref, decoder_ref, args)
-    result = reproduce(pipe, record, on_step=Progress(sys.stderr))
-    made = result.previews[0] if isinstance(result, CompositionResult) else result.images[0]
-    again = pipe.image_record(result.params[0], result.stage_c[0], kind=record.kind, blend=record.blend)
-    path = write_image(made, again, out, args.format, FLAT_PATTERN)
-    say(path)
-    if isinstance(result, CompositionResult):  # a preview depends on the previewer: compare the latents
-        from wuerstchen_desktop.core.engine.compose import record_latent, stored
-
-        before_latent, after_latent = record_latent(record), stored(result.stage_c[:1])
+    made: list[Saved] = []
+    execute(pipe, job, Progress(sys.stderr), on_saved=made.append)
+    again = made[0]
+    say(again.path)
+    if record.kind == "composition":  # a preview depends on the previewer: compare the latents
+        before_latent, after_latent = record_latent(record), record_latent(again.record)
         gap = float((before_latent - after_latent).abs().max())
         scale = float(before_latent.abs().max())
         print(
@@ -336,7 +326,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         return EXIT_OK
     with open_pixels(args.image) as original:
         before = np.asarray(original.convert("RGB"), dtype=np.int16)
-    after = np.asarray(made.convert("RGB"), dtype=np.int16)
+    after = np.asarray(again.image.convert("RGB"), dtype=np.int16)
     if before.shape != after.shape:
         print(f"The original is {before.shape[1]}x{before.shape[0]}: not comparable.", file=sys.stderr)
         return EXIT_OK

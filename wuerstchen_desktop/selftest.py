@@ -85,11 +85,11 @@ def _generate(work: Path, args: argparse.Namespace, log_file: Path | None) -> di
     from PySide6.QtWidgets import QApplication
 
     from wuerstchen_desktop.core.imagefile.imagefile import read_parameters
+    from wuerstchen_desktop.core.jobs.job import EngineConfig
     from wuerstchen_desktop.core.params import GenerationParams
     from wuerstchen_desktop.core.settings import Settings
     from wuerstchen_desktop.ui.main_window import MainWindow
     from wuerstchen_desktop.worker.generation import GenerationService
-    from wuerstchen_desktop.worker.jobs import EngineConfig
 
     existing = QApplication.instance()
     app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0] or APP_NAME])

@@ -59,12 +59,12 @@ def stall(steps: int) -> tuple[float, int]:
     from PySide6.QtCore import QElapsedTimer, QTimer
     from PySide6.QtWidgets import QApplication
 
+    from wuerstchen_desktop.core.jobs.job import EngineConfig
     from wuerstchen_desktop.core.params import GenerationParams
     from wuerstchen_desktop.core.settings import Settings
     from wuerstchen_desktop.testing import checkpoints
     from wuerstchen_desktop.ui.main_window import MainWindow
     from wuerstchen_desktop.worker.generation import GenerationService
-    from wuerstchen_desktop.worker.jobs import EngineConfig
 
     app = QApplication.instance() or QApplication([])
     root = Path(tempfile.mkdtemp(prefix="wuerstchen-bench-"))

@@ -13,7 +13,7 @@ def full_disk_after(monkeypatch: pytest.MonkeyPatch, saved: int) -> None:
     """The disk fills up after ``saved`` files: later writes fail as a full disk does (ENOSPC)."""
     from wuerstchen_desktop.core import atomicfile
     from wuerstchen_desktop.core.imagefile import imagefile
-    from wuerstchen_desktop.worker import tasks
+    from wuerstchen_desktop.core.jobs import runner
 
     count = [0]
     real = imagefile.write_image
@@ -24,4 +24,4 @@ def full_disk_after(monkeypatch: pytest.MonkeyPatch, saved: int) -> None:
             raise atomicfile.save_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), Path(folder))
         return real(image, record, folder, *args, **kwargs)
 
-    monkeypatch.setattr(tasks, "write_image", write)
+    monkeypatch.setattr(runner, "write_image", write)

@@ -25,11 +25,11 @@ def make_window(qtbot, prior_dir: Path, decoder_dir: Path, tmp_path: Path):
     """A real main window over a real GenerationService (worker on its own QThread), tiny checkpoints."""
     from PySide6.QtCore import QSettings
 
+    from wuerstchen_desktop.core.jobs.job import EngineConfig
     from wuerstchen_desktop.core.settings import Settings
     from wuerstchen_desktop.ui.main_window import MainWindow
     from wuerstchen_desktop.ui.settings_dialog import SettingsStore
     from wuerstchen_desktop.worker.generation import GenerationService
-    from wuerstchen_desktop.worker.jobs import EngineConfig
 
     made: list = []
 

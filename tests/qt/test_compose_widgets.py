@@ -12,11 +12,11 @@ from PySide6.QtCore import QModelIndex, QObject, QPoint, QRect, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QStyleOptionViewItem
 
+from wuerstchen_desktop.core.jobs.job import Preview
 from wuerstchen_desktop.ui.contact_sheet import ContactSheet
 from wuerstchen_desktop.ui.gallery import ITEM_ROLE, GalleryModel, ThumbnailDelegate
 from wuerstchen_desktop.ui.image_view import ImageView
 from wuerstchen_desktop.ui.preview_sheet import GAP, MAX_TILE, MIN_TILE, preview_images, preview_sheet
-from wuerstchen_desktop.worker.jobs import Preview
 
 
 @dataclass(frozen=True)

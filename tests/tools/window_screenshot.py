@@ -18,12 +18,12 @@ from PySide6.QtWidgets import QApplication
 
 
 def main(out: Path, compose: bool = False) -> int:
+    from wuerstchen_desktop.core.jobs.job import EngineConfig
     from wuerstchen_desktop.core.params import GenerationParams
     from wuerstchen_desktop.core.settings import Settings
     from wuerstchen_desktop.testing import checkpoints
     from wuerstchen_desktop.ui.main_window import MainWindow
     from wuerstchen_desktop.worker.generation import GenerationService
-    from wuerstchen_desktop.worker.jobs import EngineConfig
 
     app = QApplication(sys.argv[:1])
     root = Path(tempfile.mkdtemp(prefix="wuerstchen-shot-"))

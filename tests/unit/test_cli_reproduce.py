@@ -8,9 +8,10 @@ from PIL import Image
 
 from wuerstchen_desktop.cli import main
 from wuerstchen_desktop.core.imagefile.imagefile import read_record
+from wuerstchen_desktop.core.jobs.job import Job, JobKind
+from wuerstchen_desktop.core.jobs.records import image_record
+from wuerstchen_desktop.core.jobs.runner import execute
 from wuerstchen_desktop.core.params import GenerationParams
-from wuerstchen_desktop.worker.jobs import BLEND, COMPOSE, Job
-from wuerstchen_desktop.worker.tasks import execute
 
 SMALL = GenerationParams("a red kite", width=256, height=256, seed=3, prior_steps=3, decoder_steps=2)
 CPU = ["--device", "cpu", "--dtype", "float32"]
@@ -25,8 +26,10 @@ def reproduce(capsys, path: Path, out: Path) -> tuple[Path, str]:
 
 def test_a_blend_is_made_again_from_its_file(pipeline, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
-    a, b = execute(pipeline, Job(SMALL.replace(images=2), out, kind=COMPOSE), None, None)[0]
-    (blended,), _ = execute(pipeline, Job(None, out, kind=BLEND, sources=(a, b), weight=0.6), None, None)
+    a, b = execute(pipeline, Job(SMALL.replace(images=2), out, kind=JobKind.COMPOSE), None, None)[0]
+    (blended,), _ = execute(
+        pipeline, Job(None, out, kind=JobKind.BLEND, sources=(a, b), weight=0.6), None, None
+    )
     made, err = reproduce(capsys, blended, tmp_path / "again")
     assert read_record(made).blend == read_record(blended).blend
     assert read_record(made).params == read_record(blended).params
@@ -37,7 +40,7 @@ def test_a_blend_is_made_again_from_its_file(pipeline, tmp_path: Path, capsys) -
 
 
 def test_a_composition_is_composed_again(pipeline, tmp_path: Path, capsys) -> None:
-    (composition,), _ = execute(pipeline, Job(SMALL, tmp_path / "out", kind=COMPOSE), None, None)
+    (composition,), _ = execute(pipeline, Job(SMALL, tmp_path / "out", kind=JobKind.COMPOSE), None, None)
     made, err = reproduce(capsys, composition, tmp_path / "again")
     assert read_record(made).kind == "composition"
     # Previews depend on the previewer installed, so a composition is compared by its latent.
@@ -57,7 +60,7 @@ def test_a_file_naming_an_unknown_repository_is_not_followed(pipeline, tmp_path:
 
     from wuerstchen_desktop.core.imagefile.imagefile import write_image
 
-    record = dataclasses.replace(pipeline.image_record(SMALL, None), prior_model="someone/not-wuerstchen")
+    record = dataclasses.replace(image_record(pipeline, SMALL, None), prior_model="someone/not-wuerstchen")
     path = write_image(Image.new("RGB", (256, 256)), record, tmp_path)
     assert main(["reproduce", str(path), *CPU]) == 1
     err = capsys.readouterr().err
@@ -75,7 +78,7 @@ def test_a_composition_whose_latent_has_another_shape_is_refused_as_damaged(
     from wuerstchen_desktop.core.imagefile.imagefile import write_image
     from wuerstchen_desktop.core.imagefile.metadata import encode_latent
 
-    (composition,), _ = execute(pipeline, Job(SMALL, tmp_path / "out", kind=COMPOSE), None, None)
+    (composition,), _ = execute(pipeline, Job(SMALL, tmp_path / "out", kind=JobKind.COMPOSE), None, None)
     record = read_record(composition)
     # 256x256 composes a 6x6 latent; this file stores a 5x7 one.
     damaged = dataclasses.replace(record, latent=encode_latent(np.zeros((1, 16, 5, 7), np.float32)))
@@ -94,12 +97,12 @@ def levels_of(err: str) -> int:
 def test_reproduce_says_when_and_why_an_image_from_a_batch_is_not_identical(
     pipeline, tmp_path: Path, capsys
 ) -> None:
-    from wuerstchen_desktop.worker.jobs import GENERATE
-
     batch = SMALL.replace(seed=11, images=4)
-    paths, _ = execute(pipeline, Job(batch, tmp_path / "batch", kind=GENERATE), None, None)
+    paths, _ = execute(pipeline, Job(batch, tmp_path / "batch", kind=JobKind.GENERATE), None, None)
     # Image 1 of the batch and the same seed made alone: the alone one comes back identical.
-    (alone,), _ = execute(pipeline, Job(batch.for_image(1), tmp_path / "alone", kind=GENERATE), None, None)
+    (alone,), _ = execute(
+        pipeline, Job(batch.for_image(1), tmp_path / "alone", kind=JobKind.GENERATE), None, None
+    )
     _, err = reproduce(capsys, alone, tmp_path / "again")
     assert levels_of(err) == 0 and "batch" not in err
     found = []

@@ -15,9 +15,11 @@ from wuerstchen_desktop.core.engine import compose as c
 from wuerstchen_desktop.core.engine.schedule import WuerstchenSampler, official_prior_timesteps
 from wuerstchen_desktop.core.errors import InvalidParams, WuerstchenError
 from wuerstchen_desktop.core.imagefile.imagefile import read_record, write_image
+from wuerstchen_desktop.core.jobs.job import COMPOSITIONS_FOLDER, Job, JobKind
+from wuerstchen_desktop.core.jobs.records import image_record, record_latent
+from wuerstchen_desktop.core.jobs.reproduce import reproduce
+from wuerstchen_desktop.core.jobs.runner import execute
 from wuerstchen_desktop.core.params import GenerationParams
-from wuerstchen_desktop.worker.jobs import BLEND, COMPOSE, COMPOSITIONS_FOLDER, DECODE, GENERATE, Job
-from wuerstchen_desktop.worker.tasks import execute
 
 SMALL = GenerationParams("a cat", width=256, height=256, seed=11, prior_steps=3, decoder_steps=2)
 
@@ -98,7 +100,7 @@ def test_blend_weights(pipeline) -> None:
 
 def test_compose_job_writes_compositions_that_decode_and_reproduce(pipeline, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    compositions = run(pipeline, Job(SMALL.replace(images=2), out, kind=COMPOSE))
+    compositions = run(pipeline, Job(SMALL.replace(images=2), out, kind=JobKind.COMPOSE))
     assert len(compositions) == 2
     for path in compositions:
         assert path.relative_to(out).parts[0] == COMPOSITIONS_FOLDER
@@ -107,12 +109,12 @@ def test_compose_job_writes_compositions_that_decode_and_reproduce(pipeline, tmp
     record = read_record(compositions[1])
     assert record.kind == "composition" and record.params.seed == 12 and record.latent is not None
     # The composition file alone composes the same latent again.
-    again = c.reproduce(pipeline, record)
+    again = reproduce(pipeline, record)
     assert isinstance(again, c.CompositionResult)
-    assert close_latents(c.stored(again.stage_c), c.record_latent(record))
+    assert close_latents(c.stored(again.stage_c), record_latent(record))
 
     # Decode it: the image equals the full recipe with the recorded parameters.
-    (image,) = run(pipeline, Job(None, out, kind=DECODE, sources=(compositions[1],)))
+    (image,) = run(pipeline, Job(None, out, kind=JobKind.DECODE, sources=(compositions[1],)))
     decoded = read_record(image)
     assert decoded.kind == "image"
     assert decoded.params.seed == 12 and decoded.params.decoder_seed == 12
@@ -125,16 +127,20 @@ def test_vary_detail_more_steps_and_vary_composition(pipeline, tmp_path: Path) -
     out = tmp_path / "out"
     (image,) = run(pipeline, Job(SMALL, out))
     original = read_record(image)
-    (varied,) = run(pipeline, Job(None, out, kind=DECODE, sources=(image,), changes=(("decoder_seed", 5),)))
+    (varied,) = run(
+        pipeline, Job(None, out, kind=JobKind.DECODE, sources=(image,), changes=(("decoder_seed", 5),))
+    )
     v = read_record(varied)
     assert v.params == original.params.replace(decoder_seed=5) and v.latent == original.latent
-    (more,) = run(pipeline, Job(None, out, kind=DECODE, sources=(image,), changes=(("decoder_steps", 4),)))
+    (more,) = run(
+        pipeline, Job(None, out, kind=JobKind.DECODE, sources=(image,), changes=(("decoder_steps", 4),))
+    )
     m = read_record(more)
     assert m.params.decoder_steps == 4 and m.params.decoder_seed == SMALL.seed
     assert np.array_equal(pixels_of(more), np.asarray(pipeline.generate(m.params).images[0]))
     # Vary composition: a new prior seed, a whole new image.
     changes = (("seed", 77), ("decoder_seed", None))
-    (new,) = run(pipeline, Job(None, out, kind=GENERATE, sources=(image,), changes=changes))
+    (new,) = run(pipeline, Job(None, out, kind=JobKind.GENERATE, sources=(image,), changes=changes))
     n = read_record(new)
     assert n.params == original.params.replace(seed=77)
     assert n.latent != original.latent
@@ -142,55 +148,57 @@ def test_vary_detail_more_steps_and_vary_composition(pipeline, tmp_path: Path) -
 
 def test_blend_job_records_both_parents_and_reproduces(pipeline, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    first, second = run(pipeline, Job(SMALL.replace(images=2), out, kind=COMPOSE))
-    (blended,) = run(pipeline, Job(None, out, kind=BLEND, sources=(first, second), weight=0.25))
+    first, second = run(pipeline, Job(SMALL.replace(images=2), out, kind=JobKind.COMPOSE))
+    (blended,) = run(pipeline, Job(None, out, kind=JobKind.BLEND, sources=(first, second), weight=0.25))
     record = read_record(blended)
     assert record.blend is not None
     assert record.blend.weight == 0.25 and record.blend.other.seed == 12
     assert record.params.seed == 11 and record.params.decoder_seed == 11
-    a, b = c.record_latent(read_record(first)), c.record_latent(read_record(second))
+    a, b = record_latent(read_record(first)), record_latent(read_record(second))
     expected = (a + 0.25 * (b - a)).half().float()  # a quarter of the way from the first to the second
-    assert torch.equal(c.record_latent(record), expected)
+    assert torch.equal(record_latent(record), expected)
     # From the record alone (both compositions composed again, mixed, decoded): the same pixels.
-    again = c.reproduce(pipeline, record)
+    again = reproduce(pipeline, record)
     assert isinstance(again, c.GenerationResult)
     assert close_images(pixels_of(blended), again.images[0])
     # Vary detail of a blend keeps the blend.
-    (varied,) = run(pipeline, Job(None, out, kind=DECODE, sources=(blended,), changes=(("decoder_seed", 3),)))
+    (varied,) = run(
+        pipeline, Job(None, out, kind=JobKind.DECODE, sources=(blended,), changes=(("decoder_seed", 3),))
+    )
     assert read_record(varied).blend == record.blend
     # A blend of a blend is refused with a way forward.
     with pytest.raises(InvalidParams, match="already a blend"):
-        run(pipeline, Job(None, out, kind=BLEND, sources=(blended, first)))
+        run(pipeline, Job(None, out, kind=JobKind.BLEND, sources=(blended, first)))
 
 
 def test_blending_different_sizes_is_refused(pipeline, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    (a,) = run(pipeline, Job(SMALL, out, kind=COMPOSE))
-    (b,) = run(pipeline, Job(SMALL.replace(width=384), out, kind=COMPOSE))
+    (a,) = run(pipeline, Job(SMALL, out, kind=JobKind.COMPOSE))
+    (b,) = run(pipeline, Job(SMALL.replace(width=384), out, kind=JobKind.COMPOSE))
     with pytest.raises(InvalidParams, match=r"same size|different sizes"):
-        run(pipeline, Job(None, out, kind=BLEND, sources=(a, b)))
+        run(pipeline, Job(None, out, kind=JobKind.BLEND, sources=(a, b)))
 
 
 def test_decoding_a_file_without_our_record_is_a_clear_error(pipeline, tmp_path: Path) -> None:
     foreign = tmp_path / "foreign.png"
     Image.new("RGB", (64, 64), "red").save(foreign)
     with pytest.raises(WuerstchenError) as info:
-        run(pipeline, Job(None, tmp_path, kind=DECODE, sources=(foreign,)))
+        run(pipeline, Job(None, tmp_path, kind=JobKind.DECODE, sources=(foreign,)))
     assert "no" in str(info.value).lower() and "parameters" in str(info.value).lower()
 
 
 def test_an_image_without_a_latent_cannot_be_decoded_again(pipeline, tmp_path: Path) -> None:
-    record = pipeline.image_record(SMALL, c.compose(pipeline, SMALL).stage_c[0])
+    record = image_record(pipeline, SMALL, c.compose(pipeline, SMALL).stage_c[0])
     bare = write_image(Image.new("RGB", (256, 256)), record.__class__(record.params), tmp_path)
     with pytest.raises(InvalidParams, match="latent"):
-        run(pipeline, Job(None, tmp_path, kind=DECODE, sources=(bare,)))
+        run(pipeline, Job(None, tmp_path, kind=JobKind.DECODE, sources=(bare,)))
 
 
 def test_job_kinds_check_their_sources(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
-        Job(None, tmp_path, kind=DECODE)
+        Job(None, tmp_path, kind=JobKind.DECODE)
     with pytest.raises(ValueError):
-        Job(None, tmp_path, kind=BLEND, sources=(tmp_path / "a.png",))
+        Job(None, tmp_path, kind=JobKind.BLEND, sources=(tmp_path / "a.png",))
     with pytest.raises(ValueError):
         Job(SMALL, tmp_path, kind="paint")
 
@@ -238,8 +246,8 @@ def test_history_knows_compositions(pipeline, tmp_path: Path) -> None:
     from wuerstchen_desktop.core.library.history import History
 
     out = tmp_path / "out"
-    (composition,) = run(pipeline, Job(SMALL, out, kind=COMPOSE))
-    (image,) = run(pipeline, Job(None, out, kind=DECODE, sources=(composition,)))
+    (composition,) = run(pipeline, Job(SMALL, out, kind=JobKind.COMPOSE))
+    (image,) = run(pipeline, Job(None, out, kind=JobKind.DECODE, sources=(composition,)))
     with History(out, tmp_path / "index.sqlite3") as history:
         kinds = {item.path: item.kind for item in history.items()}
         assert kinds == {composition: "composition", image: "image"}
@@ -265,7 +273,7 @@ def test_an_index_from_the_previous_schema_is_rebuilt(pipeline, tmp_path: Path) 
     from wuerstchen_desktop.core.library.history import History
 
     out, index = tmp_path / "out", tmp_path / "index.sqlite3"
-    (composition,) = run(pipeline, Job(SMALL, out, kind=COMPOSE))
+    (composition,) = run(pipeline, Job(SMALL, out, kind=JobKind.COMPOSE))
     con = sqlite3.connect(index)
     con.executescript(V1_SCHEMA)  # an index as the previous version left it: every column but kind
     con.execute("PRAGMA user_version=1")
@@ -281,28 +289,28 @@ def test_a_decode_records_the_prior_that_composed_it(pipeline, repo_copy, tmp_pa
 
     other = Pipeline(prior_source(str(repo_copy("wuerstchen-prior"))), pipeline.decoder_source)
     out = tmp_path / "out"
-    (composition,) = run(pipeline, Job(SMALL, out, kind=COMPOSE))
-    (image,) = run(other, Job(None, out, kind=DECODE, sources=(composition,)))
+    (composition,) = run(pipeline, Job(SMALL, out, kind=JobKind.COMPOSE))
+    (image,) = run(other, Job(None, out, kind=JobKind.DECODE, sources=(composition,)))
     assert read_record(image).prior_model == pipeline.prior_source.ref != other.prior_source.ref
     # Compositions of two different priors do not blend.
-    (foreign,) = run(other, Job(SMALL.replace(seed=5), out, kind=COMPOSE))
+    (foreign,) = run(other, Job(SMALL.replace(seed=5), out, kind=JobKind.COMPOSE))
     with pytest.raises(InvalidParams, match="different priors"):
-        run(pipeline, Job(None, out, kind=BLEND, sources=(composition, foreign)))
+        run(pipeline, Job(None, out, kind=JobKind.BLEND, sources=(composition, foreign)))
 
 
 def test_a_stored_latent_of_the_wrong_shape_is_refused(pipeline, tmp_path: Path) -> None:
-    record = pipeline.image_record(SMALL, torch.zeros(1, 16, 40, 40), kind="composition")
+    record = image_record(pipeline, SMALL, torch.zeros(1, 16, 40, 40), kind="composition")
     damaged = write_image(Image.new("RGB", (48, 48)), record, tmp_path)
     with pytest.raises(InvalidParams, match="damaged"):
-        run(pipeline, Job(None, tmp_path, kind=DECODE, sources=(damaged,)))
+        run(pipeline, Job(None, tmp_path, kind=JobKind.DECODE, sources=(damaged,)))
 
 
 def test_a_full_disk_mid_job_keeps_what_was_saved(pipeline, tmp_path: Path, monkeypatch) -> None:
-    from wuerstchen_desktop.worker.tasks import PartlySaved
+    from wuerstchen_desktop.core.jobs.runner import PartlySaved
 
     full_disk_after(monkeypatch, saved=1)
     with pytest.raises(PartlySaved) as info:
-        run(pipeline, Job(SMALL.replace(images=3), tmp_path, kind=COMPOSE))
+        run(pipeline, Job(SMALL.replace(images=3), tmp_path, kind=JobKind.COMPOSE))
     (kept,) = info.value.paths
     assert kept.is_file() and read_record(kept).params.seed == SMALL.seed
     assert str(info.value).startswith("Only 1 of 3 files were saved. The disk is full")

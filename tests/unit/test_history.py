@@ -59,8 +59,8 @@ def test_wal_mode(history: History, tmp_path: Path) -> None:
 
 
 def test_latent_decodes_again(history: History, out: Path) -> None:
-    from wuerstchen_desktop.core.engine.compose import record_latent
     from wuerstchen_desktop.core.imagefile.imagefile import read_record
+    from wuerstchen_desktop.core.jobs.records import record_latent
 
     item = history.add(save(out, "x", seed=7))
     latent = record_latent(read_record(item.path))

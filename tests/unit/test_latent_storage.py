@@ -10,9 +10,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from wuerstchen_desktop.core.engine.compose import record_latent, stored
+from wuerstchen_desktop.core.engine.outputs import stored
 from wuerstchen_desktop.core.imagefile.imagefile import make_record, read_record, write_image
 from wuerstchen_desktop.core.imagefile.metadata import decode_latent, encode_latent, record_to_json
+from wuerstchen_desktop.core.jobs.records import record_latent
 from wuerstchen_desktop.core.params import GenerationParams
 
 PARAMS = GenerationParams("a red kite", width=256, height=256, seed=3)

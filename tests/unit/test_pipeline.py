@@ -77,9 +77,10 @@ def test_vary_detail_is_reproduced_from_the_file_alone(pipeline, tmp_path) -> No
     from wuerstchen_desktop.core.engine.progress import Run
     from wuerstchen_desktop.core.imagefile.imagefile import read_record, write_image
     from wuerstchen_desktop.core.imagefile.metadata import decode_latent
+    from wuerstchen_desktop.core.jobs.records import image_record
 
     first = pipeline.generate(SMALL)
-    path = write_image(first.images[0], pipeline.image_record(first.params[0], first.stage_c[0]), tmp_path)
+    path = write_image(first.images[0], image_record(pipeline, first.params[0], first.stage_c[0]), tmp_path)
     record = read_record(path)
     varied_params = record.params.replace(decoder_seed=1234)
     latent = torch.as_tensor(decode_latent(record.latent), dtype=torch.float32)

@@ -60,9 +60,10 @@ def test_the_command_line_takes_argument_bytes_that_are_not_utf8(
 
 def test_a_record_holding_a_lone_surrogate_is_reproduced(pipeline, tmp_path: Path, capsys) -> None:
     from wuerstchen_desktop.cli import main
+    from wuerstchen_desktop.core.jobs.records import image_record
 
     params = GenerationParams("caf\ufffd", width=256, height=256, seed=5, prior_steps=2, decoder_steps=1)
-    record = pipeline.image_record(params, None)
+    record = image_record(pipeline, params, None)
     # The file says "\udcff" where a well-made one says "\ufffd": lone surrogates survive JSON escapes.
     text = record_to_json(record).replace("caf\\ufffd", "caf\\udcff")
     assert "\\udcff" in text

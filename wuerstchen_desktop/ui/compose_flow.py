@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QInputDialog, QMenu, QTabWidget, QWidget
 
+from wuerstchen_desktop.core.jobs.job import Job, JobError, JobKind, JobResult, Preview
 from wuerstchen_desktop.core.library.history import Item
 from wuerstchen_desktop.core.params import MAX_DECODER_STEPS, GenerationParams
 from wuerstchen_desktop.core.settings import Settings
@@ -25,7 +26,6 @@ from wuerstchen_desktop.ui.preview_sheet import preview_caption, preview_sheet
 from wuerstchen_desktop.ui.prompt_panel import PromptPanel
 from wuerstchen_desktop.worker.generation import GenerationService
 from wuerstchen_desktop.worker.history import HistoryService
-from wuerstchen_desktop.worker.jobs import BLEND, COMPOSE, DECODE, GENERATE, Job, JobError, JobResult, Preview
 
 PREVIEW_CELL = 512  # logical pixels per image of a live preview in the image view
 
@@ -70,7 +70,7 @@ class ComposeFlow(QObject):
         history.worker.added.connect(self._indexed)
 
     # -- jobs ---------------------------------------------------------------------------------------
-    def job(self, params: Any, kind: str, sources: tuple[Path, ...] = (), **extra: Any) -> Job:
+    def job(self, params: Any, kind: JobKind, sources: tuple[Path, ...] = (), **extra: Any) -> Job:
         """A job of ``kind`` writing where and how the settings say."""
         s = self.settings()
         return Job(params, s.output_dir, s.image_format, s.name_pattern, kind=kind, sources=sources, **extra)
@@ -82,7 +82,7 @@ class ComposeFlow(QObject):
             return
         if again:
             params = params.replace(seed=new_seed())
-        self._start_batch(self.job(params, COMPOSE), params)
+        self._start_batch(self.job(params, JobKind.COMPOSE), params)
 
     def _start_batch(self, job: Job, params: GenerationParams) -> None:
         """Submit a compose job whose compositions the sheet shows, from waiting tiles to saved files."""
@@ -95,31 +95,31 @@ class ComposeFlow(QObject):
     def decode(self, items: list[Any]) -> None:
         """Decode each picked composition (or image) with its own seed as the decoder seed."""
         for item in items:
-            self.from_sheet.add(self.service.submit(self.job(None, DECODE, (item.path,))))
+            self.from_sheet.add(self.service.submit(self.job(None, JobKind.DECODE, (item.path,))))
         if items:
             self.message(self.tr("Decoding {0} composition(s)…").format(len(items)))
 
     def blend(self, first: Any, second: Any, weight: float) -> None:
-        job = self.job(None, BLEND, (first.path, second.path), weight=float(weight))
+        job = self.job(None, JobKind.BLEND, (first.path, second.path), weight=float(weight))
         self.from_sheet.add(self.service.submit(job))
         self.message(self.tr("Decoding a blend of seeds {0} and {1}…").format(first.seed, second.seed))
 
     def vary_detail(self, item: Any) -> None:
         """The same composition decoded with a new decoder seed: no Stage C."""
         changes = (("decoder_seed", new_seed()),)
-        self.service.submit(self.job(None, DECODE, (item.path,), changes=changes))
+        self.service.submit(self.job(None, JobKind.DECODE, (item.path,), changes=changes))
 
     def vary_composition(self, item: Any) -> None:
         """A new prior seed, everything else as the item: a new composition (or a new image)."""
         seed = new_seed()
         changes = (("seed", seed), ("decoder_seed", None))
         if getattr(item, "kind", "image") != "composition":
-            self.service.submit(self.job(None, GENERATE, (item.path,), changes=changes))
+            self.service.submit(self.job(None, JobKind.GENERATE, (item.path,), changes=changes))
             self.center.setCurrentWidget(self.view)
             return
         # A new composition: a batch of one on the contact sheet.
         shown = GenerationParams(item.prompt, width=item.width or 1024, height=item.height or 1024, seed=seed)
-        self._start_batch(self.job(None, COMPOSE, (item.path,), changes=changes), shown)
+        self._start_batch(self.job(None, JobKind.COMPOSE, (item.path,), changes=changes), shown)
 
     def decode_with_steps(self, item: Any, steps: int | None = None) -> None:
         """Decode the item's composition again with more decoder steps (asked for when not given)."""
@@ -135,7 +135,7 @@ class ComposeFlow(QObject):
             )
             if not ok:
                 return
-        self.service.submit(self.job(None, DECODE, (item.path,), changes=(("decoder_steps", steps),)))
+        self.service.submit(self.job(None, JobKind.DECODE, (item.path,), changes=(("decoder_steps", steps),)))
 
     def add_to_sheet(self, item: Any) -> None:
         """Put a composition from the history on the contact sheet (to decode or blend it)."""
@@ -189,7 +189,7 @@ class ComposeFlow(QObject):
         shows them), "show" (the image, in the Image tab) or "behind" (the image goes to the Image tab, but
         the contact sheet stays in front while more of its decodes are running)."""
         self._latest = None
-        if result.kind == COMPOSE:
+        if result.kind is JobKind.COMPOSE:
             if result.job_id == self.compose_job and self.compose_params is not None:
                 self._fill(result.paths, self.compose_params)
             return "sheet"

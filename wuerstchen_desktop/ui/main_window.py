@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from wuerstchen_desktop.core.engine.sysinfo import memory_in_use
+from wuerstchen_desktop.core.jobs.job import EngineConfig, JobError, JobKind, JobResult
 from wuerstchen_desktop.core.settings import Settings
 from wuerstchen_desktop.ui.compose_flow import ComposeFlow
 from wuerstchen_desktop.ui.first_run import FirstRunDialog
@@ -42,7 +43,6 @@ from wuerstchen_desktop.ui.theme import apply_theme
 from wuerstchen_desktop.worker.downloads import DownloadService
 from wuerstchen_desktop.worker.generation import GenerationService
 from wuerstchen_desktop.worker.history import HistoryService
-from wuerstchen_desktop.worker.jobs import GENERATE, EngineConfig, JobError, JobResult
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +245,7 @@ class MainWindow(QMainWindow):
         params = self.panel.job_params()
         if params is None:
             return
-        self.service.submit(self.flow.job(params, GENERATE))
+        self.service.submit(self.flow.job(params, JobKind.GENERATE))
         self.center.setCurrentWidget(self.view)  # where its live previews and its image appear
 
     def _open_history(self) -> None:

@@ -1,14 +1,13 @@
-"""Live Stage C previews laid out for the window: the images of a ``worker.jobs.Preview``, a near-square
+"""Live Stage C previews laid out for the window: the images of a ``Preview``, a near-square
 sheet of them for the big image view, and the caption that says what they are.
 
-A preview is ``worker.jobs.Preview``: ``job_id, step, total, width, height, images`` (one RGB888 buffer of
+A ``Preview`` holds ``job_id, step, total, width, height, images`` (one RGB888 buffer of
 ``width * height * 3`` bytes per image), ``seeds`` and ``approximate`` (no previewer network: layout only).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from PySide6.QtCore import QRect, QSize, Qt
 from PySide6.QtGui import (
@@ -21,7 +20,8 @@ from PySide6.QtWidgets import (
     QApplication,
 )
 
-Preview = Any  # worker.jobs.Preview, kept structural so this module does not import the worker
+from wuerstchen_desktop.core.jobs.job import Preview
+
 MAX_TILE = 320  # logical pixels, the longer side of a tile's image
 MIN_TILE = 96
 GAP = 8

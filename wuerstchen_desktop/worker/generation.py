@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from wuerstchen_desktop.core.errors import Cancelled, OfflineError, WuerstchenError
-from wuerstchen_desktop.worker.jobs import EngineConfig, Job, JobError, JobResult, Preview
+from wuerstchen_desktop.core.jobs.job import EngineConfig, Job, JobError, JobResult, Preview
 
 if TYPE_CHECKING:
     from wuerstchen_desktop.core.engine.pipeline import Pipeline
@@ -121,7 +121,7 @@ class GenerationWorker(QObject):
             if job.cancel.is_set():
                 raise Cancelled()
             pipe = self._ensure_pipeline()
-            from wuerstchen_desktop.worker.tasks import execute
+            from wuerstchen_desktop.core.jobs.runner import execute
 
             on_step = self._progress_reporter(pipe, job)
             paths, warnings = execute(pipe, job, on_step, job.cancel.is_set)

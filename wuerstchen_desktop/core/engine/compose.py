@@ -1,11 +1,10 @@
-"""Compose first, decode later: Stage C alone, decoding stored compositions, blends, reproduction.
+"""Compose first, decode later: Stage C alone, decoding stored compositions, blends.
 
 Würstchen settles an image's composition in its small Stage C latent before it spends most of its time
 decoding. ``compose`` runs Stage C only and returns each composition with a preview; ``decode`` turns
 stored compositions into images; ``blend_latents`` mixes two of them. Every decode starts from the
 latent as files store it (``stored``) with its own generator seeded ``decoder_seed``, so an image decoded
-from a composition file is the very image ``Pipeline.generate`` makes from the same parameters, and
-``reproduce`` makes any of our files again from its record alone.
+from a composition file is the very image ``Pipeline.generate`` makes from the same parameters.
 """
 
 from __future__ import annotations
@@ -20,16 +19,7 @@ from wuerstchen_desktop.core.engine.outputs import CompositionResult, Generation
 from wuerstchen_desktop.core.engine.pipeline import Pipeline
 from wuerstchen_desktop.core.engine.progress import CancelCheck, Run, StepCallback
 from wuerstchen_desktop.core.errors import InvalidParams
-from wuerstchen_desktop.core.imagefile.metadata import ImageRecord, decode_latent
 from wuerstchen_desktop.core.params import GenerationParams, as_batch, per_image
-
-# What reproduce says when its result is not identical to the file's. Batched matrix products round
-# differently from single ones, and a record does not know the batch its image was made in.
-BATCH_NOTE = (
-    "Made in a batch of several, an image or composition can differ from one made alone by a level at a "
-    "few pixels (batched arithmetic rounds differently); made alone on the same device and precision, it "
-    "is identical."
-)
 
 
 def compose(
@@ -91,48 +81,3 @@ def decode(
 
     pixels = pipe.run(steps, warnings)
     return GenerationResult(to_pil(pixels), pixels, latents, images, warnings)
-
-
-def record_latent(record: ImageRecord) -> torch.Tensor:
-    """The Stage C latent a record stores, ``(1, 16, h, w)`` float32."""
-    if record.latent is None:
-        raise InvalidParams(
-            "This image does not carry its Stage C latent.", "Generate it again from its parameters."
-        )
-    return torch.from_numpy(decode_latent(record.latent).copy()).float()
-
-
-def checked_latent(pipe: Pipeline, record: ImageRecord) -> torch.Tensor:
-    """A record's stored composition, refused unless it has the shape its recorded size gives."""
-    latent = record_latent(record)
-    p = record.params
-    expected = (1, 16, *pipe.stage_c_size(p.width, p.height))
-    if tuple(latent.shape) != expected:
-        raise InvalidParams(
-            f"The composition stored in this file has the shape {tuple(latent.shape)}, not the {expected} "
-            f"its recorded size of {p.width}x{p.height} gives: the file is damaged.",
-            "Generate it again from its parameters.",
-        )
-    return latent
-
-
-def reproduce(
-    pipe: Pipeline,
-    record: ImageRecord,
-    on_step: StepCallback | None = None,
-    cancel: CancelCheck | None = None,
-) -> GenerationResult | CompositionResult:
-    """Make a file's image (or composition) again from its record's parameters alone, without its
-    stored latent: a composition runs Stage C; a blend composes both parents, mixes and decodes.
-    A stored latent that does not match the record is refused first: the result is compared with it."""
-    if record.latent is not None:
-        checked_latent(pipe, record)
-    p = record.params
-    if record.kind == "composition":
-        return compose(pipe, p, on_step, cancel)
-    if record.blend is None:
-        return pipe.generate(p, on_step, cancel)
-    first = compose(pipe, p.replace(decoder_seed=None), on_step, cancel)
-    second = compose(pipe, record.blend.other, on_step, cancel)
-    latent = blend_latents(first.stage_c, second.stage_c, record.blend.weight)
-    return decode(pipe, latent, [decoding_params(p)], on_step, cancel)

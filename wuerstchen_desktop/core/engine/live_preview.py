@@ -314,7 +314,7 @@ def preview_pixels(latents: torch.Tensor, previewer: Previewer | None = None) ->
 
 def render_previews(images: torch.Tensor) -> list[bytes]:
     """``(B, 3, H, W)`` in [0, 1] to one RGB888 buffer per image (``H * W * 3`` bytes, rows top to bottom),
-    rounded as ``results.to_pil`` rounds the finished images."""
+    rounded as ``outputs.to_pil`` rounds the finished images."""
     from wuerstchen_desktop.core.engine.outputs import to_uint8
 
     if images.dim() != 4 or images.shape[1] != 3:

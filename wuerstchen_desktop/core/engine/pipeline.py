@@ -17,15 +17,12 @@ from wuerstchen_desktop.core.engine.noise import image_generators
 from wuerstchen_desktop.core.engine.outputs import GenerationResult, to_pil
 from wuerstchen_desktop.core.engine.progress import CancelCheck, Run, StepCallback
 from wuerstchen_desktop.core.engine.stage_models import StageModels
-from wuerstchen_desktop.core.imagefile.imagefile import make_record
-from wuerstchen_desktop.core.imagefile.metadata import Blend, ImageRecord
 from wuerstchen_desktop.core.models import Previewer
 from wuerstchen_desktop.core.params import (
     GenerationParams,
     as_batch,
     per_image,
     replaced_text_notes,
-    stage_c_size,
 )
 
 __all__ = ["GenerationResult", "Pipeline", "to_pil"]
@@ -65,33 +62,6 @@ class Pipeline(StageModels):
         texts = [t for job in jobs for t in (job.prompt, job.negative_prompt)]
         found = self.prior_text.truncations(texts) + self.decoder_text.truncations(texts)
         return list(dict.fromkeys([*replaced_text_notes(jobs), *(t.message() for t in found)]))
-
-    def image_record(
-        self,
-        params: GenerationParams,
-        stage_c: torch.Tensor,
-        *,
-        kind: str = "image",
-        blend: Blend | None = None,
-    ) -> ImageRecord:
-        """What an image file records of how it was made: the job, the exact weights, its Stage C latent
-        (and for a blend, the second composition)."""
-        sha = self.prior_source.weights_sha256()
-        return make_record(
-            params,
-            stage_c,
-            prior_model=self.prior_source.ref,
-            decoder_model=self.decoder_source.ref,
-            prior_revision=self.prior_source.commit,
-            decoder_revision=self.decoder_source.commit,
-            model_hash=sha[:10] if sha else None,
-            kind=kind,
-            blend=blend,
-        )
-
-    def stage_c_size(self, width: int, height: int) -> tuple[int, int]:
-        """(height, width) of this prior's Stage C latent for an image of this size."""
-        return stage_c_size(width, height, self.prior_source.resolution_multiple)
 
     # -- previews ---------------------------------------------------------------------------------
     @property

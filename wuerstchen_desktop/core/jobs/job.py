@@ -1,10 +1,11 @@
-"""What the window asks the worker to do, and what the worker reports back (plain data, no torch)."""
+"""What is asked of the job runner, and what it reports back (plain data, no torch, no Qt)."""
 
 from __future__ import annotations
 
 import itertools
 import threading
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -36,25 +37,31 @@ class EngineConfig:
         return cls(s.prior, s.decoder, s.device, s.dtype, s.offline, s.memory, s.compile)
 
 
-GENERATE = "generate"  # the whole recipe; with a source: that file's parameters, with ``changes``
-COMPOSE = "compose"  # Stage C only: each composition saved with its preview under compositions/
-DECODE = "decode"  # decode the composition stored in ``sources[0]`` with ``changes`` (vary detail, …)
-BLEND = "blend"  # mix the compositions of ``sources[0]`` and ``sources[1]`` by ``weight``, then decode
-KINDS = (GENERATE, COMPOSE, DECODE, BLEND)
+class JobKind(str, Enum):
+    """What a job does. The values are the names logs and messages use."""
+
+    GENERATE = "generate"  # the whole recipe; with a source: that file's parameters, with ``changes``
+    COMPOSE = "compose"  # Stage C only: each composition saved with its preview under compositions/
+    DECODE = "decode"  # decode the composition stored in ``sources[0]`` with ``changes`` (vary detail, …)
+    BLEND = "blend"  # mix the compositions of ``sources[0]`` and ``sources[1]`` by ``weight``, then decode
+    REPRODUCE = "reproduce"  # make ``sources[0]`` again from its record alone, saved like the original
+
+
 COMPOSITIONS_FOLDER = "compositions"
+_SOURCES = {JobKind.DECODE: 1, JobKind.BLEND: 2, JobKind.REPRODUCE: 1}  # kinds that need source files
 
 
 @dataclass(frozen=True)
 class Job:
-    """One request to the worker. ``params`` is what the window asked for; a job with ``sources`` takes
-    the parameters from those files instead (read on the worker thread) and applies ``changes``."""
+    """One request to the runner. ``params`` is what the user asked for; a job with ``sources`` takes
+    the parameters from those files instead (read on the runner's thread) and applies ``changes``."""
 
     params: GenerationParams | None
     out_dir: Path
     image_format: str = "png"
     name_pattern: str = "{date}/{time}-{seed}-{slug}"
     id: int = field(default_factory=next_job_id)
-    kind: str = GENERATE
+    kind: JobKind = JobKind.GENERATE
     sources: tuple[Path, ...] = ()
     changes: tuple[tuple[str, Any], ...] = ()  # field name, new value
     weight: float = 0.5  # a blend's share of the second composition
@@ -62,11 +69,11 @@ class Job:
     cancel: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
+        if not isinstance(self.kind, JobKind):
             raise ValueError(f"unknown job kind {self.kind!r}")
-        wanted = {DECODE: 1, BLEND: 2}.get(self.kind)
+        wanted = _SOURCES.get(self.kind)
         if wanted is not None and len(self.sources) != wanted:
-            raise ValueError(f"a {self.kind} job needs {wanted} source file(s)")
+            raise ValueError(f"a {self.kind.value} job needs {wanted} source file(s)")
         if self.params is None and not self.sources:
             raise ValueError("a job needs parameters or a source file")
 
@@ -91,7 +98,7 @@ class JobResult:
     paths: tuple[Path, ...]
     seconds: float
     warnings: tuple[str, ...] = ()
-    kind: str = GENERATE
+    kind: JobKind = JobKind.GENERATE
 
 
 @dataclass(frozen=True)
