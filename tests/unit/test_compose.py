@@ -198,9 +198,9 @@ def test_job_kinds_check_their_sources(tmp_path: Path) -> None:
 def test_records_of_compositions_and_blends_round_trip() -> None:
     import json
 
+    from wuerstchen_desktop.core.errors import ImageReadError
     from wuerstchen_desktop.core.imagefile.metadata import (
         Blend,
-        ImageReadError,
         ImageRecord,
         format_parameters,
         record_from_json,

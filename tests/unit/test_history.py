@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from wuerstchen_desktop.core.errors import HistoryError
 from wuerstchen_desktop.core.imagefile.imagefile import write_image
 from wuerstchen_desktop.core.imagefile.metadata import ImageRecord, encode_latent
-from wuerstchen_desktop.core.library.history import History, HistoryError, default_index_path
+from wuerstchen_desktop.core.library.history import History, default_index_path
 from wuerstchen_desktop.core.params import GenerationParams
 
 T0 = 1_700_000_000.0

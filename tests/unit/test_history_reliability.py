@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from wuerstchen_desktop.core import atomicfile
-from wuerstchen_desktop.core.imagefile.imagefile import SaveError, read_parameters
-from wuerstchen_desktop.core.library.history import History, HistoryError
+from wuerstchen_desktop.core.errors import HistoryError, SaveError
+from wuerstchen_desktop.core.imagefile.imagefile import read_parameters
+from wuerstchen_desktop.core.library.history import History
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and fsync hooks are POSIX")
 

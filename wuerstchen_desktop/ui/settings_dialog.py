@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wuerstchen_desktop.core.library.outputdir import OutputFolderError, check_output_dir
+from wuerstchen_desktop.core.errors import OutputFolderError
+from wuerstchen_desktop.core.library.outputdir import check_output_dir
 from wuerstchen_desktop.core.settings import CHOICES, Settings
 
 

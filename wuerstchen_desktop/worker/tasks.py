@@ -15,8 +15,8 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wuerstchen_desktop.core.errors import InvalidParams
-from wuerstchen_desktop.core.imagefile.imagefile import SaveError, check_fits, read_record, write_image
+from wuerstchen_desktop.core.errors import InvalidParams, SaveError
+from wuerstchen_desktop.core.imagefile.imagefile import check_fits, read_record, write_image
 from wuerstchen_desktop.core.imagefile.metadata import Blend, ImageRecord
 from wuerstchen_desktop.core.library.outputdir import check_output_dir
 from wuerstchen_desktop.core.params import GenerationParams

@@ -21,7 +21,6 @@ from wuerstchen_desktop.core.engine.devices import dtype_name
 from wuerstchen_desktop.core.engine.loading import load_stage
 from wuerstchen_desktop.core.engine.residency import (
     MODES,
-    OutOfMemory,
     Slot,
     checkpoint_params,
     free_device_memory,
@@ -40,7 +39,7 @@ from wuerstchen_desktop.core.engine.results import (
 from wuerstchen_desktop.core.engine.sampling import denoise
 from wuerstchen_desktop.core.engine.schedule import WuerstchenSampler, prior_timesteps, uniform_timesteps
 from wuerstchen_desktop.core.engine.text import TextEncoder
-from wuerstchen_desktop.core.errors import Cancelled, InvalidParams
+from wuerstchen_desktop.core.errors import Cancelled, InvalidParams, OutOfMemory
 from wuerstchen_desktop.core.imagefile.imagefile import make_record
 from wuerstchen_desktop.core.imagefile.metadata import Blend, ImageRecord
 from wuerstchen_desktop.core.models import (

@@ -16,7 +16,6 @@ import torch
 from torch import nn
 
 from wuerstchen_desktop.core.engine.loading import count_params, weight_files
-from wuerstchen_desktop.core.errors import WuerstchenError
 
 if TYPE_CHECKING:
     from wuerstchen_desktop.core.engine.checkpoints import DecoderSource, PriorSource
@@ -26,10 +25,6 @@ log = logging.getLogger(__name__)
 MODES = ("high", "balanced", "low")
 M = TypeVar("M", bound=nn.Module)
 CPU = torch.device("cpu")
-
-
-class OutOfMemory(WuerstchenError):
-    """The job did not fit even in the lowest memory mode."""
 
 
 def step_down(mode: str) -> str | None:

@@ -29,6 +29,7 @@ from typing import Any
 
 from PIL import Image
 
+from wuerstchen_desktop.core.errors import HistoryError
 from wuerstchen_desktop.core.imagefile.imagefile import (
     clean_orphans,
     fsync_dir,
@@ -40,7 +41,6 @@ from wuerstchen_desktop.core.imagefile.metadata import ImageParameters
 from wuerstchen_desktop.core.library.index import connect, discard, is_damage, transaction
 from wuerstchen_desktop.core.library.scan import (
     FAVOURITES,
-    HistoryError,
     file_row,
     read_favourites,
     scan,
@@ -57,7 +57,7 @@ from wuerstchen_desktop.core.library.trash import (
     write_entry,
 )
 
-__all__ = ["FAVOURITES", "TRASH", "History", "HistoryError", "Item", "SyncReport", "TrashEntry"]
+__all__ = ["FAVOURITES", "TRASH", "History", "Item", "SyncReport", "TrashEntry"]
 
 log = logging.getLogger(__name__)
 
