@@ -16,6 +16,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
 from wuerstchen_desktop import __version__
+from wuerstchen_desktop.core.choices import DEVICES, DTYPES
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
 from wuerstchen_desktop.runtime import APP_NAME, app_icon, ensure_std_streams
 
@@ -31,8 +32,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--prior", default=None, metavar="REPO_OR_DIR", help=f"default {DEFAULT_PRIOR_REPO}")
     p.add_argument("--decoder", default=None, metavar="REPO_OR_DIR", help=f"default {DEFAULT_DECODER_REPO}")
     p.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder")
-    p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16", "float16"])
+    p.add_argument("--device", default=None, choices=DEVICES)
+    p.add_argument("--dtype", default=None, choices=DTYPES)
     p.add_argument("--offline", action="store_true", default=None)
     p.add_argument("--verbose", action="store_true")
     p.add_argument(

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from wuerstchen_desktop import __version__
 from wuerstchen_desktop.cli_output import DownloadBar, Progress, console_json, make_console_safe, say
+from wuerstchen_desktop.core.choices import DEVICES, DTYPES, MEMORY_HELP, MEMORY_MODES
 from wuerstchen_desktop.core.errors import Cancelled, WuerstchenError
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
 
@@ -90,13 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
+    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--dtype", default="auto", choices=DTYPES)
     p.add_argument(
         "--memory",
         default="auto",
-        choices=["auto", "high", "balanced", "low"],
-        help="high: every model stays loaded; balanced: idle models wait in RAM; low: one model at a time",
+        choices=MEMORY_MODES,
+        help="; ".join(f"{mode}: {text}" for mode, text in MEMORY_HELP.items()),
     )
     p.add_argument(
         "--out", type=Path, default=None, metavar="DIR", help="output folder (default: Pictures/Wuerstchen)"

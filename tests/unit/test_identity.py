@@ -5,11 +5,15 @@ The source is read with ``ast``, so a second copy anywhere in the package fails 
 
 from __future__ import annotations
 
+import argparse
 import ast
 import importlib
 import inspect
 
+import pytest
+
 from tests.unit.import_graph import module_files
+from wuerstchen_desktop.core import choices
 from wuerstchen_desktop.core.errors import WuerstchenError
 
 MODULES = module_files()
@@ -19,6 +23,54 @@ def trees(skip: str) -> list[tuple[str, ast.AST]]:
     return [
         (name, ast.parse(path.read_text(encoding="utf-8"))) for name, path in MODULES.items() if name != skip
     ]
+
+
+# -- the table of choices --------------------------------------------------------------------------
+def _string_sequences(tree: ast.AST) -> list[set[str]]:
+    return [
+        {e.value for e in node.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Tuple, ast.List, ast.Set))
+    ]
+
+
+def test_no_module_spells_the_choices_out_again() -> None:
+    rows = [set(choices.without_auto(row)) for row in choices.ENGINE_CHOICES.values()]
+    copies = [
+        f"{name}: {sorted(seq)}"
+        for name, tree in trees("wuerstchen_desktop.core.choices")
+        for seq in _string_sequences(tree)
+        if any(len(seq & row) >= 2 for row in rows)
+    ]
+    assert copies == []
+
+
+def test_command_lines_offer_exactly_the_table() -> None:
+    from wuerstchen_desktop.app import parse_args
+    from wuerstchen_desktop.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for command in ("generate", "reproduce"):
+        actions = commands.choices[command]._actions
+        offered = {a.dest: tuple(a.choices) for a in actions if a.dest in choices.ENGINE_CHOICES}
+        assert offered == choices.ENGINE_CHOICES
+    for name in ("device", "dtype"):  # the window's options for one session
+        for value in choices.ENGINE_CHOICES[name]:
+            assert getattr(parse_args([f"--{name}", value]), name) == value
+        with pytest.raises(SystemExit):
+            parse_args([f"--{name}", "tpu"])
+
+
+def test_the_engine_takes_every_value_of_the_table() -> None:
+    from wuerstchen_desktop.core.engine.devices import Capabilities, choose
+    from wuerstchen_desktop.core.engine.residency import MODES
+
+    machine = Capabilities(cuda=True, cuda_bf16=True, cuda_free=80 * 2**30, mps=True, ram_available=2**40)
+    for device in choices.DEVICES:
+        for dtype in choices.DTYPES:
+            for memory in choices.MEMORY_MODES:
+                choose(device, dtype, memory, probe=lambda: machine)
+    assert choices.without_auto(choices.MEMORY_MODES) == MODES
 
 
 # -- the errors ------------------------------------------------------------------------------------

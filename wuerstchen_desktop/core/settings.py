@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wuerstchen_desktop.core.choices import ENGINE_CHOICES
 from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.library.naming import DEFAULT_PATTERN, check_pattern
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
@@ -19,9 +20,7 @@ from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_R
 log = logging.getLogger(__name__)
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "device": ("auto", "cpu", "cuda", "mps"),
-    "dtype": ("auto", "float32", "bfloat16", "float16"),
-    "memory": ("auto", "high", "balanced", "low"),
+    **ENGINE_CHOICES,
     "image_format": ("png", "jpeg", "webp"),
     "theme": ("system", "dark", "light"),
 }

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import torch
 from torch import nn
 
+from wuerstchen_desktop.core.choices import MEMORY_MODES, without_auto
 from wuerstchen_desktop.core.engine.loading import count_params, weight_files
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MODES = ("high", "balanced", "low")
+MODES = without_auto(MEMORY_MODES)  # most memory first: ``step_down`` walks right
 M = TypeVar("M", bound=nn.Module)
 CPU = torch.device("cpu")
 
