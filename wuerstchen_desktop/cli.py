@@ -131,17 +131,15 @@ def _engine(prior_ref: str, decoder_ref: str, args: argparse.Namespace) -> tuple
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    import secrets
-
     from wuerstchen_desktop.core.imagefile.imagefile import FLAT_PATTERN, write_image
-    from wuerstchen_desktop.core.params import GenerationParams
+    from wuerstchen_desktop.core.params import GenerationParams, random_seed
 
     params = GenerationParams(
         prompt=args.prompt,
         negative_prompt=args.negative,
         width=args.width,
         height=args.height,
-        seed=secrets.randbelow(2**32) if args.seed is None else args.seed,
+        seed=random_seed() if args.seed is None else args.seed,
         images=args.images,
         prior_steps=args.prior_steps,
         prior_guidance=args.prior_guidance,

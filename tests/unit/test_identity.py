@@ -73,6 +73,32 @@ def test_the_engine_takes_every_value_of_the_table() -> None:
     assert choices.without_auto(choices.MEMORY_MODES) == MODES
 
 
+# -- the random seed -------------------------------------------------------------------------------
+def test_one_place_draws_a_random_seed() -> None:
+    """``secrets`` and ``random`` draw seeds; torch's generators (seeded from a job) make noise."""
+    drawers = [
+        name
+        for name, tree in trees("wuerstchen_desktop.core.params")
+        for node in ast.walk(tree)
+        if (isinstance(node, ast.Attribute) and node.attr in ("randbelow", "getrandbits"))
+        or (isinstance(node, ast.Import) and any(a.name == "random" for a in node.names))
+    ]
+    assert drawers == []
+
+
+def test_a_random_seed_leaves_room_for_a_full_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    import secrets
+
+    from wuerstchen_desktop.core.params import MAX_IMAGES, MAX_SEED, GenerationParams, random_seed
+
+    monkeypatch.setattr(secrets, "randbelow", lambda n: n - 1)  # the largest seed it can draw
+    highest = random_seed()
+    assert highest + MAX_IMAGES - 1 <= MAX_SEED
+    assert GenerationParams("a cat", seed=highest, images=MAX_IMAGES).for_image(MAX_IMAGES - 1).seed == (
+        highest + MAX_IMAGES - 1
+    )
+
+
 # -- the errors ------------------------------------------------------------------------------------
 # Moves to core/errors.py with the job runner it belongs to (worker/tasks.py is being moved).
 NOT_YET_HOME = {"PartlySaved"}
