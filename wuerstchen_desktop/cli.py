@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from wuerstchen_desktop import __version__
 from wuerstchen_desktop.cli_output import DownloadBar, Progress, console_json, make_console_safe, say
+from wuerstchen_desktop.core import appdirs
 from wuerstchen_desktop.core.choices import DEVICES, DTYPES, MEMORY_HELP, MEMORY_MODES
 from wuerstchen_desktop.core.errors import Cancelled, WuerstchenError
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
@@ -44,7 +45,7 @@ def _add_model_args(p: argparse.ArgumentParser, from_file: bool = False) -> None
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="wuerstchen-desktop",
+        prog=appdirs.PROGRAM,
         description="Würstchen Desktop: text-to-image with Würstchen v2. Without a command, opens the app.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -105,17 +106,11 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", default="png", choices=["png", "jpeg", "webp"])
 
 
-def default_output_dir() -> Path:
-    from wuerstchen_desktop.core.settings import default_output_dir as settings_default
-
-    return settings_default()
-
-
 def _output_dir(args: argparse.Namespace) -> Path:
     """``--out`` or the default, refused before any model loads when no image could be saved there."""
     from wuerstchen_desktop.core.library.outputdir import check_output_dir
 
-    out: Path = args.out if args.out is not None else default_output_dir()
+    out: Path = args.out if args.out is not None else appdirs.default_output_dir()
     check_output_dir(out)
     return out
 

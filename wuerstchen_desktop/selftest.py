@@ -23,8 +23,9 @@ from types import TracebackType
 from typing import Any
 
 from wuerstchen_desktop import __version__
+from wuerstchen_desktop.core.appdirs import APP_NAME
 from wuerstchen_desktop.core.errors import SelfTestFailed
-from wuerstchen_desktop.runtime import APP_NAME, app_icon, is_frozen
+from wuerstchen_desktop.runtime import app_icon, is_frozen
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,12 @@ import argparse
 import ast
 import importlib
 import inspect
+from pathlib import Path
 
 import pytest
 
 from tests.unit.import_graph import module_files
-from wuerstchen_desktop.core import choices
+from wuerstchen_desktop.core import appdirs, choices
 from wuerstchen_desktop.core.errors import WuerstchenError
 
 MODULES = module_files()
@@ -23,6 +24,31 @@ def trees(skip: str) -> list[tuple[str, ast.AST]]:
     return [
         (name, ast.parse(path.read_text(encoding="utf-8"))) for name, path in MODULES.items() if name != skip
     ]
+
+
+# -- names and folders -----------------------------------------------------------------------------
+def test_only_appdirs_asks_platformdirs_and_spells_the_app_name() -> None:
+    found = []
+    for name, tree in trees("wuerstchen_desktop.core.appdirs"):
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                modules = [node.module] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                found += [f"{name} imports {m}" for m in modules if m and m.startswith("platformdirs")]
+            elif isinstance(node, ast.Constant) and node.value == appdirs.APP_NAME:
+                found.append(f"{name} spells {appdirs.APP_NAME!r}")
+    assert found == []
+
+
+def test_every_folder_is_under_the_app_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import platformdirs
+
+    monkeypatch.setattr(platformdirs, "user_data_path", lambda app, appauthor: tmp_path / "data" / app)
+    monkeypatch.setattr(platformdirs, "user_pictures_path", lambda: tmp_path / "Pictures")
+    from wuerstchen_desktop.core.library.history import default_index_path
+    from wuerstchen_desktop.core.settings import Settings
+
+    assert default_index_path(tmp_path / "out").parent == tmp_path / "data" / appdirs.APP_NAME / "history"
+    assert Settings().output_dir == tmp_path / "Pictures" / "Wuerstchen"
 
 
 # -- the table of choices --------------------------------------------------------------------------

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wuerstchen_desktop.core import appdirs
 from wuerstchen_desktop.core.choices import ENGINE_CHOICES
 from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.library.naming import DEFAULT_PATTERN, check_pattern
@@ -26,26 +25,20 @@ CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
-def default_output_dir() -> Path:
-    from platformdirs import user_pictures_path
-
-    return user_pictures_path() / "Wuerstchen"
-
-
 @dataclass(frozen=True)
 class Settings:
     device: str = "auto"
     dtype: str = "auto"
     memory: str = "auto"
     compile: bool = False  # torch.compile the stages: slower first job, faster later ones where supported
-    output_dir: Path = dataclasses.field(default_factory=default_output_dir)
+    output_dir: Path = dataclasses.field(default_factory=appdirs.default_output_dir)
     image_format: str = "png"
     prior: str = DEFAULT_PRIOR_REPO
     decoder: str = DEFAULT_DECODER_REPO
     offline: bool = False
     theme: str = "system"
     name_pattern: str = DEFAULT_PATTERN
-    models_dir: str = ""  # "" means the standard Hugging Face cache; applied when the app starts
+    models_dir: str = ""  # "" means the standard Hugging Face cache; see ``models_folder``
 
     def to_mapping(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
@@ -69,6 +62,11 @@ class Settings:
                 values[field.name] = value
         return cls(**values), warnings
 
+    @property
+    def models_folder(self) -> Path | None:
+        """The Hub cache to download into and load from (``cache_dir``); None: huggingface_hub's own."""
+        return appdirs.models_dir(self.models_dir)
+
 
 def _coerce(name: str, raw: Any, default: Any) -> Any:
     """The stored value in the field's type, or None when it cannot be one."""
@@ -91,14 +89,3 @@ def _coerce(name: str, raw: Any, default: Any) -> Any:
             return None
         return raw
     return raw if isinstance(raw, str) and raw.strip() else None
-
-
-def use_models_dir(settings: Settings) -> None:
-    """Point the Hugging Face cache at the user's models folder for this process (before any download)."""
-    if not settings.models_dir:
-        return
-    folder = str(Path(settings.models_dir).expanduser())
-    os.environ["HF_HUB_CACHE"] = folder
-    constants = sys.modules.get("huggingface_hub.constants")
-    if constants is not None:  # already imported: it read the environment once, at import
-        constants.HF_HUB_CACHE = folder  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wuerstchen_desktop import __version__
+from wuerstchen_desktop.core import appdirs
 from wuerstchen_desktop.core.errors import (
     ImageReadError,
     InvalidParams,
@@ -28,7 +29,7 @@ from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_R
 
 SCHEMA = 2  # 1: images; 2 adds compositions and blends (a plain image is still written as 1)
 KINDS = ("image", "composition")
-APP_NAME = "wuerstchen-desktop"
+APP_NAME = appdirs.PROGRAM
 SAMPLER_NAME = "Würstchen DDPM"
 OFFICIAL_PRIOR_CALLS = 29
 LATENT_KEY = "stage_c"

@@ -29,6 +29,7 @@ from typing import Any
 
 from PIL import Image
 
+from wuerstchen_desktop.core import appdirs
 from wuerstchen_desktop.core.errors import HistoryError
 from wuerstchen_desktop.core.imagefile.imagefile import (
     clean_orphans,
@@ -92,11 +93,9 @@ class SyncReport:
 
 
 def default_index_path(output: Path) -> Path:
-    """Where the index of ``output`` lives: one file per output folder in the platformdirs data folder."""
-    from platformdirs import user_data_path
-
+    """Where the index of ``output`` lives: one file per output folder in the app's data folder."""
     digest = hashlib.sha256(str(Path(output).resolve()).encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    return user_data_path("Wuerstchen Desktop", appauthor=False) / "history" / f"{digest}.sqlite3"
+    return appdirs.history_dir() / f"{digest}.sqlite3"
 
 
 class History:
