@@ -104,9 +104,9 @@ def make_dmg(app: Path, out: Path) -> Path:
 
 def _line_from_log(since: float) -> str:
     """The self-test's line from the app's log, for a windowed executable whose output was lost."""
-    from platformdirs import user_log_path
+    from wuerstchen_desktop.core.appdirs import log_file
 
-    log = user_log_path("Wuerstchen Desktop", appauthor=False) / "wuerstchen-desktop.log"
+    log = log_file()
     if not log.is_file() or log.stat().st_mtime < since:
         return ""
     lines = log.read_text("utf-8").splitlines()

@@ -16,10 +16,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 @pytest.fixture(autouse=True)
 def previewer_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Converted previewers go to the test's own folder, never the user's data folder."""
-    from wuerstchen_desktop.core.engine import live_preview
+    from wuerstchen_desktop.core import appdirs
 
     folder = tmp_path / "previewer-data"
-    monkeypatch.setattr(live_preview, "default_previewer_dir", lambda: folder)
+    monkeypatch.setattr(appdirs, "previewer_dir", lambda: folder)
     return folder
 
 

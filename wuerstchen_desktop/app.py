@@ -16,8 +16,10 @@ from types import TracebackType
 from typing import TYPE_CHECKING, TextIO
 
 from wuerstchen_desktop import __version__
+from wuerstchen_desktop.core import appdirs
+from wuerstchen_desktop.core.choices import DEVICES, DTYPES
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
-from wuerstchen_desktop.runtime import APP_NAME, app_icon, ensure_std_streams
+from wuerstchen_desktop.runtime import app_icon, ensure_std_streams
 
 if TYPE_CHECKING:
     from wuerstchen_desktop.ui.crash_dialog import CrashReporter
@@ -26,13 +28,13 @@ log = logging.getLogger("wuerstchen_desktop")
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="wuerstchen-desktop", description="Würstchen Desktop")
+    p = argparse.ArgumentParser(prog=appdirs.PROGRAM, description=appdirs.DISPLAY_NAME)
     # Given options apply to this session only; the saved settings stay as they are.
     p.add_argument("--prior", default=None, metavar="REPO_OR_DIR", help=f"default {DEFAULT_PRIOR_REPO}")
     p.add_argument("--decoder", default=None, metavar="REPO_OR_DIR", help=f"default {DEFAULT_DECODER_REPO}")
     p.add_argument("--out", type=Path, default=None, metavar="DIR", help="output folder")
-    p.add_argument("--device", default=None, choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--dtype", default=None, choices=["auto", "float32", "bfloat16", "float16"])
+    p.add_argument("--device", default=None, choices=DEVICES)
+    p.add_argument("--dtype", default=None, choices=DTYPES)
     p.add_argument("--offline", action="store_true", default=None)
     p.add_argument("--verbose", action="store_true")
     p.add_argument(
@@ -45,10 +47,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def setup_logging(verbose: bool) -> Path:
     """A rotating log file in the platform's log folder; warnings also to stderr when there is one."""
-    from platformdirs import user_log_path
-
-    folder = user_log_path(APP_NAME, appauthor=False, ensure_exists=True)
-    path = folder / "wuerstchen-desktop.log"
+    path = appdirs.log_file(ensure_exists=True)
     handler = logging.handlers.RotatingFileHandler(path, maxBytes=2_000_000, backupCount=3, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
     root = logging.getLogger()
@@ -127,7 +126,6 @@ def main(argv: Sequence[str]) -> int:
     from PySide6.QtWidgets import QApplication
 
     from wuerstchen_desktop.core.jobs.job import EngineConfig
-    from wuerstchen_desktop.core.settings import use_models_dir
     from wuerstchen_desktop.ui.main_window import MainWindow
     from wuerstchen_desktop.ui.settings_dialog import SettingsStore
     from wuerstchen_desktop.ui.theme import apply_theme
@@ -137,11 +135,11 @@ def main(argv: Sequence[str]) -> int:
     app = (
         existing
         if isinstance(existing, QApplication)
-        else QApplication([sys.argv[0] if sys.argv else APP_NAME])
+        else QApplication([sys.argv[0] if sys.argv else appdirs.APP_NAME])
     )
-    app.setApplicationName(APP_NAME)
-    app.setApplicationDisplayName("Würstchen Desktop")
-    app.setOrganizationName("Wuerstchen Desktop")
+    app.setApplicationName(appdirs.APP_NAME)
+    app.setApplicationDisplayName(appdirs.DISPLAY_NAME)
+    app.setOrganizationName(appdirs.APP_NAME)  # with the name above, where QSettings keeps the settings
     app.setApplicationVersion(__version__)
     app.setWindowIcon(QIcon(str(app_icon())))  # a missing file gives an empty icon, never an error
 
@@ -156,7 +154,6 @@ def main(argv: Sequence[str]) -> int:
         "offline": args.offline,
     }
     settings = dataclasses.replace(stored, **{k: v for k, v in overrides.items() if v is not None})
-    use_models_dir(settings)
     apply_theme(app, settings.theme)
 
     service = GenerationService(EngineConfig.from_settings(settings))

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 from wuerstchen_desktop import __version__
 from wuerstchen_desktop.cli_output import DownloadBar, Progress, console_json, make_console_safe, say
+from wuerstchen_desktop.core import appdirs
+from wuerstchen_desktop.core.choices import DEVICES, DTYPES, MEMORY_HELP, MEMORY_MODES
 from wuerstchen_desktop.core.errors import Cancelled, WuerstchenError
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
 
@@ -43,7 +45,7 @@ def _add_model_args(p: argparse.ArgumentParser, from_file: bool = False) -> None
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="wuerstchen-desktop",
+        prog=appdirs.PROGRAM,
         description="Würstchen Desktop: text-to-image with Würstchen v2. Without a command, opens the app.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -90,13 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_engine_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
-    p.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"])
+    p.add_argument("--device", default="auto", choices=DEVICES)
+    p.add_argument("--dtype", default="auto", choices=DTYPES)
     p.add_argument(
         "--memory",
         default="auto",
-        choices=["auto", "high", "balanced", "low"],
-        help="high: every model stays loaded; balanced: idle models wait in RAM; low: one model at a time",
+        choices=MEMORY_MODES,
+        help="; ".join(f"{mode}: {text}" for mode, text in MEMORY_HELP.items()),
     )
     p.add_argument(
         "--out", type=Path, default=None, metavar="DIR", help="output folder (default: Pictures/Wuerstchen)"
@@ -104,15 +106,9 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", default="png", choices=["png", "jpeg", "webp"])
 
 
-def default_output_dir() -> Path:
-    from wuerstchen_desktop.core.settings import default_output_dir as settings_default
-
-    return settings_default()
-
-
 def _output_dir(args: argparse.Namespace) -> Path:
     """``--out`` or the default."""
-    out: Path = args.out if args.out is not None else default_output_dir()
+    out: Path = args.out if args.out is not None else appdirs.default_output_dir()
     return out
 
 
@@ -127,19 +123,17 @@ def _engine(prior_ref: str, decoder_ref: str, args: argparse.Namespace) -> tuple
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    import secrets
-
     from wuerstchen_desktop.core.jobs.job import Job, JobKind
     from wuerstchen_desktop.core.jobs.runner import Saved, check, execute
     from wuerstchen_desktop.core.library.naming import FLAT_PATTERN
-    from wuerstchen_desktop.core.params import GenerationParams
+    from wuerstchen_desktop.core.params import GenerationParams, random_seed
 
     params = GenerationParams(
         prompt=args.prompt,
         negative_prompt=args.negative,
         width=args.width,
         height=args.height,
-        seed=secrets.randbelow(2**32) if args.seed is None else args.seed,
+        seed=random_seed() if args.seed is None else args.seed,
         images=args.images,
         prior_steps=args.prior_steps,
         prior_guidance=args.prior_guidance,

@@ -10,7 +10,6 @@ import os
 import sys
 from pathlib import Path
 
-APP_NAME = "Wuerstchen Desktop"  # the Qt application name and the log folder's name
 SOURCE_ROOT = Path(__file__).resolve().parent.parent
 
 

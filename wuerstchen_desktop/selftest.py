@@ -23,7 +23,9 @@ from types import TracebackType
 from typing import Any
 
 from wuerstchen_desktop import __version__
-from wuerstchen_desktop.runtime import APP_NAME, app_icon, is_frozen
+from wuerstchen_desktop.core.appdirs import APP_NAME
+from wuerstchen_desktop.core.errors import SelfTestFailed
+from wuerstchen_desktop.runtime import app_icon, is_frozen
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +33,6 @@ PROMPT = "a photo of a red horse"
 SEED = 7
 TIMEOUT_S = 600
 SCAFFOLD = "scaffold"
-
-
-class SelfTestFailed(Exception):
-    pass
 
 
 def use_offscreen_without_display() -> None:

@@ -136,7 +136,7 @@ def test_favourites_search_and_restart(qtbot, make_window) -> None:
 
 
 def test_export_without_metadata(qtbot, make_window, tmp_path: Path) -> None:
-    from wuerstchen_desktop.core.imagefile.metadata import NoParametersFound
+    from wuerstchen_desktop.core.errors import NoParametersFound
 
     window = make_window()
     fast(window)

@@ -68,3 +68,14 @@ def test_changing_the_checkpoints_reloads_the_engine(qtbot, make_window, tmp_pat
     with qtbot.waitSignal(window.service.job_failed, timeout=60_000) as failed:
         window.generate()
     assert "missing-prior" in failed.args[0].message
+
+
+def test_the_dialog_offers_exactly_the_table_of_choices(qtbot) -> None:
+    from wuerstchen_desktop.core.choices import ENGINE_CHOICES
+
+    dialog = SettingsDialog(Settings())
+    qtbot.addWidget(dialog)
+    for name, values in ENGINE_CHOICES.items():
+        combo = dialog.combos[name]
+        assert tuple(combo.itemData(i) for i in range(combo.count())) == values
+        assert all(combo.itemText(i) for i in range(combo.count()))  # each has a label

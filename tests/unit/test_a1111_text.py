@@ -14,14 +14,10 @@ from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
 from wuerstchen_desktop.cli import main
+from wuerstchen_desktop.core.errors import NoParametersFound, ParametersTooLong
 from wuerstchen_desktop.core.imagefile.a1111 import pairs
 from wuerstchen_desktop.core.imagefile.imagefile import read_parameters
-from wuerstchen_desktop.core.imagefile.metadata import (
-    MAX_PARAMETERS_CHARS,
-    NoParametersFound,
-    ParametersTooLong,
-    parse_parameters,
-)
+from wuerstchen_desktop.core.imagefile.metadata import MAX_PARAMETERS_CHARS, parse_parameters
 
 # A1111's own settings regex (modules/infotext_utils.py), the reference the reader must agree with.
 A1111_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')

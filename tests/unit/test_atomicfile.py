@@ -17,12 +17,8 @@ import pytest
 from PIL import Image
 
 from wuerstchen_desktop.core import atomicfile
-from wuerstchen_desktop.core.atomicfile import (
-    SaveError,
-    clean_orphans,
-    write_bytes_atomic,
-    write_temp,
-)
+from wuerstchen_desktop.core.atomicfile import clean_orphans, write_bytes_atomic, write_temp
+from wuerstchen_desktop.core.errors import SaveError
 from wuerstchen_desktop.core.imagefile.imagefile import write_image
 from wuerstchen_desktop.core.imagefile.metadata import ImageRecord
 from wuerstchen_desktop.core.params import GenerationParams

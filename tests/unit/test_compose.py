@@ -207,9 +207,9 @@ def test_job_kinds_check_their_sources(tmp_path: Path) -> None:
 def test_records_of_compositions_and_blends_round_trip() -> None:
     import json
 
+    from wuerstchen_desktop.core.errors import ImageReadError
     from wuerstchen_desktop.core.imagefile.metadata import (
         Blend,
-        ImageReadError,
         ImageRecord,
         format_parameters,
         record_from_json,
@@ -306,7 +306,7 @@ def test_a_stored_latent_of_the_wrong_shape_is_refused(pipeline, tmp_path: Path)
 
 
 def test_a_full_disk_mid_job_keeps_what_was_saved(pipeline, tmp_path: Path, monkeypatch) -> None:
-    from wuerstchen_desktop.core.jobs.runner import PartlySaved
+    from wuerstchen_desktop.core.errors import PartlySaved
 
     full_disk_after(monkeypatch, saved=1)
     with pytest.raises(PartlySaved) as info:

@@ -12,7 +12,8 @@ import pytest
 from PIL import Image
 
 from tests.helpers.images import T0, save
-from wuerstchen_desktop.core.library.history import History, HistoryError, default_index_path
+from wuerstchen_desktop.core.errors import HistoryError
+from wuerstchen_desktop.core.library.history import History, default_index_path
 
 
 @pytest.fixture

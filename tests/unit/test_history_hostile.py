@@ -16,7 +16,8 @@ import pytest
 from PIL import Image
 
 from tests.helpers.images import save
-from wuerstchen_desktop.core.library.history import History, HistoryError
+from wuerstchen_desktop.core.errors import HistoryError
+from wuerstchen_desktop.core.library.history import History
 from wuerstchen_desktop.core.library.index import is_damage
 
 posix_only = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
@@ -41,7 +42,8 @@ def test_a_fifo_named_png_is_skipped_not_opened(out: Path, index: Path) -> None:
         """
         import sys
         from wuerstchen_desktop.core.library.history import History
-        from wuerstchen_desktop.core.imagefile.imagefile import ImageReadError, open_pixels
+        from wuerstchen_desktop.core.errors import ImageReadError
+        from wuerstchen_desktop.core.imagefile.imagefile import open_pixels
         with History(sys.argv[1], sys.argv[2]) as history:
             print(sorted(i.path.name for i in history.items()))
             try:

@@ -15,8 +15,9 @@ import pytest
 
 from tests.helpers.images import save
 from wuerstchen_desktop.core import atomicfile
-from wuerstchen_desktop.core.imagefile.imagefile import SaveError, read_parameters
-from wuerstchen_desktop.core.library.history import History, HistoryError
+from wuerstchen_desktop.core.errors import HistoryError, SaveError
+from wuerstchen_desktop.core.imagefile.imagefile import read_parameters
+from wuerstchen_desktop.core.library.history import History
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and fsync hooks are POSIX")
 

@@ -13,11 +13,10 @@ from PIL import Image
 
 from wuerstchen_desktop.cli import main
 from wuerstchen_desktop.core import atomicfile
-from wuerstchen_desktop.core.errors import InvalidParams
+from wuerstchen_desktop.core.errors import InvalidParams, SaveError
 from wuerstchen_desktop.core.imagefile.a1111 import decode_user_comment
 from wuerstchen_desktop.core.imagefile.imagefile import (
     DEFAULT_PATTERN,
-    SaveError,
     export_clean,
     file_stem,
     make_record,

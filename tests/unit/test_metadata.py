@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
 from wuerstchen_desktop.cli import main
+from wuerstchen_desktop.core.errors import NoParametersFound
 from wuerstchen_desktop.core.imagefile.a1111 import encode_user_comment
 from wuerstchen_desktop.core.imagefile.imagefile import read_parameters, write_image
 from wuerstchen_desktop.core.imagefile.metadata import (
     ImageRecord,
-    NoParametersFound,
     encode_latent,
     format_parameters,
     parse_parameters,

@@ -19,12 +19,11 @@ from hypothesis import strategies as st
 from PIL import Image, PngImagePlugin
 
 from wuerstchen_desktop.cli import main
-from wuerstchen_desktop.core.errors import WuerstchenError
+from wuerstchen_desktop.core.errors import ImageReadError, WuerstchenError
 from wuerstchen_desktop.core.imagefile.imagefile import export_clean, read_parameters, write_image
 from wuerstchen_desktop.core.imagefile.metadata import (
     Blend,
     ImageParameters,
-    ImageReadError,
     ImageRecord,
     encode_latent,
     record_from_json,

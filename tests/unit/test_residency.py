@@ -12,8 +12,8 @@ import torch
 
 from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
 from wuerstchen_desktop.core.engine.pipeline import Pipeline
-from wuerstchen_desktop.core.engine.residency import OutOfMemory, Slot
-from wuerstchen_desktop.core.errors import Cancelled
+from wuerstchen_desktop.core.engine.residency import Slot
+from wuerstchen_desktop.core.errors import Cancelled, OutOfMemory
 from wuerstchen_desktop.core.models import StageA, StageB, StageC
 from wuerstchen_desktop.core.models.config import TINY_STAGE_A
 from wuerstchen_desktop.core.params import GenerationParams

@@ -52,17 +52,12 @@ def test_text_booleans_from_ini_files() -> None:
     assert Settings.from_mapping({"offline": "false"})[0].offline is False
 
 
-def test_file_name_pattern_and_models_folder(monkeypatch, tmp_path) -> None:
-    from huggingface_hub import constants
-
-    from wuerstchen_desktop.core.hub import cache_layout
-    from wuerstchen_desktop.core.settings import use_models_dir
-
+def test_file_name_pattern_and_models_folder(tmp_path) -> None:
     s, warnings = Settings.from_mapping({"name_pattern": "{seed}-{slug}", "models_dir": str(tmp_path)})
     assert (s.name_pattern, warnings) == ("{seed}-{slug}", [])
     bad, warnings = Settings.from_mapping({"name_pattern": "../{seed}"})
     assert bad.name_pattern == Settings().name_pattern and len(warnings) == 1
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", constants.HF_HUB_CACHE)
-    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
-    use_models_dir(s)
-    assert cache_layout.cache_root() == tmp_path
+    # The folder handed to the Hub code as ``cache_dir``; none set means huggingface_hub's own cache.
+    assert s.models_folder == tmp_path
+    assert Settings().models_folder is None and Settings(models_dir="  ").models_folder is None
+    assert Settings(models_dir="~/models").models_folder == Path.home() / "models"

@@ -20,7 +20,7 @@ import stat
 import time
 from pathlib import Path
 
-from wuerstchen_desktop.core.errors import WuerstchenError
+from wuerstchen_desktop.core.errors import SaveError
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +31,6 @@ _ORPHAN = re.compile(r"\.tmp-(?:[0-9a-f]{16}|[a-z0-9_]{8})\.(?:png|jpg|jpeg|webp
 ORPHAN_AGE_S = 600.0  # a save in progress touches its temporary file far more often than this
 _swept: set[str] = set()  # folders whose orphans this process has removed
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
-
-
-class SaveError(WuerstchenError):
-    """An image could not be written; nothing already on disk was touched."""
 
 
 def _create(path: Path) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 
 class WuerstchenError(Exception):
     """Base of every error the app reports to a user.
@@ -43,3 +45,43 @@ class DownloadError(OfflineError):
 
 class NotEnoughSpace(DownloadError):
     """Too little free disk space for the download, found before a single byte was fetched."""
+
+
+class OutOfMemory(WuerstchenError):
+    """The job did not fit even in the lowest memory mode."""
+
+
+class SaveError(WuerstchenError):
+    """An image or another small file could not be written; nothing already on disk was touched."""
+
+
+class PartlySaved(SaveError):
+    """Some of a job's files were written before one could not be: ``paths`` are the ones on disk."""
+
+    def __init__(self, message: str, hint: str, paths: tuple[Path, ...]) -> None:
+        super().__init__(message, hint)
+        self.paths = paths
+
+
+class ImageReadError(WuerstchenError):
+    """An image file is broken, hostile or not an image; nothing in it can be trusted."""
+
+
+class NoParametersFound(WuerstchenError):
+    """A readable image that carries no generation parameters we understand."""
+
+
+class ParametersTooLong(NoParametersFound):
+    """An A1111-style text longer than ``metadata.MAX_PARAMETERS_CHARS``: not read at all."""
+
+
+class OutputFolderError(WuerstchenError):
+    """The output folder does not exist and cannot be made, is not a folder, or cannot be written."""
+
+
+class HistoryError(WuerstchenError):
+    """The history index or the trash could not do what was asked."""
+
+
+class SelfTestFailed(WuerstchenError):
+    """``--self-test`` found the installation broken; the message says which check failed."""

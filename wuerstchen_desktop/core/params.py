@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,7 @@ MIN_SIZE = 256
 MAX_SIZE = 2048
 MAX_SEED = 2**63 - 1
 MAX_IMAGES = 16
+RANDOM_SEEDS = 2**32  # random seeds stay below this: short to type and share, as other tools' are
 MAX_PRIOR_STEPS = 200
 MAX_DECODER_STEPS = 100
 MAX_GUIDANCE = 30.0
@@ -116,6 +118,11 @@ def _check_float(name: str, value: Any, low: float, high: float) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool)
     if not ok or not math.isfinite(value) or not low <= value <= high:
         raise InvalidParams(f"The {name} must be a number from {low:g} to {high:g}, not {value!r}.")
+
+
+def random_seed() -> int:
+    """A new random seed for a job; a job of ``MAX_IMAGES`` from it still ends at or below ``MAX_SEED``."""
+    return secrets.randbelow(min(RANDOM_SEEDS, MAX_SEED - (MAX_IMAGES - 1) + 1))
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wuerstchen_desktop.core import appdirs
+from wuerstchen_desktop.core.choices import ENGINE_CHOICES
 from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.library.naming import DEFAULT_PATTERN, check_pattern
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO
@@ -19,18 +19,10 @@ from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_R
 log = logging.getLogger(__name__)
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "device": ("auto", "cpu", "cuda", "mps"),
-    "dtype": ("auto", "float32", "bfloat16", "float16"),
-    "memory": ("auto", "high", "balanced", "low"),
+    **ENGINE_CHOICES,
     "image_format": ("png", "jpeg", "webp"),
     "theme": ("system", "dark", "light"),
 }
-
-
-def default_output_dir() -> Path:
-    from platformdirs import user_pictures_path
-
-    return user_pictures_path() / "Wuerstchen"
 
 
 @dataclass(frozen=True)
@@ -39,14 +31,14 @@ class Settings:
     dtype: str = "auto"
     memory: str = "auto"
     compile: bool = False  # torch.compile the stages: slower first job, faster later ones where supported
-    output_dir: Path = dataclasses.field(default_factory=default_output_dir)
+    output_dir: Path = dataclasses.field(default_factory=appdirs.default_output_dir)
     image_format: str = "png"
     prior: str = DEFAULT_PRIOR_REPO
     decoder: str = DEFAULT_DECODER_REPO
     offline: bool = False
     theme: str = "system"
     name_pattern: str = DEFAULT_PATTERN
-    models_dir: str = ""  # "" means the standard Hugging Face cache; applied when the app starts
+    models_dir: str = ""  # "" means the standard Hugging Face cache; see ``models_folder``
 
     def to_mapping(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
@@ -70,6 +62,11 @@ class Settings:
                 values[field.name] = value
         return cls(**values), warnings
 
+    @property
+    def models_folder(self) -> Path | None:
+        """The Hub cache to download into and load from (``cache_dir``); None: huggingface_hub's own."""
+        return appdirs.models_dir(self.models_dir)
+
 
 def _coerce(name: str, raw: Any, default: Any) -> Any:
     """The stored value in the field's type, or None when it cannot be one."""
@@ -92,14 +89,3 @@ def _coerce(name: str, raw: Any, default: Any) -> Any:
             return None
         return raw
     return raw if isinstance(raw, str) and raw.strip() else None
-
-
-def use_models_dir(settings: Settings) -> None:
-    """Point the Hugging Face cache at the user's models folder for this process (before any download)."""
-    if not settings.models_dir:
-        return
-    folder = str(Path(settings.models_dir).expanduser())
-    os.environ["HF_HUB_CACHE"] = folder
-    constants = sys.modules.get("huggingface_hub.constants")
-    if constants is not None:  # already imported: it read the environment once, at import
-        constants.HF_HUB_CACHE = folder  # type: ignore[attr-defined]

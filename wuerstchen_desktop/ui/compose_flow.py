@@ -7,7 +7,6 @@ as their source: the worker reads the parameters and the stored composition from
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +17,7 @@ from PySide6.QtWidgets import QInputDialog, QMenu, QTabWidget, QWidget
 
 from wuerstchen_desktop.core.jobs.job import Job, JobError, JobKind, JobResult, Preview
 from wuerstchen_desktop.core.library.history import Item
-from wuerstchen_desktop.core.params import MAX_DECODER_STEPS, GenerationParams
+from wuerstchen_desktop.core.params import MAX_DECODER_STEPS, GenerationParams, random_seed
 from wuerstchen_desktop.core.settings import Settings
 from wuerstchen_desktop.ui.contact_sheet import ContactSheet
 from wuerstchen_desktop.ui.image_view import ImageView
@@ -28,10 +27,6 @@ from wuerstchen_desktop.worker.generation import GenerationService
 from wuerstchen_desktop.worker.history import HistoryService
 
 PREVIEW_CELL = 512  # logical pixels per image of a live preview in the image view
-
-
-def new_seed() -> int:
-    return secrets.randbelow(2**32)
 
 
 class ComposeFlow(QObject):
@@ -81,7 +76,7 @@ class ComposeFlow(QObject):
         if params is None:
             return
         if again:
-            params = params.replace(seed=new_seed())
+            params = params.replace(seed=random_seed())
         self._start_batch(self.job(params, JobKind.COMPOSE), params)
 
     def _start_batch(self, job: Job, params: GenerationParams) -> None:
@@ -106,12 +101,12 @@ class ComposeFlow(QObject):
 
     def vary_detail(self, item: Any) -> None:
         """The same composition decoded with a new decoder seed: no Stage C."""
-        changes = (("decoder_seed", new_seed()),)
+        changes = (("decoder_seed", random_seed()),)
         self.service.submit(self.job(None, JobKind.DECODE, (item.path,), changes=changes))
 
     def vary_composition(self, item: Any) -> None:
         """A new prior seed, everything else as the item: a new composition (or a new image)."""
-        seed = new_seed()
+        seed = random_seed()
         changes = (("seed", seed), ("decoder_seed", None))
         if getattr(item, "kind", "image") != "composition":
             self.service.submit(self.job(None, JobKind.GENERATE, (item.path,), changes=changes))

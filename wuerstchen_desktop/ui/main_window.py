@@ -61,7 +61,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.service = service
         self.history = history if history is not None else HistoryService(self)
-        self.downloads = downloads if downloads is not None else DownloadService(self)
+        self.downloads = downloads if downloads is not None else DownloadService(self, settings.models_folder)
         self.first_run: FirstRunDialog | None = None
         self.settings = settings
         self.store = store
@@ -299,8 +299,10 @@ class MainWindow(QMainWindow):
             apply_theme(app, settings.theme)
         if settings.output_dir != old.output_dir:
             self._open_history()
+        self.downloads.models_dir = settings.models_folder
         self.service.reconfigure(EngineConfig.from_settings(settings))
-        if (settings.prior, settings.decoder) != (old.prior, old.decoder):
+        where = ("prior", "decoder", "models_dir")
+        if any(getattr(settings, name) != getattr(old, name) for name in where):
             self.start_engine()  # other checkpoints: download them first if they are not on disk
 
     # -- drag and drop ----------------------------------------------------------------------------

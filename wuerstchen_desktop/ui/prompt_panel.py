@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from itertools import pairwise
 from typing import Any
 
@@ -37,6 +36,7 @@ from wuerstchen_desktop.core.params import (
     PRIOR_VARIANTS,
     SIZE_STEP,
     GenerationParams,
+    random_seed,
     size_for_aspect,
     stage_c_size,
 )
@@ -260,7 +260,7 @@ class PromptPanel(QWidget):
     def next_seed(self) -> int:
         """The seed for the next job: a new random one unless the seed is locked."""
         if self.random_seed.isChecked():
-            self.seed.setText(str(secrets.randbelow(2**32)))
+            self.seed.setText(str(random_seed()))
         text = self.seed.text() or "0"
         return min(int(text), MAX_SEED)
 

@@ -20,7 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wuerstchen_desktop.core.library.outputdir import OutputFolderError, check_output_dir
+from wuerstchen_desktop.core.choices import AUTO
+from wuerstchen_desktop.core.errors import OutputFolderError
+from wuerstchen_desktop.core.library.outputdir import check_output_dir
 from wuerstchen_desktop.core.settings import CHOICES, Settings
 
 
@@ -55,17 +57,11 @@ class SettingsDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(self.tr("Settings"))
         self.setMinimumWidth(560)
+        # The values come from core's table; a value without a label here is shown as it is.
         labels = {
-            "device": {"auto": self.tr("Automatic"), "cpu": "CPU", "cuda": "NVIDIA CUDA", "mps": "Apple MPS"},
-            "dtype": {
-                "auto": self.tr("Automatic"),
-                "float32": "float32",
-                "bfloat16": "bfloat16",
-                "float16": "float16",
-            },
+            "device": {"cpu": "CPU", "cuda": "NVIDIA CUDA", "mps": "Apple MPS"},
             "image_format": {"png": "PNG", "jpeg": "JPEG", "webp": "WebP"},
             "memory": {
-                "auto": self.tr("Automatic"),
                 "high": self.tr("High: every model stays loaded"),
                 "balanced": self.tr("Balanced: only the running stage on the GPU"),
                 "low": self.tr("Low: one stage at a time, loaded from disk"),
@@ -76,7 +72,8 @@ class SettingsDialog(QDialog):
         for name, choices in CHOICES.items():
             combo = QComboBox()
             for value in choices:
-                combo.addItem(labels[name][value], value)
+                label = self.tr("Automatic") if value == AUTO else labels.get(name, {}).get(value, value)
+                combo.addItem(label, value)
             combo.setCurrentIndex(combo.findData(getattr(settings, name)))
             self.combos[name] = combo
         self.auto_label = QLabel(auto_choice)
@@ -105,9 +102,6 @@ class SettingsDialog(QDialog):
         form.addRow(self.tr("Image format"), self.combos["image_format"])
         form.addRow(self.tr("File names"), self.name_pattern)
         form.addRow(self.tr("Models folder"), models_row)
-        restart = QLabel(self.tr("A new models folder is used from the next start of the app."))
-        restart.setWordWrap(True)
-        form.addRow("", restart)
         form.addRow(self.tr("Prior (Hub id or folder)"), prior_row)
         form.addRow(self.tr("Decoder (Hub id or folder)"), decoder_row)
         form.addRow(self.tr("Offline"), self.offline)

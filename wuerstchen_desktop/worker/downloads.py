@@ -37,8 +37,8 @@ class DownloadWorker(QObject):
     def _stop(self, cancel: threading.Event) -> Callable[[], bool]:
         return lambda: cancel.is_set() or self.closing.is_set()
 
-    @Slot(str, str)
-    def check(self, prior: str, decoder: str) -> None:
+    @Slot(str, str, object)
+    def check(self, prior: str, decoder: str, cache_dir: Path | None) -> None:
         from wuerstchen_desktop.core.engine.checkpoints import REPO_ID
         from wuerstchen_desktop.core.hub import cache_layout
         from wuerstchen_desktop.core.hub.catalogue import repos_needed
@@ -46,12 +46,13 @@ class DownloadWorker(QObject):
         try:
             # Local folders are not downloaded: if one is missing, the engine says so when it loads.
             repos = [r for r in repos_needed(prior, decoder) if REPO_ID.match(r) and not Path(r).exists()]
-            self.checked.emit([r for r in repos if not cache_layout.local_status(r).complete])
+            missing = [r for r in repos if not cache_layout.local_status(r, cache_dir=cache_dir).complete]
+            self.checked.emit(missing)
         except WuerstchenError as exc:
             self.failed.emit(str(exc))
 
-    @Slot(object, bool, object)
-    def plan(self, repos: list[str], offline: bool, cancel: threading.Event) -> None:
+    @Slot(object, bool, object, object)
+    def plan(self, repos: list[str], offline: bool, cancel: threading.Event, cache_dir: Path | None) -> None:
         from wuerstchen_desktop.core.hub.catalogue import OPTIONAL
         from wuerstchen_desktop.core.hub.download import plan
 
@@ -65,7 +66,8 @@ class DownloadWorker(QObject):
             return
         try:
             # The live-preview model comes along when missing; if it cannot, the plan's warnings say so.
-            self.planned.emit(plan(repos, optional=list(OPTIONAL), cancel=self._stop(cancel)))
+            the_plan = plan(repos, optional=list(OPTIONAL), cache_dir=cache_dir, cancel=self._stop(cancel))
+            self.planned.emit(the_plan)
         except Cancelled:
             self.cancelled.emit()
         except WuerstchenError as exc:
@@ -100,22 +102,22 @@ class DownloadWorker(QObject):
             log.exception("download failed")
             self.failed.emit(self.tr("The download failed: {0}").format(exc))
 
-    @Slot(str)
-    def load_counter(self, prior: str) -> None:
+    @Slot(str, object)
+    def load_counter(self, prior: str, cache_dir: Path | None) -> None:
         from wuerstchen_desktop.core.engine.tokens import counter_for_prior
 
         try:
-            self.counter_ready.emit(counter_for_prior(prior))
+            self.counter_ready.emit(counter_for_prior(prior, cache_dir))
         except Exception:  # a token count is a convenience: never an error dialog
             log.exception("no token counter for %s", prior)
             self.counter_ready.emit(None)
 
-    @Slot(object)
-    def import_folder(self, folder: Path) -> None:
+    @Slot(object, object)
+    def import_folder(self, folder: Path, cache_dir: Path | None) -> None:
         from wuerstchen_desktop.core.engine.checkpoints import DecoderSource, import_folder
 
         try:
-            source = import_folder(folder)
+            source = import_folder(folder, cache_dir)
         except WuerstchenError as exc:
             self.failed.emit(str(exc))
             return
@@ -124,14 +126,18 @@ class DownloadWorker(QObject):
 
 
 class DownloadService(QObject):
-    _check = Signal(str, str)
-    _plan = Signal(object, bool, object)
-    _download = Signal(object, object)
-    _import = Signal(object)
-    _counter = Signal(str)
+    """The window's side of the download thread. ``models_dir`` is the Hub cache every request checks,
+    downloads into and loads from (None: huggingface_hub's own); a new one applies to the next request."""
 
-    def __init__(self, parent: QObject | None = None) -> None:
+    _check = Signal(str, str, object)
+    _plan = Signal(object, bool, object, object)
+    _download = Signal(object, object)
+    _import = Signal(object, object)
+    _counter = Signal(str, object)
+
+    def __init__(self, parent: QObject | None = None, models_dir: Path | None = None) -> None:
         super().__init__(parent)
+        self.models_dir = models_dir
         self.cancel_event = threading.Event()
         self._thread = QThread()
         self._thread.setObjectName("downloads")
@@ -146,21 +152,21 @@ class DownloadService(QObject):
         self._thread.start()
 
     def check(self, prior: str, decoder: str) -> None:
-        self._check.emit(prior, decoder)
+        self._check.emit(prior, decoder, self.models_dir)
 
     def plan(self, repos: list[str], offline: bool) -> None:
         self.cancel_event = threading.Event()
-        self._plan.emit(repos, offline, self.cancel_event)
+        self._plan.emit(repos, offline, self.cancel_event, self.models_dir)
 
     def download(self, the_plan: Any) -> None:
         self.cancel_event = threading.Event()
         self._download.emit(the_plan, self.cancel_event)
 
     def import_folder(self, folder: Path) -> None:
-        self._import.emit(folder)
+        self._import.emit(folder, self.models_dir)
 
     def load_counter(self, prior: str) -> None:
-        self._counter.emit(prior)
+        self._counter.emit(prior, self.models_dir)
 
     def cancel(self) -> None:
         """Stop the plan or download asked for last (one still queued stops as it starts)."""

@@ -58,8 +58,8 @@ class GenerationWorker(QObject):
             c = self.config
             pipe, choice = build_pipeline(
                 # Never downloads here: missing files go through the first-run dialog, which shows the size.
-                prior_source(c.prior, offline=True),
-                decoder_source(c.decoder, offline=True),
+                prior_source(c.prior, offline=True, cache_dir=c.models_dir),
+                decoder_source(c.decoder, offline=True, cache_dir=c.models_dir),
                 c.device,
                 c.dtype,
                 c.memory,
@@ -77,7 +77,7 @@ class GenerationWorker(QObject):
         from wuerstchen_desktop.core.engine.live_preview import find_previewer
 
         try:
-            return find_previewer()
+            return find_previewer(cache_dir=self.config.models_dir)
         except Exception as exc:  # an optional extra: whatever is wrong with it, generation goes on
             log.warning(
                 "live previews will be approximate: %s", exc, exc_info=not isinstance(exc, WuerstchenError)

@@ -13,8 +13,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from wuerstchen_desktop.core.errors import WuerstchenError
-from wuerstchen_desktop.core.library.outputdir import OutputFolderError, check_output_dir
+from wuerstchen_desktop.core.errors import OutputFolderError, WuerstchenError
+from wuerstchen_desktop.core.library.outputdir import check_output_dir
 
 log = logging.getLogger(__name__)
 

@@ -111,8 +111,10 @@ def resolve(
     *,
     on_progress: ProgressCallback | None = None,
     cancel: CancelToken = None,
+    cache_dir: Path | None = None,
 ) -> Path:
-    """A local folder for ``ref``: the folder itself, or the repository's snapshot in the HF cache.
+    """A local folder for ``ref``: the folder itself, or the repository's snapshot in the Hub cache
+    ``cache_dir`` (None: huggingface_hub's own).
 
     A complete snapshot on disk is used without touching the network. Otherwise, online, the repository is
     downloaded (the catalogue's files, or safetensors and configs only): resumable and verified.
@@ -124,13 +126,13 @@ def resolve(
         raise CheckpointError(
             f"No checkpoint folder at {path}.", "Check the path, or give a Hub repository id."
         )
-    local = cache_layout.local_snapshot(ref)
+    local = cache_layout.local_snapshot(ref, cache_dir=cache_dir)
     if local is not None:
         return local
     from huggingface_hub import constants
 
     if offline or constants.is_offline_mode():
-        partial = cache_layout.local_status(ref)
+        partial = cache_layout.local_status(ref, cache_dir=cache_dir)
         state = "are only partly on this computer" if partial.files or partial.partial_bytes else "are not on"
         raise OfflineError(
             f"The checkpoints of {ref} {state}{'' if partial.files else ' this computer'}, and the app is "
@@ -140,7 +142,7 @@ def resolve(
         )
     from wuerstchen_desktop.core.hub.download import ensure
 
-    return ensure([ref], on_progress=on_progress, cancel=cancel)[0]
+    return ensure([ref], cache_dir=cache_dir, on_progress=on_progress, cancel=cancel)[0]
 
 
 def verify_prior(source: PriorSource) -> StageCConfig:
@@ -208,11 +210,12 @@ def _verify_text(root: Path) -> None:
     check_text_model(root / "text_encoder")
 
 
-def import_folder(folder: Path | str) -> PriorSource | DecoderSource:
+def import_folder(folder: Path | str, cache_dir: Path | None = None) -> PriorSource | DecoderSource:
     """Check a folder in the Hub layout (a copy of another computer's download, or a snapshot of a Hugging
     Face cache) from its configs and file headers, and return it as a source the pipeline can use.
 
-    Accepts a repository folder, a cache snapshot folder, or a cache ``models--owner--name`` folder.
+    Accepts a repository folder, a cache snapshot folder, or a cache ``models--owner--name`` folder. A bare
+    prior model takes its text encoder from the default prior in the Hub cache ``cache_dir``.
     """
     root = Path(folder).expanduser()
     if root.name.startswith("models--") and (root / "snapshots").is_dir():
@@ -226,7 +229,7 @@ def import_folder(folder: Path | str) -> PriorSource | DecoderSource:
         verify_decoder(decoder)
         return decoder
     if (root / "prior").is_dir() or (root / "config.json").is_file():
-        prior = prior_source(str(root), offline=True)
+        prior = prior_source(str(root), offline=True, cache_dir=cache_dir)
         verify_prior(prior)
         return prior
     raise CheckpointError(
@@ -242,10 +245,11 @@ def prior_source(
     *,
     on_progress: ProgressCallback | None = None,
     cancel: CancelToken = None,
+    cache_dir: Path | None = None,
 ) -> PriorSource:
     """A prior side: a full prior repository, or a bare prior model whose text encoder comes from the
     default prior repository (the interpolated, finetuned and base priors are published that way)."""
-    root = resolve(ref, offline, on_progress=on_progress, cancel=cancel)
+    root = resolve(ref, offline, on_progress=on_progress, cancel=cancel, cache_dir=cache_dir)
     if (root / "prior").is_dir():
         index_path = root / "model_index.json"
         index = read_json(index_path) if index_path.is_file() else {}
@@ -261,7 +265,9 @@ def prior_source(
         )
     if (root / "config.json").is_file():
         base = (
-            prior_source(DEFAULT_PRIOR_REPO, offline, on_progress=on_progress, cancel=cancel)
+            prior_source(
+                DEFAULT_PRIOR_REPO, offline, on_progress=on_progress, cancel=cancel, cache_dir=cache_dir
+            )
             if ref != DEFAULT_PRIOR_REPO
             else None
         )
@@ -289,8 +295,9 @@ def decoder_source(
     *,
     on_progress: ProgressCallback | None = None,
     cancel: CancelToken = None,
+    cache_dir: Path | None = None,
 ) -> DecoderSource:
-    root = resolve(ref, offline, on_progress=on_progress, cancel=cancel)
+    root = resolve(ref, offline, on_progress=on_progress, cancel=cancel, cache_dir=cache_dir)
     if not (root / "decoder").is_dir():
         raise CheckpointError(
             f"{root} is not a Würstchen decoder: it has no decoder/ folder.",

@@ -13,11 +13,10 @@ from dataclasses import dataclass, field
 
 import torch
 
+from wuerstchen_desktop.core import choices
 from wuerstchen_desktop.core.errors import InvalidParams
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-DEVICES = ("auto", "cpu", "cuda", "mps")
-MEMORY_MODES = ("auto", "high", "balanced", "low")
+DTYPES = {name: getattr(torch, name) for name in choices.without_auto(choices.DTYPES)}
 GIB = 2**30
 
 # Parameter counts of the published checkpoints (WUERSTCHEN.md).
@@ -209,12 +208,14 @@ def choose(
 
     ``params``: each model's parameter count when the checkpoints are known (the published sizes if not).
     """
-    if device not in DEVICES:
-        raise InvalidParams(f"Unknown device {device!r}.", f"Choose one of {', '.join(DEVICES)}.")
-    if dtype != "auto" and dtype not in DTYPES:
-        raise InvalidParams(f"Unknown precision {dtype!r}.", f"Choose auto or one of {', '.join(DTYPES)}.")
-    if memory not in MEMORY_MODES:
-        raise InvalidParams(f"Unknown memory mode {memory!r}.", f"Choose one of {', '.join(MEMORY_MODES)}.")
+    if device not in choices.DEVICES:
+        raise InvalidParams(f"Unknown device {device!r}.", f"Choose one of {', '.join(choices.DEVICES)}.")
+    if dtype not in choices.DTYPES:
+        raise InvalidParams(f"Unknown precision {dtype!r}.", f"Choose one of {', '.join(choices.DTYPES)}.")
+    if memory not in choices.MEMORY_MODES:
+        raise InvalidParams(
+            f"Unknown memory mode {memory!r}.", f"Choose one of {', '.join(choices.MEMORY_MODES)}."
+        )
     caps = probe()
     reasons: list[str] = []
     dev = _device(device, caps, reasons)

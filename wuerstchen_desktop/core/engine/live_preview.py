@@ -13,8 +13,7 @@ Both the previewer and ``approximate_preview`` take the Stage C latent as the pr
 (``(B, 16, h, w)``, before the pipeline's ``* 42 - 1`` rescale) and give ``(B, 3, 4h, 4w)`` pixels in
 [0, 1]; ``render_previews`` turns those into RGB888 bytes for the window.
 
-torch is imported inside the functions, so the constants and ``default_previewer_dir`` cost nothing to
-import.
+torch is imported inside the functions, so the constants cost nothing to import.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from wuerstchen_desktop.core import appdirs
 from wuerstchen_desktop.core.engine.pickle_weights import read_state_dict
 from wuerstchen_desktop.core.errors import CheckpointError
 from wuerstchen_desktop.core.hub import cache_layout
@@ -47,7 +47,6 @@ __all__ = [
     "PREVIEWER_REPO_TYPE",
     "approximate_preview",
     "convert_previewer",
-    "default_previewer_dir",
     "find_previewer",
     "load_previewer",
     "preview_pixels",
@@ -60,13 +59,6 @@ FIRST_KEY = "blocks.0.weight"  # (c_hidden, c_in, 1, 1): gives the width of a ch
 SCALE = 4  # preview pixels per latent position: a 24x24 latent (1024x1024) gives 96x96
 _NAME = "previewer-{}.safetensors"
 _DOWNLOAD_HINT = "Delete {0} and download it again with `wuerstchen-desktop download`."
-
-
-def default_previewer_dir() -> Path:
-    """Where converted previewers are kept: ``previewer/`` in the app's data folder (beside the history)."""
-    from platformdirs import user_data_path
-
-    return user_data_path("Wuerstchen Desktop", appauthor=False) / "previewer"
 
 
 # -- checking a state dict -------------------------------------------------------------------------
@@ -234,7 +226,7 @@ def find_previewer(cache_dir: Path | str | None = None, data_dir: Path | str | N
 
     Looks for ``PREVIEWER_FILE`` of the Space in the Hugging Face cache (``spaces--warp-ai--Wuerstchen``,
     at ``refs/main``), never on the network. The first call after a download converts it into
-    ``data_dir`` (by default ``default_previewer_dir()``) as ``previewer-<sha256 of the .pt>.safetensors``;
+    ``data_dir`` (by default ``appdirs.previewer_dir()``) as ``previewer-<sha256 of the .pt>.safetensors``;
     later calls return that file as long as its header checks out, and a changed upstream file (a new
     sha256) is converted again, the older conversions removed. A downloaded file that is refused (damaged,
     truncated, holding code) raises CheckpointError saying what to do: the caller decides whether to fall
@@ -245,7 +237,7 @@ def find_previewer(cache_dir: Path | str | None = None, data_dir: Path | str | N
         return None
     pt = status.snapshot / PREVIEWER_FILE
     rdir = cache_layout.repo_dir(cache_layout.cache_root(cache_dir), PREVIEWER_REPO, PREVIEWER_REPO_TYPE)
-    folder = Path(data_dir) if data_dir is not None else default_previewer_dir()
+    folder = Path(data_dir) if data_dir is not None else appdirs.previewer_dir()
     sha = _blob_sha256(pt, rdir, status.commit)
     dst = folder / _NAME.format(sha)
     if dst.is_file():

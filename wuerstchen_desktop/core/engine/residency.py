@@ -15,17 +15,13 @@ from typing import Generic, TypeVar
 import torch
 from torch import nn
 
-from wuerstchen_desktop.core.errors import WuerstchenError
+from wuerstchen_desktop.core.choices import MEMORY_MODES, without_auto
 
 log = logging.getLogger(__name__)
 
-MODES = ("high", "balanced", "low")
+MODES = without_auto(MEMORY_MODES)  # most memory first: ``step_down`` walks right
 M = TypeVar("M", bound=nn.Module)
 CPU = torch.device("cpu")
-
-
-class OutOfMemory(WuerstchenError):
-    """The job did not fit even in the lowest memory mode."""
 
 
 def step_down(mode: str) -> str | None:

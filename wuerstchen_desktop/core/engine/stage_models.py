@@ -19,14 +19,13 @@ from wuerstchen_desktop.core.engine.loading import load_stage
 from wuerstchen_desktop.core.engine.progress import Run
 from wuerstchen_desktop.core.engine.residency import (
     MODES,
-    OutOfMemory,
     Slot,
     free_device_memory,
     is_oom,
     step_down,
 )
 from wuerstchen_desktop.core.engine.text import TextEncoder
-from wuerstchen_desktop.core.errors import InvalidParams
+from wuerstchen_desktop.core.errors import InvalidParams, OutOfMemory
 from wuerstchen_desktop.core.models import StageA, StageAConfig, StageB, StageBConfig, StageC, StageCConfig
 
 log = logging.getLogger(__name__)

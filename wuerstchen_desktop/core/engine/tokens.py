@@ -37,13 +37,16 @@ class TokenCounter:
         return text[start:].strip()
 
 
-def counter_for_prior(prior: str) -> TokenCounter | None:
-    """The counter of a prior that is on disk (never touching the network), or None when it is not."""
+def counter_for_prior(prior: str, cache_dir: Path | None = None) -> TokenCounter | None:
+    """The counter of a prior that is on disk (never touching the network), or None when it is not;
+    ``cache_dir`` is the Hub cache to look in (None: huggingface_hub's own)."""
     from wuerstchen_desktop.core.engine.checkpoints import prior_source
     from wuerstchen_desktop.core.errors import WuerstchenError
 
     try:
-        path = prior_source(prior, offline=True).text_root / "tokenizer" / "tokenizer.json"
+        path = (
+            prior_source(prior, offline=True, cache_dir=cache_dir).text_root / "tokenizer" / "tokenizer.json"
+        )
     except WuerstchenError:
         return None
     return TokenCounter(path) if path.is_file() else None

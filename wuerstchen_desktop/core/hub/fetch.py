@@ -42,7 +42,9 @@ RELINKS = 3  # new download links asked for when a CDN refuses one (an expired s
 
 
 class Overlong(Exception):
-    """The server sent more bytes than the file's size."""
+    """The server sent more bytes than the file's size.
+
+    Not a WuerstchenError: the file is fetched again; a DownloadError says so after the last try."""
 
 
 class Fetcher:

@@ -19,12 +19,16 @@ MAX_WAIT_S = 300.0  # the longest a server's Retry-After is waited for, per try
 
 
 class Stalled(Exception):
-    """The server sent nothing for the stall timeout; retried like a dropped connection."""
+    """The server sent nothing for the stall timeout; retried like a dropped connection.
+
+    Not a WuerstchenError: it is retried, and a DownloadError words the last failure."""
 
 
 class Truncated(Exception):
     """An answer that does not fit the file (it ended early, or began at the wrong byte); retried like a
-    dropped connection."""
+    dropped connection.
+
+    Not a WuerstchenError: it is retried, and a DownloadError words the last failure."""
 
 
 def clear_error(exc: Exception, what: str) -> DownloadError | None:

@@ -47,7 +47,9 @@ def call(fn: Callable[[], T], cancelled: Callable[[], bool]) -> T:
 
 
 class LinkRefused(Exception):
-    """A download link away from the Hub (a CDN's signed URL) answered 401 or 403: it may have expired."""
+    """A download link away from the Hub (a CDN's signed URL) answered 401 or 403: it may have expired.
+
+    Not a WuerstchenError: the fetcher asks for a new link; a DownloadError says so once that fails too."""
 
     def __init__(self, status: int, url: str) -> None:
         super().__init__(f"HTTP {status} from {url.split('?')[0]}")

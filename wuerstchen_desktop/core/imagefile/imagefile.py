@@ -24,14 +24,13 @@ from typing import Any
 from PIL import Image, PngImagePlugin
 
 from wuerstchen_desktop.core.atomicfile import (
-    SaveError,
     clean_orphans,
     fsync_dir,
     move_no_replace,
     replace_atomic,
     write_bytes_atomic,
 )
-from wuerstchen_desktop.core.errors import InvalidParams
+from wuerstchen_desktop.core.errors import InvalidParams, SaveError
 from wuerstchen_desktop.core.imagefile.a1111 import encode_user_comment, utf16_units
 from wuerstchen_desktop.core.imagefile.imageread import (
     EXIF_IFD,
@@ -49,9 +48,7 @@ from wuerstchen_desktop.core.imagefile.metadata import (
     MAX_RECORD_CHARS,
     Blend,
     ImageParameters,
-    ImageReadError,
     ImageRecord,
-    NoParametersFound,
     encode_latent,
     format_parameters,
     record_to_json,
@@ -65,14 +62,12 @@ from wuerstchen_desktop.core.params import (
 )
 
 # Naming lives in ``naming``, the metadata types in ``metadata``: re-exported for callers of the writer.
+# The errors live in ``core.errors``.
 __all__ = [
     "DEFAULT_PATTERN",
     "FLAT_PATTERN",
     "ImageParameters",
-    "ImageReadError",
     "ImageRecord",
-    "NoParametersFound",
-    "SaveError",
     "check_fits",
     "clean_orphans",
     "encode_image",

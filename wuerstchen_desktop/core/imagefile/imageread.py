@@ -19,13 +19,11 @@ from typing import BinaryIO
 
 from PIL import Image
 
+from wuerstchen_desktop.core.errors import ImageReadError, NoParametersFound, ParametersTooLong
 from wuerstchen_desktop.core.imagefile.a1111 import decode_user_comment
 from wuerstchen_desktop.core.imagefile.metadata import (
     ImageParameters,
-    ImageReadError,
     ImageRecord,
-    NoParametersFound,
-    ParametersTooLong,
     parse_parameters,
     record_from_json,
 )

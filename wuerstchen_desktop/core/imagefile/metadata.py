@@ -16,14 +16,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wuerstchen_desktop import __version__
-from wuerstchen_desktop.core.errors import InvalidParams, WuerstchenError
+from wuerstchen_desktop.core import appdirs
+from wuerstchen_desktop.core.errors import (
+    ImageReadError,
+    InvalidParams,
+    NoParametersFound,
+    ParametersTooLong,
+    WuerstchenError,
+)
 from wuerstchen_desktop.core.imagefile.a1111 import format_text, read_text, to_float, to_int, to_size
 from wuerstchen_desktop.core.latent_storage import storage_dtype
 from wuerstchen_desktop.core.params import DEFAULT_DECODER_REPO, DEFAULT_PRIOR_REPO, GenerationParams
 
 SCHEMA = 2  # 1: images; 2 adds compositions and blends (a plain image is still written as 1)
 KINDS = ("image", "composition")
-APP_NAME = "wuerstchen-desktop"
+APP_NAME = appdirs.PROGRAM
 SAMPLER_NAME = "Würstchen DDPM"
 OFFICIAL_PRIOR_CALLS = 29
 LATENT_KEY = "stage_c"
@@ -32,14 +39,6 @@ MAX_LATENT_BYTES = 2_000_000
 # A1111-style text longer than this is not parsed (the README says so): far beyond any real prompt, and
 # an EXIF UserComment holds at most about 32K characters anyway.
 MAX_PARAMETERS_CHARS = 64 * 1024
-
-
-class ImageReadError(WuerstchenError):
-    """An image file is broken, hostile or not an image; nothing in it can be trusted."""
-
-
-class NoParametersFound(WuerstchenError):
-    """A readable image that carries no generation parameters we understand."""
 
 
 @dataclass(frozen=True)
@@ -300,7 +299,9 @@ def _record(
 
 
 class _OutOfRange(ValueError):
-    pass
+    """A number out of its field's range.
+
+    Not a WuerstchenError: the record reader turns it into an ImageReadError naming the file."""
 
 
 # Every number leaves the reader finite and in range, so whatever prints a record prints valid JSON and
@@ -360,10 +361,6 @@ def format_parameters(record: ImageRecord, max_utf16: int | None = None) -> str:
     """
     p = record.params
     return format_text(p.prompt, p.negative_prompt, _settings(record), ("Blend prompt",), max_utf16)
-
-
-class ParametersTooLong(NoParametersFound):
-    """An A1111-style text longer than ``MAX_PARAMETERS_CHARS``: not read at all."""
 
 
 def parse_parameters(text: str) -> ImageParameters:

@@ -30,11 +30,12 @@ class EngineConfig:
     offline: bool = False
     memory: str = "auto"
     compile: bool = False
+    models_dir: Path | None = None  # the Hub cache the checkpoints are in; None: huggingface_hub's own
 
     @classmethod
     def from_settings(cls, settings: Settings) -> EngineConfig:
         s = settings
-        return cls(s.prior, s.decoder, s.device, s.dtype, s.offline, s.memory, s.compile)
+        return cls(s.prior, s.decoder, s.device, s.dtype, s.offline, s.memory, s.compile, s.models_folder)
 
 
 class JobKind(str, Enum):

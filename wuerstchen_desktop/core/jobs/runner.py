@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wuerstchen_desktop.core.engine import compose as c
-from wuerstchen_desktop.core.errors import InvalidParams
-from wuerstchen_desktop.core.imagefile.imagefile import SaveError, check_fits, read_record, write_image
+from wuerstchen_desktop.core.errors import InvalidParams, PartlySaved, SaveError
+from wuerstchen_desktop.core.imagefile.imagefile import check_fits, read_record, write_image
 from wuerstchen_desktop.core.imagefile.metadata import Blend, ImageRecord
 from wuerstchen_desktop.core.jobs.job import COMPOSITIONS_FOLDER, Job, JobKind
 from wuerstchen_desktop.core.jobs.records import checked_latent, image_record
@@ -161,14 +161,6 @@ def _reproduce(
     return _save_all(saves, job.out_dir, notes, on_saved), [*notes, *result.warnings]
 
 
-class PartlySaved(SaveError):
-    """Some of a job's files were written before one could not be: ``paths`` are the ones on disk."""
-
-    def __init__(self, message: str, hint: str, paths: tuple[Path, ...]) -> None:
-        super().__init__(message, hint)
-        self.paths = paths
-
-
 def _save_all(
     saves: list[_Save], folder: Path, notes: list[str], on_saved: OnSaved | None
 ) -> tuple[Path, ...]:
@@ -191,4 +183,4 @@ def _save_all(
     return tuple(paths)
 
 
-__all__ = ["OnSaved", "PartlySaved", "Saved", "check", "execute"]
+__all__ = ["OnSaved", "Saved", "check", "execute"]

@@ -29,6 +29,8 @@ from typing import Any
 
 from PIL import Image
 
+from wuerstchen_desktop.core import appdirs
+from wuerstchen_desktop.core.errors import HistoryError
 from wuerstchen_desktop.core.imagefile.imagefile import (
     clean_orphans,
     fsync_dir,
@@ -40,7 +42,6 @@ from wuerstchen_desktop.core.imagefile.metadata import ImageParameters
 from wuerstchen_desktop.core.library.index import connect, discard, is_damage, transaction
 from wuerstchen_desktop.core.library.scan import (
     FAVOURITES,
-    HistoryError,
     file_row,
     read_favourites,
     scan,
@@ -57,7 +58,7 @@ from wuerstchen_desktop.core.library.trash import (
     write_entry,
 )
 
-__all__ = ["FAVOURITES", "TRASH", "History", "HistoryError", "Item", "SyncReport", "TrashEntry"]
+__all__ = ["FAVOURITES", "TRASH", "History", "Item", "SyncReport", "TrashEntry"]
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +93,9 @@ class SyncReport:
 
 
 def default_index_path(output: Path) -> Path:
-    """Where the index of ``output`` lives: one file per output folder in the platformdirs data folder."""
-    from platformdirs import user_data_path
-
+    """Where the index of ``output`` lives: one file per output folder in the app's data folder."""
     digest = hashlib.sha256(str(Path(output).resolve()).encode("utf-8", "surrogatepass")).hexdigest()[:16]
-    return user_data_path("Wuerstchen Desktop", appauthor=False) / "history" / f"{digest}.sqlite3"
+    return appdirs.history_dir() / f"{digest}.sqlite3"
 
 
 class History:

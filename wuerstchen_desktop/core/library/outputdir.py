@@ -8,12 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from wuerstchen_desktop.core.errors import WuerstchenError
-
-
-class OutputFolderError(WuerstchenError):
-    """The output folder does not exist and cannot be made, is not a folder, or cannot be written."""
-
+from wuerstchen_desktop.core.errors import OutputFolderError
 
 HINT = "Choose another output folder, or make this one writable."
 

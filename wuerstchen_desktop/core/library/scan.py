@@ -14,22 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from wuerstchen_desktop.core.atomicfile import replace_atomic
-from wuerstchen_desktop.core.errors import WuerstchenError
-from wuerstchen_desktop.core.imagefile.imagefile import (
-    EXTENSIONS,
-    ImageReadError,
-    NoParametersFound,
-    read_parameters,
-)
+from wuerstchen_desktop.core.errors import HistoryError, ImageReadError, NoParametersFound
+from wuerstchen_desktop.core.imagefile.imagefile import EXTENSIONS, read_parameters
 from wuerstchen_desktop.core.imagefile.metadata import ImageParameters
 
 log = logging.getLogger(__name__)
 
 FAVOURITES = ".favourites.json"
-
-
-class HistoryError(WuerstchenError):
-    """The history index or the trash could not do what was asked."""
 
 
 def scan(output: Path) -> dict[str, tuple[int, int]]:

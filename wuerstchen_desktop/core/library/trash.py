@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from wuerstchen_desktop.core.atomicfile import replace_atomic
-from wuerstchen_desktop.core.library.scan import HistoryError
+from wuerstchen_desktop.core.errors import HistoryError
 
 TRASH = ".trash"
 ENTRY = "entry.json"

@@ -38,7 +38,9 @@ def shown(value: Any) -> str:
 
 
 class ConfigFieldError(ValueError):
-    """A config field holds a value the model cannot be built from."""
+    """A config field holds a value the model cannot be built from.
+
+    Not a WuerstchenError: it knows the field, not the file; the loaders turn it into a CheckpointError."""
 
     def __init__(self, name: str, value: Any, expected: str) -> None:
         super().__init__(f"{name} is {shown(value)}, but it must be {expected}")
