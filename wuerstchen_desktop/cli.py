@@ -276,7 +276,7 @@ def run_gui(argv: Sequence[str]) -> int:
 
 
 def cmd_read(args: argparse.Namespace) -> int:
-    from wuerstchen_desktop.core.imagefile.imagefile import read_parameters
+    from wuerstchen_desktop.core.imagefile.read import read_parameters
 
     say(console_json(read_parameters(args.image).to_json_dict(), sys.stdout))
     return EXIT_OK
@@ -287,7 +287,7 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     say how far its pixels are from the file's."""
     import numpy as np
 
-    from wuerstchen_desktop.core.imagefile.imagefile import open_pixels, read_record
+    from wuerstchen_desktop.core.imagefile.read import open_pixels, read_record
     from wuerstchen_desktop.core.jobs.job import Job, JobKind
     from wuerstchen_desktop.core.jobs.records import record_latent
     from wuerstchen_desktop.core.jobs.reproduce import BATCH_NOTE, named_model

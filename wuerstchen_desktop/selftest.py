@@ -82,7 +82,7 @@ def _generate(work: Path, args: argparse.Namespace, log_file: Path | None) -> di
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
-    from wuerstchen_desktop.core.imagefile.imagefile import read_parameters
+    from wuerstchen_desktop.core.imagefile.read import read_parameters
     from wuerstchen_desktop.core.jobs.job import EngineConfig
     from wuerstchen_desktop.core.params import GenerationParams
     from wuerstchen_desktop.core.settings import Settings
@@ -148,7 +148,7 @@ def _compose_and_decode(service: Any, window: Any) -> dict[str, Any]:
     """Compose two seeds, then decode the second from its file: the compose-first path end to end."""
     from types import SimpleNamespace
 
-    from wuerstchen_desktop.core.imagefile.imagefile import read_record
+    from wuerstchen_desktop.core.imagefile.read import read_record
 
     window.panel.compose_count.setValue(2)
     composed = _wait_for_job(service, window.flow.compose)

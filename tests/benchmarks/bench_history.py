@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from wuerstchen_desktop.core.imagefile.imagefile import encode_image, file_stem
-from wuerstchen_desktop.core.imagefile.metadata import ImageRecord, encode_latent
+from wuerstchen_desktop.core.imagefile.record import ImageRecord, encode_latent
+from wuerstchen_desktop.core.imagefile.write import encode_image
 from wuerstchen_desktop.core.library.history import History
-from wuerstchen_desktop.core.library.naming import DEFAULT_PATTERN
+from wuerstchen_desktop.core.library.naming import DEFAULT_PATTERN, file_stem
 from wuerstchen_desktop.core.params import GenerationParams
 
 WORDS = ["cat", "dog", "castle", "forest", "neon", "city", "portrait", "sunset", "ocean", "robot"]

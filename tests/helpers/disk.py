@@ -12,11 +12,11 @@ import pytest
 def full_disk_after(monkeypatch: pytest.MonkeyPatch, saved: int) -> None:
     """The disk fills up after ``saved`` files: later writes fail as a full disk does (ENOSPC)."""
     from wuerstchen_desktop.core import atomicfile
-    from wuerstchen_desktop.core.imagefile import imagefile
+    from wuerstchen_desktop.core.imagefile import write as image_write
     from wuerstchen_desktop.core.jobs import runner
 
     count = [0]
-    real = imagefile.write_image
+    real = image_write.write_image
 
     def write(image, record, folder, *args, **kwargs):
         count[0] += 1

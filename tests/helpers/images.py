@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from wuerstchen_desktop.core.imagefile.imagefile import write_image
-from wuerstchen_desktop.core.imagefile.metadata import ImageRecord, encode_latent
+from wuerstchen_desktop.core.imagefile.record import ImageRecord, encode_latent
+from wuerstchen_desktop.core.imagefile.write import write_image
 from wuerstchen_desktop.core.params import GenerationParams
 
 T0 = 1_700_000_000.0

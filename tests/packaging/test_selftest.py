@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import wuerstchen_desktop
-from wuerstchen_desktop.core.imagefile.imagefile import read_parameters
+from wuerstchen_desktop.core.imagefile.read import read_parameters
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.helpers.disk import full_disk_after
 from tests.helpers.window import WAIT_MS, compose_and_wait, fast, generate_and_wait
-from wuerstchen_desktop.core.imagefile.imagefile import read_record
+from wuerstchen_desktop.core.imagefile.read import read_record
 
 
 def cancel_at_first_step(window) -> None:

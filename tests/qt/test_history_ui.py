@@ -9,7 +9,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent, QGuiApplication
 
 from tests.helpers.window import WAIT_MS, fast, generate_and_wait
-from wuerstchen_desktop.core.imagefile.imagefile import read_parameters
+from wuerstchen_desktop.core.imagefile.read import read_parameters
 
 
 def drop(window, mime: QMimeData) -> None:

@@ -9,7 +9,7 @@ import dataclasses
 import pytest
 
 from tests.helpers.window import fast
-from wuerstchen_desktop.core.imagefile.imagefile import read_record
+from wuerstchen_desktop.core.imagefile.read import read_record
 
 WAIT_MS = 60_000
 LONG = ", ".join(["a castle on a hill"] * 2000)  # 40,000 characters: beyond one JPEG EXIF segment
@@ -35,10 +35,10 @@ def test_a_jpeg_job_with_a_long_prompt_says_so_and_saves(qtbot, make_window) -> 
 
 
 def test_metadata_left_out_of_a_saved_image_is_said(qtbot, make_window, monkeypatch) -> None:
-    from wuerstchen_desktop.core.imagefile import imagefile
+    from wuerstchen_desktop.core.imagefile import write
 
-    real = imagefile._exif  # an EXIF block too big for a JPEG: the text has to go, the image stays
-    monkeypatch.setattr(imagefile, "_exif", lambda text, record: real(text, record) + b"\0" * 70_000)
+    real = write._exif  # an EXIF block too big for a JPEG: the text has to go, the image stays
+    monkeypatch.setattr(write, "_exif", lambda text, record: real(text, record) + b"\0" * 70_000)
     window = make_window()
     use_format(window, "jpeg")
     fast(window, images=2)

@@ -29,7 +29,7 @@ def test_generate_shows_saves_and_lists_the_image(qtbot, make_window) -> None:
 
 
 def test_images_carry_their_parameters(qtbot, make_window) -> None:
-    from wuerstchen_desktop.core.imagefile.imagefile import read_parameters
+    from wuerstchen_desktop.core.imagefile.read import read_parameters
 
     window = make_window()
     fast(window, prompt="a red dog", seed=21)

@@ -19,8 +19,8 @@ from PIL import Image
 from wuerstchen_desktop.core import atomicfile
 from wuerstchen_desktop.core.atomicfile import clean_orphans, write_bytes_atomic, write_temp
 from wuerstchen_desktop.core.errors import SaveError
-from wuerstchen_desktop.core.imagefile.imagefile import write_image
-from wuerstchen_desktop.core.imagefile.metadata import ImageRecord
+from wuerstchen_desktop.core.imagefile.record import ImageRecord
+from wuerstchen_desktop.core.imagefile.write import write_image
 from wuerstchen_desktop.core.params import GenerationParams
 
 posix_only = pytest.mark.skipif(os.name == "nt", reason="POSIX permissions and link semantics")
@@ -166,8 +166,8 @@ import os, sys
 from pathlib import Path
 from PIL import Image
 from wuerstchen_desktop.core import atomicfile
-from wuerstchen_desktop.core.imagefile.imagefile import write_image
-from wuerstchen_desktop.core.imagefile.metadata import ImageRecord
+from wuerstchen_desktop.core.imagefile.write import write_image
+from wuerstchen_desktop.core.imagefile.record import ImageRecord
 from wuerstchen_desktop.core.params import GenerationParams
 
 atomicfile.move_no_replace = lambda *args: os._exit(9)  # killed once the temporary file is on disk

@@ -17,7 +17,7 @@ from tests.helpers.cli import FAST, generate, run_user_error
 from tests.helpers.images import save
 from wuerstchen_desktop.cli import main
 from wuerstchen_desktop.core.errors import OutputFolderError
-from wuerstchen_desktop.core.imagefile.metadata import ImageRecord, record_to_json
+from wuerstchen_desktop.core.imagefile.record import ImageRecord, record_to_json
 from wuerstchen_desktop.core.library.outputdir import check_output_dir
 from wuerstchen_desktop.core.params import GenerationParams
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from PIL import Image
 
 from wuerstchen_desktop.cli import main
-from wuerstchen_desktop.core.imagefile.imagefile import read_record
+from wuerstchen_desktop.core.imagefile.read import read_record
 from wuerstchen_desktop.core.jobs.job import Job, JobKind
 from wuerstchen_desktop.core.jobs.records import image_record
 from wuerstchen_desktop.core.jobs.runner import execute
@@ -58,7 +58,7 @@ def test_a_file_without_our_record_is_a_clear_error(tmp_path: Path, capsys) -> N
 def test_a_file_naming_an_unknown_repository_is_not_followed(pipeline, tmp_path: Path, capsys) -> None:
     import dataclasses
 
-    from wuerstchen_desktop.core.imagefile.imagefile import write_image
+    from wuerstchen_desktop.core.imagefile.write import write_image
 
     record = dataclasses.replace(image_record(pipeline, SMALL, None), prior_model="someone/not-wuerstchen")
     path = write_image(Image.new("RGB", (256, 256)), record, tmp_path)
@@ -75,8 +75,8 @@ def test_a_composition_whose_latent_has_another_shape_is_refused_as_damaged(
 
     import numpy as np
 
-    from wuerstchen_desktop.core.imagefile.imagefile import write_image
-    from wuerstchen_desktop.core.imagefile.metadata import encode_latent
+    from wuerstchen_desktop.core.imagefile.record import encode_latent
+    from wuerstchen_desktop.core.imagefile.write import write_image
 
     (composition,), _ = execute(pipeline, Job(SMALL, tmp_path / "out", kind=JobKind.COMPOSE), None, None)
     record = read_record(composition)

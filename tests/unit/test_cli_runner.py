@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from wuerstchen_desktop.cli import main
-from wuerstchen_desktop.core.imagefile.imagefile import read_record
+from wuerstchen_desktop.core.imagefile.read import read_record
 
 FAST = ["--width", "256", "--height", "256", "--prior-steps", "2", "--decoder-steps", "1", "--seed", "3"]
 CPU = ["--device", "cpu", "--dtype", "float32"]
@@ -60,10 +60,10 @@ def test_what_a_jpeg_cannot_carry_is_said(prior_dir: Path, decoder_dir: Path, tm
 def full_disk_after(monkeypatch: pytest.MonkeyPatch, saved: int) -> None:
     """The disk fills up after ``saved`` image files: later writes fail as a full disk does (ENOSPC)."""
     from wuerstchen_desktop.core import atomicfile
-    from wuerstchen_desktop.core.imagefile import imagefile
+    from wuerstchen_desktop.core.imagefile import write as image_write
 
     count = [0]
-    real = imagefile.write_bytes_atomic
+    real = image_write.write_bytes_atomic
 
     def write(data: bytes, folder: Path, stem: str, ext: str) -> Path:
         count[0] += 1
@@ -71,7 +71,7 @@ def full_disk_after(monkeypatch: pytest.MonkeyPatch, saved: int) -> None:
             raise atomicfile.save_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)), Path(folder))
         return real(data, folder, stem, ext)
 
-    monkeypatch.setattr(imagefile, "write_bytes_atomic", write)
+    monkeypatch.setattr(image_write, "write_bytes_atomic", write)
 
 
 def test_images_saved_before_the_disk_filled_up_are_listed_and_counted(

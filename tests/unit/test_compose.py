@@ -14,7 +14,8 @@ from tests.helpers.disk import full_disk_after
 from wuerstchen_desktop.core.engine import compose as c
 from wuerstchen_desktop.core.engine.schedule import WuerstchenSampler, official_prior_timesteps
 from wuerstchen_desktop.core.errors import InvalidParams, WuerstchenError
-from wuerstchen_desktop.core.imagefile.imagefile import read_record, write_image
+from wuerstchen_desktop.core.imagefile.read import read_record
+from wuerstchen_desktop.core.imagefile.write import write_image
 from wuerstchen_desktop.core.jobs.job import COMPOSITIONS_FOLDER, Job, JobKind
 from wuerstchen_desktop.core.jobs.records import image_record, record_latent
 from wuerstchen_desktop.core.jobs.reproduce import reproduce
@@ -208,7 +209,7 @@ def test_records_of_compositions_and_blends_round_trip() -> None:
     import json
 
     from wuerstchen_desktop.core.errors import ImageReadError
-    from wuerstchen_desktop.core.imagefile.metadata import (
+    from wuerstchen_desktop.core.imagefile.record import (
         Blend,
         ImageRecord,
         format_parameters,

@@ -60,7 +60,7 @@ def test_wal_mode(history: History, tmp_path: Path) -> None:
 
 
 def test_latent_decodes_again(history: History, out: Path) -> None:
-    from wuerstchen_desktop.core.imagefile.imagefile import read_record
+    from wuerstchen_desktop.core.imagefile.read import read_record
     from wuerstchen_desktop.core.jobs.records import record_latent
 
     item = history.add(save(out, "x", seed=7))

@@ -43,7 +43,7 @@ def test_a_fifo_named_png_is_skipped_not_opened(out: Path, index: Path) -> None:
         import sys
         from wuerstchen_desktop.core.library.history import History
         from wuerstchen_desktop.core.errors import ImageReadError
-        from wuerstchen_desktop.core.imagefile.imagefile import open_pixels
+        from wuerstchen_desktop.core.imagefile.read import open_pixels
         with History(sys.argv[1], sys.argv[2]) as history:
             print(sorted(i.path.name for i in history.items()))
             try:

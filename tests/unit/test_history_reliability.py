@@ -16,7 +16,7 @@ import pytest
 from tests.helpers.images import save
 from wuerstchen_desktop.core import atomicfile
 from wuerstchen_desktop.core.errors import HistoryError, SaveError
-from wuerstchen_desktop.core.imagefile.imagefile import read_parameters
+from wuerstchen_desktop.core.imagefile.read import read_parameters
 from wuerstchen_desktop.core.library.history import History
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL and fsync hooks are POSIX")
@@ -29,8 +29,8 @@ CHILD = textwrap.dedent(
     import numpy as np
     from PIL import Image
     from wuerstchen_desktop.core.library.history import History
-    from wuerstchen_desktop.core.imagefile.imagefile import write_image
-    from wuerstchen_desktop.core.imagefile.metadata import ImageRecord
+    from wuerstchen_desktop.core.imagefile.write import write_image
+    from wuerstchen_desktop.core.imagefile.record import ImageRecord
     from wuerstchen_desktop.core.params import GenerationParams
     import wuerstchen_desktop.core.library.history as history_module
 

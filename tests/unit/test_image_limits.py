@@ -11,10 +11,11 @@ import pytest
 from PIL import Image
 
 from wuerstchen_desktop.core.errors import InvalidParams
-from wuerstchen_desktop.core.imagefile import imagefile
+from wuerstchen_desktop.core.imagefile import write
 from wuerstchen_desktop.core.imagefile.a1111 import ELLIPSIS, decode_user_comment
-from wuerstchen_desktop.core.imagefile.imagefile import check_fits, read_parameters, read_record, write_image
-from wuerstchen_desktop.core.imagefile.metadata import Blend, ImageRecord, encode_latent, parse_parameters
+from wuerstchen_desktop.core.imagefile.read import read_parameters, read_record
+from wuerstchen_desktop.core.imagefile.record import Blend, ImageRecord, encode_latent, parse_parameters
+from wuerstchen_desktop.core.imagefile.write import check_fits, write_image
 from wuerstchen_desktop.core.params import GenerationParams
 
 LONG = "a castle on a hill, " * 2000  # 40,000 characters: 80 KB as UTF-16, beyond one EXIF segment
@@ -79,8 +80,8 @@ def test_check_fits_before_a_job() -> None:
 
 
 def test_metadata_that_cannot_be_encoded_never_costs_the_image(tmp_path: Path, monkeypatch) -> None:
-    real = imagefile._exif
-    monkeypatch.setattr(imagefile, "_exif", lambda text, record: real(text, record) + b"\0" * 70_000)
+    real = write._exif
+    monkeypatch.setattr(write, "_exif", lambda text, record: real(text, record) + b"\0" * 70_000)
     notes: list[str] = []
     rec = ImageRecord(GenerationParams("a cat", seed=3))
     path = write_image(picture(), rec, tmp_path, "jpeg", notes=notes)

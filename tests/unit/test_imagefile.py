@@ -15,15 +15,10 @@ from wuerstchen_desktop.cli import main
 from wuerstchen_desktop.core import atomicfile
 from wuerstchen_desktop.core.errors import InvalidParams, SaveError
 from wuerstchen_desktop.core.imagefile.a1111 import decode_user_comment
-from wuerstchen_desktop.core.imagefile.imagefile import (
-    DEFAULT_PATTERN,
-    export_clean,
-    file_stem,
-    make_record,
-    read_parameters,
-    write_image,
-)
-from wuerstchen_desktop.core.imagefile.metadata import ImageRecord, decode_latent, encode_latent
+from wuerstchen_desktop.core.imagefile.read import read_parameters
+from wuerstchen_desktop.core.imagefile.record import ImageRecord, decode_latent, encode_latent
+from wuerstchen_desktop.core.imagefile.write import export_clean, make_record, write_image
+from wuerstchen_desktop.core.library.naming import DEFAULT_PATTERN, file_stem
 from wuerstchen_desktop.core.params import GenerationParams
 
 WHEN = 1_700_000_000.0

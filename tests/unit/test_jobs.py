@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from wuerstchen_desktop.core.errors import InvalidParams, WuerstchenError
-from wuerstchen_desktop.core.imagefile.imagefile import read_record
+from wuerstchen_desktop.core.imagefile.read import read_record
 from wuerstchen_desktop.core.jobs.job import Job, JobKind
 from wuerstchen_desktop.core.jobs.records import image_record, record_latent
 from wuerstchen_desktop.core.jobs.runner import Saved, check, execute

@@ -11,8 +11,9 @@ import torch
 from PIL import Image
 
 from wuerstchen_desktop.core.engine.outputs import stored
-from wuerstchen_desktop.core.imagefile.imagefile import make_record, read_record, write_image
-from wuerstchen_desktop.core.imagefile.metadata import decode_latent, encode_latent, record_to_json
+from wuerstchen_desktop.core.imagefile.read import read_record
+from wuerstchen_desktop.core.imagefile.record import decode_latent, encode_latent, record_to_json
+from wuerstchen_desktop.core.imagefile.write import make_record, write_image
 from wuerstchen_desktop.core.jobs.records import record_latent
 from wuerstchen_desktop.core.params import GenerationParams
 

@@ -20,8 +20,8 @@ from PIL import Image, PngImagePlugin
 
 from wuerstchen_desktop.cli import main
 from wuerstchen_desktop.core.errors import ImageReadError, WuerstchenError
-from wuerstchen_desktop.core.imagefile.imagefile import export_clean, read_parameters, write_image
-from wuerstchen_desktop.core.imagefile.metadata import (
+from wuerstchen_desktop.core.imagefile.read import read_parameters
+from wuerstchen_desktop.core.imagefile.record import (
     Blend,
     ImageParameters,
     ImageRecord,
@@ -29,6 +29,7 @@ from wuerstchen_desktop.core.imagefile.metadata import (
     record_from_json,
     record_to_dict,
 )
+from wuerstchen_desktop.core.imagefile.write import export_clean, write_image
 from wuerstchen_desktop.core.params import GenerationParams
 
 # No per-example deadline: a loaded CI machine is slow, and read_bytes() itself fails any read over 2 s.

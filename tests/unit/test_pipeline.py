@@ -75,8 +75,9 @@ def test_vary_detail_is_reproduced_from_the_file_alone(pipeline, tmp_path) -> No
     """An image decoded from a stored latent with a decoder seed equals generating its recorded params."""
     from wuerstchen_desktop.core.engine import recipe
     from wuerstchen_desktop.core.engine.progress import Run
-    from wuerstchen_desktop.core.imagefile.imagefile import read_record, write_image
-    from wuerstchen_desktop.core.imagefile.metadata import decode_latent
+    from wuerstchen_desktop.core.imagefile.read import read_record
+    from wuerstchen_desktop.core.imagefile.record import decode_latent
+    from wuerstchen_desktop.core.imagefile.write import write_image
     from wuerstchen_desktop.core.jobs.records import image_record
 
     first = pipeline.generate(SMALL)

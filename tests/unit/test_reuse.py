@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from wuerstchen_desktop.core.imagefile.metadata import ImageParameters, ImageRecord
+from wuerstchen_desktop.core.imagefile.record import ImageParameters, ImageRecord
 from wuerstchen_desktop.core.imagefile.reuse import carry_over
 from wuerstchen_desktop.core.params import GenerationParams
 

@@ -72,7 +72,7 @@ class NoParametersFound(WuerstchenError):
 
 
 class ParametersTooLong(NoParametersFound):
-    """An A1111-style text longer than ``metadata.MAX_PARAMETERS_CHARS``: not read at all."""
+    """An A1111-style text longer than ``record.MAX_PARAMETERS_CHARS``: not read at all."""
 
 
 class OutputFolderError(WuerstchenError):

@@ -1,6 +1,6 @@
 """How a file stores a Stage C latent: float16, or float32 when a value lies beyond float16's range.
 
-One rule for the image files (``imagefile/metadata.encode_latent``) and for the engine, which decodes a
+One rule for the image files (``imagefile/record.encode_latent``) and for the engine, which decodes a
 composition from the latent as its file stores it, so an image decoded from a composition file is the
 image made from the same parameters in one go.
 """

@@ -11,7 +11,7 @@ from PySide6.QtCore import QMimeData, QObject, QPoint, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QMenu
 
-from wuerstchen_desktop.core.imagefile.metadata import format_parameters
+from wuerstchen_desktop.core.imagefile.record import format_parameters
 from wuerstchen_desktop.core.imagefile.reuse import carry_over
 
 if TYPE_CHECKING:

@@ -140,7 +140,7 @@ class HistoryWorker(QObject):
 
     @Slot(int, object)
     def export_clean(self, item_id: int, folder: Path) -> None:
-        from wuerstchen_desktop.core.imagefile.imagefile import export_clean
+        from wuerstchen_desktop.core.imagefile.write import export_clean
 
         if self._history is not None:
             item = self._run(lambda: self._history.get(item_id))
@@ -151,7 +151,7 @@ class HistoryWorker(QObject):
 
     @Slot(int, object)
     def read_file(self, request: int, path: Path) -> None:
-        from wuerstchen_desktop.core.imagefile.imagefile import read_parameters
+        from wuerstchen_desktop.core.imagefile.read import read_parameters
 
         try:
             self.parameters_read.emit(request, read_parameters(Path(path)), None)
@@ -163,7 +163,7 @@ class HistoryWorker(QObject):
 
     @Slot(int, str)
     def read_text(self, request: int, text: str) -> None:
-        from wuerstchen_desktop.core.imagefile.metadata import parse_parameters
+        from wuerstchen_desktop.core.imagefile.record import parse_parameters
 
         try:
             self.parameters_read.emit(request, parse_parameters(text), None)

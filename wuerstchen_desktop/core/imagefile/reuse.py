@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from wuerstchen_desktop.core.errors import InvalidParams
-from wuerstchen_desktop.core.imagefile.metadata import ImageParameters
+from wuerstchen_desktop.core.imagefile.record import ImageParameters
 from wuerstchen_desktop.core.params import MAX_GUIDANCE, MAX_SEED, GenerationParams, nearest_valid_sizes
 
 

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import torch
 
 from wuerstchen_desktop.core.errors import InvalidParams
-from wuerstchen_desktop.core.imagefile.imagefile import make_record
-from wuerstchen_desktop.core.imagefile.metadata import Blend, ImageRecord, decode_latent
+from wuerstchen_desktop.core.imagefile.record import Blend, ImageRecord, decode_latent
+from wuerstchen_desktop.core.imagefile.write import make_record
 from wuerstchen_desktop.core.params import GenerationParams, stage_c_size
 
 if TYPE_CHECKING:

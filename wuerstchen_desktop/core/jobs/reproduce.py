@@ -15,7 +15,7 @@ from wuerstchen_desktop.core.engine.compose import (
 )
 from wuerstchen_desktop.core.errors import WuerstchenError
 from wuerstchen_desktop.core.hub.catalogue import CATALOGUE
-from wuerstchen_desktop.core.imagefile.metadata import ImageRecord
+from wuerstchen_desktop.core.imagefile.record import ImageRecord
 from wuerstchen_desktop.core.jobs.records import checked_latent
 
 if TYPE_CHECKING:

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 from wuerstchen_desktop.core.engine import compose as c
 from wuerstchen_desktop.core.errors import InvalidParams, PartlySaved, SaveError
-from wuerstchen_desktop.core.imagefile.imagefile import check_fits, read_record, write_image
-from wuerstchen_desktop.core.imagefile.metadata import Blend, ImageRecord
+from wuerstchen_desktop.core.imagefile.read import read_record
+from wuerstchen_desktop.core.imagefile.record import Blend, ImageRecord
+from wuerstchen_desktop.core.imagefile.write import check_fits, write_image
 from wuerstchen_desktop.core.jobs.job import COMPOSITIONS_FOLDER, Job, JobKind
 from wuerstchen_desktop.core.jobs.records import checked_latent, image_record
 from wuerstchen_desktop.core.jobs.reproduce import reproduce

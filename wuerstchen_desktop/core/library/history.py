@@ -30,15 +30,10 @@ from typing import Any
 from PIL import Image
 
 from wuerstchen_desktop.core import appdirs
+from wuerstchen_desktop.core.atomicfile import clean_orphans, fsync_dir, move_no_replace
 from wuerstchen_desktop.core.errors import HistoryError
-from wuerstchen_desktop.core.imagefile.imagefile import (
-    clean_orphans,
-    fsync_dir,
-    move_no_replace,
-    open_pixels,
-    read_parameters,
-)
-from wuerstchen_desktop.core.imagefile.metadata import ImageParameters
+from wuerstchen_desktop.core.imagefile.read import open_pixels, read_parameters
+from wuerstchen_desktop.core.imagefile.record import ImageParameters
 from wuerstchen_desktop.core.library.index import connect, discard, is_damage, transaction
 from wuerstchen_desktop.core.library.scan import (
     FAVOURITES,

@@ -15,8 +15,9 @@ from typing import Any
 
 from wuerstchen_desktop.core.atomicfile import replace_atomic
 from wuerstchen_desktop.core.errors import HistoryError, ImageReadError, NoParametersFound
-from wuerstchen_desktop.core.imagefile.imagefile import EXTENSIONS, read_parameters
-from wuerstchen_desktop.core.imagefile.metadata import ImageParameters
+from wuerstchen_desktop.core.imagefile.read import read_parameters
+from wuerstchen_desktop.core.imagefile.record import ImageParameters
+from wuerstchen_desktop.core.imagefile.write import EXTENSIONS
 
 log = logging.getLogger(__name__)
 

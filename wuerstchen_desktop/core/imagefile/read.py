@@ -21,7 +21,7 @@ from PIL import Image
 
 from wuerstchen_desktop.core.errors import ImageReadError, NoParametersFound, ParametersTooLong
 from wuerstchen_desktop.core.imagefile.a1111 import decode_user_comment
-from wuerstchen_desktop.core.imagefile.metadata import (
+from wuerstchen_desktop.core.imagefile.record import (
     ImageParameters,
     ImageRecord,
     parse_parameters,

@@ -6,7 +6,7 @@ MakerNote in WebP, and in APP11 segments in JPEG, whose EXIF segment is capped a
 has its prompts cut to fit (``check_fits`` says so before a job), the record keeps them whole. An image
 whose metadata cannot be encoded is still saved, with less metadata and a note why.
 
-Reading lives in ``imageread``, the file mechanics in ``atomicfile``; their entry points are re-exported.
+Reading lives in ``read``, the record and its text in ``record``, the file mechanics in ``core/atomicfile``.
 """
 
 from __future__ import annotations
@@ -24,15 +24,11 @@ from typing import Any
 from PIL import Image, PngImagePlugin
 
 from wuerstchen_desktop.core.atomicfile import (
-    clean_orphans,
-    fsync_dir,
-    move_no_replace,
-    replace_atomic,
     write_bytes_atomic,
 )
 from wuerstchen_desktop.core.errors import InvalidParams, SaveError
 from wuerstchen_desktop.core.imagefile.a1111 import encode_user_comment, utf16_units
-from wuerstchen_desktop.core.imagefile.imageread import (
+from wuerstchen_desktop.core.imagefile.read import (
     EXIF_IFD,
     JPEG_APP11,
     JPEG_RECORD_MAGIC,
@@ -41,19 +37,16 @@ from wuerstchen_desktop.core.imagefile.imageread import (
     PNG_RECORD_KEY,
     USER_COMMENT,
     open_pixels,
-    read_parameters,
-    read_record,
 )
-from wuerstchen_desktop.core.imagefile.metadata import (
+from wuerstchen_desktop.core.imagefile.record import (
     MAX_RECORD_CHARS,
     Blend,
-    ImageParameters,
     ImageRecord,
     encode_latent,
     format_parameters,
     record_to_json,
 )
-from wuerstchen_desktop.core.library.naming import DEFAULT_PATTERN, FLAT_PATTERN, file_stem, slug
+from wuerstchen_desktop.core.library.naming import DEFAULT_PATTERN, file_stem
 from wuerstchen_desktop.core.params import (
     DEFAULT_DECODER_REPO,
     DEFAULT_PRIOR_REPO,
@@ -61,28 +54,7 @@ from wuerstchen_desktop.core.params import (
     stage_c_size,
 )
 
-# Naming lives in ``naming``, the metadata types in ``metadata``: re-exported for callers of the writer.
-# The errors live in ``core.errors``.
-__all__ = [
-    "DEFAULT_PATTERN",
-    "FLAT_PATTERN",
-    "ImageParameters",
-    "ImageRecord",
-    "check_fits",
-    "clean_orphans",
-    "encode_image",
-    "export_clean",
-    "fsync_dir",
-    "make_record",
-    "move_no_replace",
-    "open_pixels",
-    "read_parameters",
-    "read_record",
-    "replace_atomic",
-    "slug",
-    "write_bytes_atomic",
-    "write_image",
-]
+__all__ = ["check_fits", "encode_image", "export_clean", "make_record", "write_image"]
 
 FORMATS = {"png": ("PNG", ".png"), "jpeg": ("JPEG", ".jpg"), "webp": ("WEBP", ".webp")}
 EXTENSIONS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg", ".webp": "webp"}
