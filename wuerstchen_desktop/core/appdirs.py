@@ -43,6 +43,11 @@ def previewer_dir() -> Path:
     return data_dir() / "previewer"
 
 
+def encoder_dir() -> Path:
+    """The image encoder (image-to-image), its weights converted to safetensors."""
+    return data_dir() / "encoder"
+
+
 def default_output_dir() -> Path:
     """Where images go unless the user says otherwise."""
     import platformdirs

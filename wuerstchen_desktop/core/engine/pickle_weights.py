@@ -1,4 +1,4 @@
-"""The previewer's tensors from its torch checkpoint (a pickle), read without running anything it holds.
+"""The weights in a torch training checkpoint (a pickle), read without running anything it holds.
 
 A pickle can run code when it is loaded. ``read_state_dict`` only ever uses
 ``torch.load(weights_only=True)``, which builds nothing but tensors and plain containers (dicts, lists,
@@ -6,7 +6,8 @@ numbers, strings) and refuses every other Python object. Training checkpoints su
 hold more than weights: optimizer state (plain tensors and numbers, which pass) and sometimes small
 records of the run that pass through numpy or argparse (``SKIPPABLE``). Those few are loaded as inert
 placeholders, never constructed or called, so the weights still come out; any other object is refused.
-Only the ``state_dict`` entry is kept, and it must hold tensors alone.
+Only one entry is kept (``state_dict`` for the previewer, ``effnet_state_dict`` for the image encoder),
+and it must hold tensors alone.
 """
 
 from __future__ import annotations
@@ -87,8 +88,11 @@ def _foreign_globals(path: Path) -> list[str]:
         return []
 
 
-def read_state_dict(path: Path, hint: str) -> dict[str, torch.Tensor]:
-    """The ``state_dict`` tensors of a checkpoint (or a bare state dict), read without running any code.
+def read_state_dict(
+    path: Path, hint: str, key: str = "state_dict", what: str = "previewer"
+) -> dict[str, torch.Tensor]:
+    """The ``key`` tensors of a checkpoint (or a bare state dict), read without running any code;
+    ``what`` names the model in the messages.
 
     Raises CheckpointError for a missing, damaged or truncated file, one that holds objects that could run
     code (nothing of it is run), or one with no state dict of named tensors.
@@ -97,11 +101,11 @@ def read_state_dict(path: Path, hint: str) -> dict[str, torch.Tensor]:
 
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"Missing previewer file {path}.", hint)
+        raise CheckpointError(f"Missing {what} file {path}.", hint)
     major, minor = (int(part) for part in torch.__version__.split(".")[:2])
     if (major, minor) < (2, 6):  # before 2.6, weights_only=True could still be made to run code
         raise CheckpointError(
-            f"torch {torch.__version__} cannot read the previewer safely.", "Update torch to 2.6 or newer."
+            f"torch {torch.__version__} cannot read the {what} safely.", "Update torch to 2.6 or newer."
         )
     try:
         try:
@@ -118,7 +122,7 @@ def read_state_dict(path: Path, hint: str) -> dict[str, torch.Tensor]:
             named = f" ({', '.join(refused[:3])})" if refused else ""
             raise CheckpointError(
                 f"{path} holds Python objects besides tensors{named}, which could run code when loaded; it "
-                "was refused and nothing in it was run. It is not the published previewer, or it was "
+                f"was refused and nothing in it was run. It is not the published {what}, or it was "
                 "tampered with.",
                 hint,
             ) from exc
@@ -130,10 +134,15 @@ def read_state_dict(path: Path, hint: str) -> dict[str, torch.Tensor]:
         text = str(exc).strip()
         detail = text.splitlines()[0].split(". ")[0][:160] if text else type(exc).__name__
         raise CheckpointError(f"{path} is damaged or incomplete ({detail}).", hint) from exc
-    state = data.get("state_dict", data) if isinstance(data, dict) else None
+    if isinstance(data, dict) and key not in data and any(isinstance(v, dict) for v in data.values()):
+        entries = ", ".join(repr(k) for k in list(data)[:5])
+        raise CheckpointError(
+            f"{path} has no {key!r} entry (it holds {entries}): it is not the published {what}.", hint
+        )
+    state = data.get(key, data) if isinstance(data, dict) else None
     if not isinstance(state, dict) or not state:
         raise CheckpointError(f"{path} holds no state dict of tensors.", hint)
-    for key, value in state.items():
-        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
-            raise CheckpointError(f"{path} holds {key!r}, which is not a named tensor.", hint)
+    for name, value in state.items():
+        if not isinstance(name, str) or not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{path} holds {name!r}, which is not a named tensor.", hint)
     return state
