@@ -196,3 +196,39 @@ def test_sampler_step_equals_reference_scheduler() -> None:
         got = ours.step(step, x, eps, noise)
         torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
         x = expected
+
+
+def test_noising_a_picture_equals_the_reference_scheduler() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from diffusers import DDPMWuerstchenScheduler
+
+    from wuerstchen_desktop.core.engine.schedule import WuerstchenSampler
+
+    g = torch.Generator().manual_seed(0)
+    x0, noise = torch.randn(2, 16, 6, 6, generator=g), torch.randn(2, 16, 6, 6, generator=g)
+    for t in (0.05, 0.3, 0.5, 0.85, 1.0):
+        expected = DDPMWuerstchenScheduler().add_noise(x0, noise, torch.tensor([t, t]))
+        torch.testing.assert_close(
+            WuerstchenSampler().add_noise(x0, noise, t), expected, rtol=1e-6, atol=1e-6
+        )
+
+
+@pytest.mark.parametrize("strength", [0.3, 0.75])
+def test_image_to_image_matches_the_reference_started_from_the_noised_picture(
+    pipeline, reference, strength: float
+) -> None:
+    """The reference pipeline given the picture noised to ``strength`` and the schedule from there on."""
+    from wuerstchen_desktop.core.engine.recipe import Start
+    from wuerstchen_desktop.core.engine.schedule import WuerstchenSampler, from_strength, uniform_timesteps
+
+    p = GenerationParams("a cat", width=256, height=256, seed=11, prior_steps=8, decoder_steps=2)
+    src = torch.randn(1, 16, 6, 6, generator=torch.Generator().manual_seed(5)) * 0.5
+    ours = pipeline.generate(p, start=Start(src, strength))
+
+    g = torch.Generator("cpu").manual_seed(p.seed)
+    noised = WuerstchenSampler().add_noise(src, torch.randn(1, 16, 6, 6, generator=g), strength)
+    ts = from_strength(uniform_timesteps(8), strength).tolist()
+    ref = run_reference(reference, p, generator=g, latents=noised, prior_timesteps=ts)
+    assert_close(ours.pixels, ref)
+    assert (ours.pixels - pipeline.generate(p).pixels).abs().max() > 0.01  # the picture made a difference

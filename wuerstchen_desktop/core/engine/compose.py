@@ -27,16 +27,17 @@ def compose(
     jobs: GenerationParams | Sequence[GenerationParams],
     on_step: StepCallback | None = None,
     cancel: CancelCheck | None = None,
+    start: recipe.Start | None = None,
 ) -> CompositionResult:
     """Stage C alone for every image of ``jobs``: image ``i`` of a job seeded ``S`` is the composition
-    that ``generate`` would decode for seed ``S + i``."""
+    that ``generate`` would decode for seed ``S + i`` (from the same ``start``, if any)."""
     batch = as_batch(jobs)
     images = per_image(batch)
     warnings = pipe.prompt_warnings(batch)
 
     def steps() -> torch.Tensor:
         run = Run(image_generators(images), on_step, cancel, warnings)
-        return recipe.compose_latents(pipe, batch, run).float().cpu()
+        return recipe.compose_latents(pipe, batch, run, start).float().cpu()
 
     stage_c = pipe.run(steps, warnings)
     previews = to_pil(pipe.preview(pipe.prior_space(stage_c)))

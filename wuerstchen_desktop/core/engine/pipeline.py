@@ -39,8 +39,10 @@ class Pipeline(StageModels):
         jobs: GenerationParams | Sequence[GenerationParams],
         on_step: StepCallback | None = None,
         cancel: CancelCheck | None = None,
+        start: recipe.Start | None = None,
     ) -> GenerationResult:
-        """Every image of ``jobs`` in one batch (the jobs must share size, steps and guidance)."""
+        """Every image of ``jobs`` in one batch (the jobs must share size, steps and guidance); from a
+        picture's composition when ``start`` is given (image-to-image)."""
         batch = as_batch(jobs)
         images = per_image(batch)  # each image as the parameters that make it alone
         warnings = self.prompt_warnings(batch)
@@ -48,10 +50,10 @@ class Pipeline(StageModels):
         def steps() -> tuple[torch.Tensor, torch.Tensor]:
             run = Run(image_generators(images), on_step, cancel, warnings)
             # 1-2. Compose: encode the prompt for Stage C, which settles each image in its small latent.
-            stage_c = recipe.compose_latents(self, batch, run)
+            stage_c = recipe.compose_latents(self, batch, run, start)
             # 3-5. Decode: encode the prompt for Stage B, which makes the VQGAN latent; Stage A, the pixels.
-            start, decoding = recipe.decoder_start(stage_c, batch, run)
-            return stage_c, recipe.decode_latents(self, start, batch, decoding)
+            decoder_input, decoding = recipe.decoder_start(stage_c, batch, run)
+            return stage_c, recipe.decode_latents(self, decoder_input, batch, decoding)
 
         stage_c, pixels = self.run(steps, warnings)
         # 6. The images, each with its composition and its own parameters.

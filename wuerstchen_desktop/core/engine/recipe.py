@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -19,21 +20,46 @@ from wuerstchen_desktop.core.engine.noise import draw, generator
 from wuerstchen_desktop.core.engine.outputs import stored
 from wuerstchen_desktop.core.engine.progress import Run, StepEvent
 from wuerstchen_desktop.core.engine.sampling import denoise
-from wuerstchen_desktop.core.engine.schedule import WuerstchenSampler, prior_timesteps, uniform_timesteps
+from wuerstchen_desktop.core.engine.schedule import (
+    WuerstchenSampler,
+    from_strength,
+    prior_timesteps,
+    uniform_timesteps,
+)
 from wuerstchen_desktop.core.engine.stage_models import STAGE_DECODER, STAGE_PRIOR, STAGE_VQGAN, StageModels
 from wuerstchen_desktop.core.engine.text import TextEncoder
-from wuerstchen_desktop.core.errors import Cancelled
+from wuerstchen_desktop.core.errors import Cancelled, InvalidParams
 from wuerstchen_desktop.core.models.blocks import StepCache
 from wuerstchen_desktop.core.params import GenerationParams, per_image, stage_c_size
 
 
-def compose_latents(models: StageModels, jobs: Sequence[GenerationParams], run: Run) -> torch.Tensor:
+@dataclass(frozen=True)
+class Start:
+    """Image-to-image: Stage C starts from ``latent``, a picture's composition in the prior sampler's space
+    (``(1, 16, h, w)`` for every image, or one row per image), noised to ``strength`` with each image's own
+    noise, and runs the schedule from ``t = strength`` down. Strength 1 is text-to-image, seed for seed."""
+
+    latent: torch.Tensor
+    strength: float
+
+    def __post_init__(self) -> None:
+        if not 0 < self.strength <= 1:
+            raise InvalidParams(
+                f"The strength {self.strength:g} is out of range.",
+                "Choose a strength above 0 and at most 1 (1 ignores the picture).",
+            )
+
+
+def compose_latents(
+    models: StageModels, jobs: Sequence[GenerationParams], run: Run, start: Start | None = None
+) -> torch.Tensor:
     """Steps 1 and 2: each image's composition, ``(B, 16, h, w)`` in float32, the decoder's conditioning."""
     job, src = jobs[0], models.prior_source
     # 1. Encode the prompt (and for guidance the negative prompt) with the prior's CLIP text encoder.
     text = _encode(models.prior_text, jobs, cfg=job.prior_guidance > 1)
-    # 2. Stage C turns noise into the composition, which is rescaled into the decoder's space.
-    latent = models.guarded(STAGE_PRIOR, run, _stage_c, job, text)
+    # 2. Stage C turns noise (or a picture's composition, noised) into the composition, which is rescaled
+    #    into the decoder's space.
+    latent = models.guarded(STAGE_PRIOR, run, _stage_c, job, text, start)
     return latent * src.latent_mean - src.latent_std
 
 
@@ -101,13 +127,26 @@ def _embeddings(encoder: TextEncoder, jobs: Sequence[GenerationParams], negative
     return encoded[torch.tensor(rows, device=encoded.device)]
 
 
-def _stage_c(models: StageModels, job: GenerationParams, text: torch.Tensor, run: Run) -> torch.Tensor:
+def _stage_c(
+    models: StageModels, job: GenerationParams, text: torch.Tensor, start: Start | None, run: Run
+) -> torch.Tensor:
     prior = models.prior
     hw = stage_c_size(job.width, job.height, models.prior_source.resolution_multiple)
-    x = draw(run.generators, (prior.c_in, *hw), models.device)
+    x = draw(
+        run.generators, (prior.c_in, *hw), models.device
+    )  # the same first draw with or without a picture
+    steps = prior_timesteps(job.prior_steps)
+    if start is not None and start.strength < 1:
+        latent = start.latent.to(models.device, torch.float32)
+        if latent.shape[1:] != x.shape[1:] or latent.shape[0] not in (1, x.shape[0]):
+            raise InvalidParams(
+                f"The picture's composition {tuple(latent.shape)} does not fit this job's {tuple(x.shape)}.",
+                "Start from the picture at the job's size.",
+            )
+        steps = from_strength(steps, start.strength)
+        x = _sampler(models, STAGE_PRIOR).add_noise(latent.expand_as(x), x, start.strength)
     cache: StepCache = {}  # the text conditioning, mapped at the first step
     cond = (text.to(models.stage_dtype(STAGE_PRIOR)), cache)
-    steps = prior_timesteps(job.prior_steps)
     return _denoise(models, STAGE_PRIOR, prior, cond, x, steps, job.prior_guidance, run)
 
 
@@ -141,7 +180,10 @@ def _denoise(
     guidance: float,
     run: Run,
 ) -> torch.Tensor:
-    src = models.decoder_source if stage == STAGE_DECODER else models.prior_source
-    sampler = WuerstchenSampler(src.sampler.s, src.sampler.scaler)
     dtype = models.stage_dtype(stage)
-    return denoise(stage, model, conditioning, x, timesteps, guidance, sampler, dtype, run)
+    return denoise(stage, model, conditioning, x, timesteps, guidance, _sampler(models, stage), dtype, run)
+
+
+def _sampler(models: StageModels, stage: str) -> WuerstchenSampler:
+    src = models.decoder_source if stage == STAGE_DECODER else models.prior_source
+    return WuerstchenSampler(src.sampler.s, src.sampler.scaler)

@@ -25,6 +25,17 @@ def prior_timesteps(prior_steps: int | None) -> torch.Tensor:
     return official_prior_timesteps() if prior_steps is None else uniform_timesteps(prior_steps)
 
 
+def from_strength(timesteps: torch.Tensor, strength: float) -> torch.Tensor:
+    """The part of a schedule that image-to-image runs: from ``t = strength`` down, through every point of
+    ``timesteps`` below it. Strength 1 is the whole schedule; 0.5 runs about half its model calls."""
+    if not 0 < strength <= 1:
+        raise ValueError(f"strength {strength} is not in (0, 1]")
+    if strength >= float(timesteps[0]):
+        return timesteps
+    below = timesteps[timesteps < strength]
+    return torch.cat([torch.tensor([strength], dtype=timesteps.dtype), below])
+
+
 @dataclass(frozen=True)
 class SamplerStep:
     """Coefficients of one step from ``t`` to ``t_prev``: ``x' = a * (x - b * eps) + c * noise``.
@@ -61,6 +72,11 @@ class WuerstchenSampler:
         s = torch.tensor([self.s])
         init = torch.cos(s / (1 + s) * math.pi * 0.5) ** 2
         return (torch.cos((t + s) / (1 + s) * math.pi * 0.5) ** 2 / init).clamp(0.0001, 0.9999)
+
+    def add_noise(self, x0: torch.Tensor, noise: torch.Tensor, t: float) -> torch.Tensor:
+        """A clean latent ``x0`` noised to time ``t``, where a sampler started at ``t`` expects it."""
+        ac = self.alpha_cumprod(torch.tensor([t])).to(x0.device)
+        return ac.sqrt() * x0 + (1 - ac).sqrt() * noise
 
     def steps(self, timesteps: Sequence[float] | torch.Tensor) -> list[SamplerStep]:
         ts = torch.as_tensor(timesteps, dtype=torch.float32)
