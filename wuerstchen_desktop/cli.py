@@ -73,6 +73,20 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--prior-guidance", type=float, default=4.0, metavar="G", help="default 4.0")
     gen.add_argument("--decoder-steps", type=int, default=12, metavar="N", help="default 12")
     gen.add_argument("--decoder-guidance", type=float, default=0.0, metavar="G", help="default 0 (off)")
+    gen.add_argument(
+        "--init-image",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="start from this picture (an image or composition made here, at the same size)",
+    )
+    gen.add_argument(
+        "--strength",
+        type=float,
+        default=None,
+        metavar="S",
+        help="with --init-image: how far from the picture, above 0 up to 1 (default 0.5; 1 ignores it)",
+    )
     _add_model_args(gen)
     _add_engine_args(gen)
 
@@ -80,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
         "reproduce", help="make an image (or composition) again from its file's parameters alone, and compare"
     )
     rp.add_argument("image", type=Path, metavar="IMAGE")
+    rp.add_argument(
+        "--source", type=Path, default=None, metavar="FILE", help="the picture it was made from, if any"
+    )
     _add_model_args(rp, from_file=True)
     _add_engine_args(rp)
 
@@ -125,9 +142,11 @@ def _engine(prior_ref: str, decoder_ref: str, args: argparse.Namespace) -> tuple
 def cmd_generate(args: argparse.Namespace) -> int:
     from wuerstchen_desktop.core.jobs.job import Job, JobKind
     from wuerstchen_desktop.core.jobs.runner import Saved, check, execute
+    from wuerstchen_desktop.core.jobs.start import starting_point
     from wuerstchen_desktop.core.library.naming import FLAT_PATTERN
     from wuerstchen_desktop.core.params import GenerationParams, random_seed
 
+    strength, source = starting_point(args.init_image, args.strength)
     params = GenerationParams(
         prompt=args.prompt,
         negative_prompt=args.negative,
@@ -139,8 +158,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
         prior_guidance=args.prior_guidance,
         decoder_steps=args.decoder_steps,
         decoder_guidance=args.decoder_guidance,
+        strength=strength,
+        source=source,
     )
-    job = Job(params, _output_dir(args), args.format, FLAT_PATTERN, kind=JobKind.GENERATE)
+    start = args.init_image if source is not None else None
+    job = Job(params, _output_dir(args), args.format, FLAT_PATTERN, kind=JobKind.GENERATE, start=start)
     said = check(job)  # the output folder and what the files can carry, before any model loads
     pipe, choice = _engine(args.prior, args.decoder, args)
     logging.getLogger(__name__).info("device: %s (%s)", choice.describe(), "; ".join(choice.reasons))
@@ -296,7 +318,13 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
     record = read_record(args.image)
     job = Job(
-        None, _output_dir(args), args.format, FLAT_PATTERN, kind=JobKind.REPRODUCE, sources=(args.image,)
+        None,
+        _output_dir(args),
+        args.format,
+        FLAT_PATTERN,
+        kind=JobKind.REPRODUCE,
+        sources=(args.image,),
+        start=args.source,
     )
     check(job)
     prior_ref = args.prior or named_model(record.prior_model, "prior")

@@ -72,6 +72,7 @@ def nearest_valid_sizes(value: int) -> tuple[int, ...]:
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SHA256 = re.compile("[0-9a-f]{64}")
 REPLACEMENT = "\ufffd"
 
 
@@ -147,6 +148,10 @@ class GenerationParams:
     # None: Stage B continues image i's generator after Stage C (as the reference does). A number: Stage B
     # draws from its own generator seeded decoder_seed + i, over the same composition ("vary detail").
     decoder_seed: int | None = None
+    # Image-to-image: below 1, Stage C starts from the picture in the file whose sha256 is ``source``,
+    # noised to this strength; 1 starts from noise alone (text to image).
+    strength: float = 1.0
+    source: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.prompt, str):
@@ -169,6 +174,16 @@ class GenerationParams:
         _check_float("decoder guidance", self.decoder_guidance, 0.0, MAX_GUIDANCE)
         if self.decoder_seed is not None:
             _check_int("decoder seed", self.decoder_seed, 0, MAX_SEED - (self.images - 1))
+        _check_float("strength", self.strength, 0.0, 1.0)
+        if self.strength == 0:
+            raise InvalidParams("A strength of 0 would change nothing.", "Choose a strength above 0.")
+        if self.source is not None and not (isinstance(self.source, str) and _SHA256.fullmatch(self.source)):
+            raise InvalidParams("The source picture's sha256 is not 64 hexadecimal digits.")
+        if (self.strength < 1) != (self.source is not None):
+            raise InvalidParams(
+                "A strength below 1 goes with the picture it starts from, and only then.",
+                "Start from a picture with a strength below 1, or from text with strength 1.",
+            )
 
     def for_image(self, index: int) -> GenerationParams:
         """The parameters that regenerate image ``index`` of this job on its own."""
@@ -185,7 +200,11 @@ class GenerationParams:
         return [self.for_image(i) for i in range(self.images)]
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(self)
+        for name in FROM_TEXT:  # a text-to-image record stays as it always was
+            if data[name] == FROM_TEXT[name]:
+                del data[name]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GenerationParams:
@@ -202,7 +221,17 @@ class GenerationParams:
             raise InvalidParams(f"Incomplete parameters: {exc}.") from exc
 
 
-BATCH_SHARED = ("width", "height", "prior_steps", "prior_guidance", "decoder_steps", "decoder_guidance")
+BATCH_SHARED = (
+    "width",
+    "height",
+    "prior_steps",
+    "prior_guidance",
+    "decoder_steps",
+    "decoder_guidance",
+    "strength",
+    "source",
+)
+FROM_TEXT: dict[str, Any] = {"strength": 1.0, "source": None}  # image-to-image fields at text-to-image
 
 
 def as_batch(jobs: GenerationParams | Sequence[GenerationParams]) -> list[GenerationParams]:

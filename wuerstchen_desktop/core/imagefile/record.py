@@ -344,6 +344,8 @@ def _settings(record: ImageRecord) -> list[tuple[str, str]]:
     ]
     if p.decoder_seed is not None:
         items.append(("Decoder seed", str(p.decoder_seed)))
+    if p.strength < 1:  # as A1111 writes image-to-image
+        items.append(("Denoising strength", repr(float(p.strength))))
     if record.blend is not None:
         other = record.blend.other
         items += [("Blend seed", str(other.seed)), ("Blend weight", repr(float(record.blend.weight)))]

@@ -16,7 +16,14 @@ def carry_over(found: ImageParameters, current: GenerationParams) -> tuple[Gener
     prompt, negative prompt, seed, guidance and size; their step counts belong to other samplers.
     """
     if found.record is not None:
-        return found.record.params, []
+        params = found.record.params
+        if params.source is None:
+            return params, []
+        note = (
+            "This image was made from a picture, which is not carried over: the job starts from text. "
+            "Start from the picture again to make it the same way."
+        )
+        return params.replace(strength=1.0, source=None), [note]
     notes: list[str] = []
     changes: dict[str, object] = {"prompt": found.prompt, "negative_prompt": found.negative_prompt}
     if found.seed is not None:

@@ -66,6 +66,7 @@ class Job:
     sources: tuple[Path, ...] = ()
     changes: tuple[tuple[str, Any], ...] = ()  # field name, new value
     weight: float = 0.5  # a blend's share of the second composition
+    start: Path | None = None  # the picture Stage C starts from when the strength is below 1
     # Each job has its own flag, so a late cancel can never reach the job after it.
     cancel: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from wuerstchen_desktop.core.engine.outputs import GenerationResult
     from wuerstchen_desktop.core.engine.pipeline import Pipeline
     from wuerstchen_desktop.core.engine.progress import CancelCheck, StepCallback
+    from wuerstchen_desktop.core.engine.recipe import Start
 
 # What is said when a result is not identical to the file's. Batched matrix products round differently
 # from single ones, and a record does not know the batch its image was made in.
@@ -49,18 +50,20 @@ def reproduce(
     record: ImageRecord,
     on_step: StepCallback | None = None,
     cancel: CancelCheck | None = None,
+    start: Start | None = None,
 ) -> GenerationResult | CompositionResult:
     """Make a file's image (or composition) again from its record's parameters alone, without its
     stored latent: a composition runs Stage C; a blend composes both parents, mixes and decodes.
-    A stored latent that does not match the record is refused first: the result is compared with it."""
+    A stored latent that does not match the record is refused first: the result is compared with it.
+    ``start``: the picture's composition, for a file made from a picture."""
     if record.latent is not None:
         checked_latent(pipe, record)
     p = record.params
     if record.kind == "composition":
-        return compose(pipe, p, on_step, cancel)
+        return compose(pipe, p, on_step, cancel, start)
     if record.blend is None:
-        return pipe.generate(p, on_step, cancel)
-    first = compose(pipe, p.replace(decoder_seed=None), on_step, cancel)
+        return pipe.generate(p, on_step, cancel, start)
+    first = compose(pipe, p.replace(decoder_seed=None), on_step, cancel, start)
     second = compose(pipe, record.blend.other, on_step, cancel)
     latent = blend_latents(first.stage_c, second.stage_c, record.blend.weight)
     return decode(pipe, latent, [decoding_params(p)], on_step, cancel)

@@ -26,6 +26,7 @@ from wuerstchen_desktop.core.imagefile.write import check_fits, write_image
 from wuerstchen_desktop.core.jobs.job import COMPOSITIONS_FOLDER, Job, JobKind
 from wuerstchen_desktop.core.jobs.records import checked_latent, image_record
 from wuerstchen_desktop.core.jobs.reproduce import reproduce
+from wuerstchen_desktop.core.jobs.start import Picture, read_picture, start_for, with_picture
 from wuerstchen_desktop.core.library.outputdir import check_output_dir
 from wuerstchen_desktop.core.params import GenerationParams
 
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
 
     from wuerstchen_desktop.core.engine.pipeline import Pipeline
     from wuerstchen_desktop.core.engine.progress import CancelCheck, StepCallback
+    from wuerstchen_desktop.core.engine.recipe import Start
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,10 @@ class _Checked:
     records: list[ImageRecord]  # one per source file
     params: GenerationParams  # what the job makes: for a decode or blend, with its decoder seed
     notes: list[str]
+    picture: Picture | None = None  # the picture Stage C starts from
+
+
+_RUN_STAGE_C = (JobKind.GENERATE, JobKind.COMPOSE, JobKind.REPRODUCE)
 
 
 def _check(job: Job) -> _Checked:
@@ -73,8 +79,11 @@ def _check(job: Job) -> _Checked:
         params = _params(job, records[0] if records else None)
     if job.kind in (JobKind.DECODE, JobKind.BLEND):
         params = c.decoding_params(params)
+    picture = read_picture(job.start) if job.start is not None else None
+    if job.kind in _RUN_STAGE_C:
+        params = with_picture(params, picture)
     fmt = "png" if job.kind is JobKind.COMPOSE else job.image_format  # compositions are always PNG
-    return _Checked(records, params, check_fits(params, fmt))
+    return _Checked(records, params, check_fits(params, fmt), picture)
 
 
 def check(job: Job) -> list[str]:
@@ -95,17 +104,19 @@ def execute(
     of each file as soon as it is on disk."""
     checked = _check(job)
     records, params, notes = checked.records, checked.params, checked.notes
+    picture = checked.picture if job.kind in _RUN_STAGE_C and params.source is not None else None
+    start = start_for(pipe, params, picture) if picture is not None else None
     if job.kind is JobKind.REPRODUCE:
-        return _reproduce(pipe, job, records[0], notes, on_step, cancel, on_saved)
+        return _reproduce(pipe, job, records[0], notes, on_step, cancel, on_saved, start)
     if job.kind is JobKind.GENERATE:
-        result = pipe.generate(params, on_step, cancel)
+        result = pipe.generate(params, on_step, cancel, start)
         saves = [
             (image, image_record(pipe, p, latent), job.image_format, job.name_pattern)
             for image, p, latent in zip(result.images, result.params, result.stage_c, strict=True)
         ]
         return _save_all(saves, job.out_dir, notes, on_saved), [*notes, *result.warnings]
     if job.kind is JobKind.COMPOSE:
-        composed = c.compose(pipe, params, on_step, cancel)
+        composed = c.compose(pipe, params, on_step, cancel, start)
         pattern = f"{COMPOSITIONS_FOLDER}/{job.name_pattern}"
         saves = [
             (image, image_record(pipe, p, latent, kind="composition"), "png", pattern)
@@ -152,10 +163,11 @@ def _reproduce(
     on_step: StepCallback | None,
     cancel: CancelCheck | None,
     on_saved: OnSaved | None,
+    start: Start | None,
 ) -> tuple[tuple[Path, ...], list[str]]:
     """The file made again from its record, saved in the job's format and naming whatever it is (a
     composition too), with a record of the same kind and blend."""
-    result = reproduce(pipe, original, on_step, cancel)
+    result = reproduce(pipe, original, on_step, cancel, start)
     made = result.previews[0] if isinstance(result, c.CompositionResult) else result.images[0]
     record = image_record(pipe, result.params[0], result.stage_c[0], kind=original.kind, blend=original.blend)
     saves = [(made, record, job.image_format, job.name_pattern)]

@@ -1,0 +1,104 @@
+"""Starting from a picture (image-to-image): the file a job starts Stage C from, and its composition.
+
+A picture made here carries its Stage C latent, so it needs no image encoder: the job starts from that
+composition. The file is named in the job's parameters by its sha256, so that ``reproduce`` can tell the
+right picture from another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from wuerstchen_desktop.core.errors import InvalidParams, NoParametersFound
+from wuerstchen_desktop.core.imagefile.read import open_regular, read_record
+from wuerstchen_desktop.core.imagefile.record import ImageRecord
+from wuerstchen_desktop.core.jobs.records import record_latent
+from wuerstchen_desktop.core.params import GenerationParams
+
+if TYPE_CHECKING:
+    from wuerstchen_desktop.core.engine.pipeline import Pipeline
+    from wuerstchen_desktop.core.engine.recipe import Start
+
+
+@dataclass(frozen=True)
+class Picture:
+    """A picture to start from: its file, the file's sha256, and our record when it holds one."""
+
+    path: Path
+    sha256: str
+    record: ImageRecord | None
+
+
+def read_picture(path: Path) -> Picture:
+    """The picture's sha256 (of the file as it is) and our record, if it has one."""
+    digest = hashlib.sha256()
+    with open_regular(path) as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    try:
+        record: ImageRecord | None = read_record(path)
+    except NoParametersFound:
+        record = None
+    return Picture(path, digest.hexdigest(), record)
+
+
+DEFAULT_STRENGTH = 0.5
+
+
+def starting_point(path: Path | None, strength: float | None) -> tuple[float, str | None]:
+    """The strength and the source sha256 of a job asked to start from the picture at ``path`` with
+    ``strength`` (default ``DEFAULT_STRENGTH``); no picture: from text, strength 1. Strength 1 ignores the
+    picture."""
+    if path is None:
+        if strength is not None:
+            raise InvalidParams("A strength goes with a picture to start from.", "Give the picture.")
+        return 1.0, None
+    strength = DEFAULT_STRENGTH if strength is None else strength
+    return strength, (read_picture(path).sha256 if strength < 1 else None)
+
+
+def with_picture(params: GenerationParams, picture: Picture | None) -> GenerationParams:
+    """``params`` naming ``picture`` as their source, when the job starts from one. A job whose parameters
+    already name a source (reproducing a file) must be given that very picture."""
+    if params.strength >= 1:
+        if picture is not None:
+            raise InvalidParams(
+                "A picture to start from needs a strength below 1.", "Choose a strength below 1."
+            )
+        return params
+    if picture is None:
+        raise InvalidParams(
+            "This job starts from a picture, and none was given.",
+            "Give the picture it starts from, or start from text with strength 1.",
+        )
+    if params.source is not None and params.source != picture.sha256:
+        raise InvalidParams(
+            f"{picture.path.name} is not the picture this image was made from (its sha256 differs).",
+            "Give the very file it was made from.",
+        )
+    if picture.record is None or picture.record.latent is None:
+        raise InvalidParams(
+            f"{picture.path.name} was not made here, and starting from such a picture needs the image "
+            "encoder, which this version cannot download yet.",
+            "Start from an image or composition made with this app: it carries its composition.",
+        )
+    made = picture.record.params
+    if (made.width, made.height) != (params.width, params.height):
+        raise InvalidParams(
+            f"{picture.path.name} was composed at {made.width}x{made.height}, not at this job's "
+            f"{params.width}x{params.height}.",
+            f"Start from it at {made.width}x{made.height}.",
+        )
+    return params.replace(source=picture.sha256)
+
+
+def start_for(pipe: Pipeline, params: GenerationParams, picture: Picture) -> Start:
+    """Where Stage C starts for ``params`` from ``picture`` (checked by ``with_picture``): its stored
+    composition, in the prior sampler's space."""
+    from wuerstchen_desktop.core.engine.recipe import Start
+
+    assert picture.record is not None  # with_picture refused a picture without one
+    return Start(pipe.prior_space(record_latent(picture.record)), params.strength)
