@@ -9,7 +9,7 @@ ids, so ``torch.load(weights_only=True)`` reads a small one (tests check that it
 
 ``serve_file`` adds such a file to a ``tests.hub_server.HubServer``: its resolve endpoint redirects to a
 "CDN" route that answers ``Range: bytes=a-b`` from the file on disk, records ``(start, end, bytes sent)``
-of each GET in ``hub.ranges``, and honours ``hub.faults.no_range`` and ``drop_after``.
+of each GET in ``hub.ranges``, and honours ``hub.faults.no_range``, ``drop_after`` and ``stall`` (once).
 """
 
 from __future__ import annotations
@@ -209,8 +209,12 @@ class _RangeHandler(_Handler):
         with hub.lock:
             hub.ranges.append(record)
         limit = end
-        if name in hub.faults.drop_after:
-            limit = min(end, hub.faults.drop_after.pop(name))
+        with hub.lock:  # each fault once, in the request whose range holds its offset
+            if start < hub.faults.drop_after.get(name, -1) < end:
+                limit = hub.faults.drop_after.pop(name)
+            stall = hub.faults.stall.pop(name) if start < hub.faults.stall.get(name, -1) < end else None
+            if stall is not None:
+                limit = stall
         with file.open("rb") as f:
             f.seek(start)
             pos = start
@@ -223,6 +227,8 @@ class _RangeHandler(_Handler):
                         record[2] += len(piece)
             except (BrokenPipeError, ConnectionResetError):
                 pass
+        if stall is not None:
+            hub.released.wait(30)
         if limit < end:
             self.close_connection = True
 

@@ -30,7 +30,7 @@ EFFNET_KEY = "effnet_state_dict"
 
 MAX_PICKLE = 256 * 2**20  # Stage B's whole training state pickles to a few MB
 WASTE = 0.25  # bytes fetched between wanted entries, at most this share of the wanted bytes
-MAX_SPAN = 16 * 2**20  # one request's length, when merging: a cancel waits for one request at most
+MAX_SPAN = 4 * 2**20  # one request's length at most, when entries are joined
 
 
 @dataclass
@@ -74,6 +74,9 @@ def fetch_state_dict(
     )
     src.open()
     what = src.what
+    for old in src.work_root.glob("*"):  # ranges of an earlier version of the file: of no use now
+        if old.is_dir() and old != src.work:
+            discard(old)
     entries = zip_ranges.read_directory(src.read, src.size, what)
     pickles = [e for e in entries.values() if e.name.endswith("/data.pkl") and e.name.count("/") == 1]
     if len(pickles) != 1:

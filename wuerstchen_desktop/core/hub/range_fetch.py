@@ -2,10 +2,10 @@
 
 The file is found as the downloader finds one (huggingface_hub's HEAD on the resolve endpoint, its
 redirect checked by server_checks), then read with ``Range: bytes=a-b`` requests through transfer.py, with
-the downloader's retries and cancel. Each range lands in ``work`` as ``<start>-<end>.part`` while it
-arrives and is renamed ``<start>-<end>`` once whole, so a new run after a cancel or a crash reads what
-arrived from disk and asks the server only for the rest. The names are numbers this module computes:
-nothing the server says becomes a path.
+the downloader's retries and cancel (``FINISH_BYTES``). Each range lands in ``work`` as
+``<start>-<end>.part`` while it arrives and is renamed ``<start>-<end>`` once whole, so a new run after a
+cancel or a crash reads what arrived from disk and asks the server only for the rest. The names are
+numbers this module computes: nothing the server says becomes a path.
 
 A server that answers a range request with the whole file (some proxies and mirrors ignore ``Range``) is
 caught on its first answer, and the request is dropped before the body is read.
@@ -30,6 +30,9 @@ from wuerstchen_desktop.core.hub.units import human
 log = logging.getLogger(__name__)
 
 RELINKS = 3  # new links asked for when a CDN refuses one (an expired signed URL)
+# A cancel lets a request finish when no more than this is left of it, so that nothing arrives twice;
+# otherwise it stops at once, keeping what arrived (what was still on its way is asked for again).
+FINISH_BYTES = 2**20
 
 
 class NoRanges(DownloadError):
@@ -208,6 +211,8 @@ class RemoteRanges:
                 self.fetched += len(value)
                 if self.on_bytes is not None:
                     self.on_bytes(len(value))
+                if end - start - written > FINISH_BYTES and self.cancelled():
+                    raise Cancelled()
         return written
 
     def _check_range(self, response: object, start: int, end: int) -> None:
