@@ -137,14 +137,14 @@ class RemoteRanges:
         retry = Retry(self.retries, self.backoff, self.cancelled)
         relinks = 0
         while True:
-            if self.cancelled():
-                raise Cancelled()
             have = part.stat().st_size if part.exists() else 0
             if have > length:
                 part.unlink()
                 have = 0
             if have == length:
                 break
+            if self.cancelled():
+                raise Cancelled()
             try:
                 got = self._get(offset + have, end, part)
                 if have + got < length:
