@@ -130,6 +130,9 @@ def test_fetches_only_the_encoder_out_of_6_gb(hub, big_checkpoint, tmp_path: Pat
         for k in range(BIG):
             e = entries[f"archive/data/{k}"]
             assert end <= e.offset + 128 or start >= e.end - 32, (start, end, k)
+    ranges = hub.ranges  # type: ignore[attr-defined]
+    twice = [(a, b) for i, a in enumerate(ranges) for b in ranges[i + 1 :] if a[0] < b[1] and b[0] < a[1]]
+    assert twice == []
     assert find_encoder_weights(tmp_path / "data") == out
     assert not (tmp_path / "data" / ".ranges").exists() or not any((tmp_path / "data" / ".ranges").iterdir())
     print(f"sent {sent} bytes for {encoder_bytes(expected)} of tensors in {len(hub.ranges)} requests")

@@ -96,10 +96,12 @@ def read_directory(read: Read, size: int, what: str) -> dict[str, Entry]:
 
 
 def _slice(read: Read, tail: bytes, tail_start: int, offset: int, length: int) -> bytes:
-    """Bytes ``[offset, offset+length)``: from the tail already read when they lie in it."""
+    """Bytes ``[offset, offset+length)``; what of them lies in the tail already read is not fetched again."""
     if offset >= tail_start:
         return tail[offset - tail_start : offset - tail_start + length]
-    return read(offset, length)
+    if offset + length <= tail_start:
+        return read(offset, length)
+    return read(offset, tail_start - offset) + tail[: offset + length - tail_start]
 
 
 def _entries(directory: bytes, count: int, cd_offset: int, what: str) -> dict[str, Entry]:
