@@ -54,7 +54,7 @@ class RemoteRanges:
         token: str | None = None,
         cancelled: Callable[[], bool] = lambda: False,
         timeout: float = 10.0,
-        stall_timeout: float = 60.0,
+        stall_timeout: float = 30.0,  # as the downloader: 30 s of silence is a stall
         retries: int = 5,
         backoff: float = 1.0,
         on_bytes: Callable[[int], None] | None = None,
