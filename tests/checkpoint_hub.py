@@ -197,6 +197,10 @@ class _RangeHandler(_Handler):
             start, end = int(m.group(1)), (int(m.group(2)) + 1 if m.group(2) else size)
             if start >= size or end > size or end <= start:
                 return self._reply(416, {"Content-Range": f"bytes */{size}"})
+        record = [start, end, 0]
+        if not head:  # recorded before the answer goes out: a client may act on its headers alone
+            with hub.lock:
+                hub.ranges.append(record)
         self.send_response(206 if ranged else 200)
         if ranged:
             self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
@@ -205,9 +209,6 @@ class _RangeHandler(_Handler):
         self.end_headers()
         if head:
             return
-        record = [start, end, 0]
-        with hub.lock:
-            hub.ranges.append(record)
         limit = end
         with hub.lock:  # each fault once, in the request whose range holds its offset
             if start < hub.faults.drop_after.get(name, -1) < end:
@@ -221,10 +222,10 @@ class _RangeHandler(_Handler):
             try:
                 while pos < limit:
                     piece = f.read(min(65536, limit - pos))
+                    with hub.lock:  # counted first: the client may have it before this thread runs on
+                        record[2] += len(piece)
                     self.wfile.write(piece)
                     pos += len(piece)
-                    with hub.lock:
-                        record[2] += len(piece)
             except (BrokenPipeError, ConnectionResetError):
                 pass
         if stall is not None:
