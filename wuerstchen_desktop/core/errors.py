@@ -43,6 +43,14 @@ class DownloadError(OfflineError):
     """The checkpoints could not be fetched; what is already on disk is kept for the next try."""
 
 
+class NoRanges(DownloadError):
+    """The server sends only whole files: a part of one would cost a full download."""
+
+
+class ArchiveRefused(DownloadError):
+    """The remote file is not a zip archive the app can read safely; nothing of it was kept or run."""
+
+
 class NotEnoughSpace(DownloadError):
     """Too little free disk space for the download, found before a single byte was fetched."""
 
