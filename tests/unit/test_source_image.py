@@ -38,6 +38,21 @@ def test_an_animated_gif_gives_its_first_frame_and_says_so(tmp_path: Path) -> No
     assert src.notes == ("It is an animated GIF; its first frame is used.",)
 
 
+def test_a_multi_page_tiff_gives_its_first_page_and_says_so(tmp_path: Path) -> None:
+    pages = [Image.new("RGB", (256, 256), c) for c in ((0, 0, 255), (255, 0, 0))]
+    src = read_source(save(pages[0], tmp_path / "a.tif", save_all=True, append_images=pages[1:]))
+    assert src.image.getpixel((10, 10)) == (0, 0, 255)
+    assert src.notes == ("It holds several pages (TIFF); its first page is used.",)
+
+
+def test_a_grey_png_with_a_transparent_level_is_composited_on_white(tmp_path: Path) -> None:
+    im = Image.new("L", (256, 256), 0)
+    im.paste(90, (128, 0, 256, 256))
+    src = read_source(save(im, tmp_path / "a.png", transparency=0))
+    assert src.image.getpixel((10, 10)) == (255, 255, 255) and src.image.getpixel((200, 10)) == (90, 90, 90)
+    assert src.notes == ("Its transparent parts were filled with white.",)
+
+
 def test_transparency_is_composited_on_white(tmp_path: Path) -> None:
     rgba = np.zeros((256, 256, 4), np.uint8)
     rgba[:, 128:] = (255, 0, 0, 128)  # half-covering red over the right half; the left is clear black
@@ -108,6 +123,22 @@ def test_lab_colours_are_converted_to_srgb(tmp_path: Path) -> None:
     src = read_source(save(lab, tmp_path / "a.tif"))
     assert close(src.image.getpixel((10, 10)), (255, 0, 0), 12)
     assert src.notes == ("Converted from L*a*b* colours to sRGB.",)
+
+
+def test_floating_point_pixels_keep_their_full_range(tmp_path: Path) -> None:
+    ramp = np.linspace(0, 1, 256 * 256, dtype=np.float32).reshape(256, 256)
+    src = read_source(save(Image.fromarray(ramp), tmp_path / "a.tif"))
+    got = np.asarray(src.image)[..., 0].astype(np.int64)
+    assert np.abs(got - np.rint(ramp * 255)).max() <= 1 and len(np.unique(got)) == 256
+    assert src.notes == ("Its floating-point values from 0 to 1 were scaled to 8 bits.",)
+
+
+def test_32_bit_integer_pixels_are_stretched_over_8_bits(tmp_path: Path) -> None:
+    ramp = (np.arange(256 * 256, dtype=np.int32) * 10 - 5000).reshape(256, 256)
+    src = read_source(save(Image.fromarray(ramp), tmp_path / "a.tif"))
+    got = np.asarray(src.image)[..., 0]
+    assert got[0, 0] == 0 and got[-1, -1] == 255 and len(np.unique(got)) == 256
+    assert src.notes == ("Its values, from -5000 to 650350, were stretched over 8 bits.",)
 
 
 def test_a_bilevel_picture_is_black_and_white(tmp_path: Path) -> None:

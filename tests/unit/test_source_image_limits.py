@@ -34,7 +34,7 @@ NEAREST = ", the nearest size Würstchen makes."
             (1408, 768),
             (
                 "Resized from 1920x1080 to 1408x768" + NEAREST,
-                "Cropped 16 pixels of the original from the top and bottom to fit 1408x768.",
+                "Cropped 16 pixels of the original off the top and 16 off the bottom to fit.",
             ),
         ),
         (
@@ -42,7 +42,7 @@ NEAREST = ", the nearest size Würstchen makes."
             (768, 1408),
             (
                 "Resized from 1080x1920 to 768x1408" + NEAREST,
-                "Cropped 16 pixels of the original from the left and right to fit 768x1408.",
+                "Cropped 16 pixels of the original off the left and 16 off the right to fit.",
             ),
         ),
         ((3000, 1000), (1920, 640), ("Resized from 3000x1000 to 1920x640" + NEAREST,)),
@@ -78,7 +78,7 @@ def test_a_target_size_is_met_exactly(tmp_path: Path) -> None:
     assert src.notes == ("Resized from 1024x1024 to 2048x2048" + NEAREST,)
     wide = read_source(path, target=(1024, 512))
     assert wide.image.size == (1024, 512)
-    assert wide.notes[-1] == "Cropped 256 pixels of the original from the top and bottom to fit 1024x512."
+    assert wide.notes[-1] == "Cropped 256 pixels of the original off the top and 256 off the bottom to fit."
 
 
 @pytest.mark.parametrize("target", [(1000, 1024), (1024, 128), (4096, 1024)])

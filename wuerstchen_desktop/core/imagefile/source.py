@@ -134,11 +134,15 @@ def _to_8bit(im: Image.Image, bits: int, notes: list[str]) -> Image.Image:
         return Image.fromarray(((a * 255 + 32767) // 65535).astype(np.uint8), "L")
     if im.mode in ("I", "F"):
         a = np.asarray(im, dtype=np.float64)
-        low, high = (0.0, 1.0) if im.mode == "F" and a.min() >= 0 and a.max() <= 1 else (a.min(), a.max())
-        if im.mode == "I" and low >= 0 and high <= 65535:
-            low, high = 0.0, 65535.0
-        notes.append(f"Its {'floating-point' if im.mode == 'F' else '32-bit'} values were scaled to 8 bits.")
+        finite = a[np.isfinite(a)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        if im.mode == "F" and low >= 0 and high <= 1:
+            low, high = 0.0, 1.0
+            notes.append("Its floating-point values from 0 to 1 were scaled to 8 bits.")
+        else:  # no natural scale: stretched as image viewers show such data
+            notes.append(f"Its values, from {low:g} to {high:g}, were stretched over 8 bits.")
         span = high - low if high > low else 1.0
+        a = np.nan_to_num(a, nan=low, posinf=high, neginf=low)
         return Image.fromarray(np.rint((a - low) * 255 / span).clip(0, 255).astype(np.uint8), "L")
     if im.mode == "1":
         return im.convert("L")
@@ -240,9 +244,10 @@ def _fit(im: Image.Image, size: tuple[int, int], notes: list[str]) -> Image.Imag
         )
     else:
         notes.append(f"Resized from {w}x{h} to {tw}x{th}, the nearest size Würstchen makes.")
-    side, cut = ("left and right", w - cw) if w - cw >= h - ch else ("top and bottom", h - ch)
+    (first, second), cut = (("left", "right"), w - cw) if w - cw >= h - ch else (("top", "bottom"), h - ch)
     if round(cut / 2) >= 1:
-        notes.append(f"Cropped {round(cut / 2)} pixels of the original from the {side} to fit {tw}x{th}.")
+        n = round(cut / 2)
+        notes.append(f"Cropped {n} pixels of the original off the {first} and {n} off the {second} to fit.")
     return out
 
 
