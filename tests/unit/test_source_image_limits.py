@@ -63,12 +63,13 @@ def test_the_size_is_the_valid_one_nearest_the_pictures(
 ) -> None:
     w, h = size
     im = Image.new("L", size, 0)
-    im.paste(255, (w // 2 - max(1, w // 32), 0, w // 2 + max(1, w // 32), h))  # a bar down the middle
+    side = min(w, h) // 2
+    im.paste(255, ((w - side) // 2, (h - side) // 2, (w + side) // 2, (h + side) // 2))  # a centred square
     src = read_source(save(im, tmp_path / "a.png"))
     assert src.original_size == size and src.size == src.image.size == chosen and src.notes == notes
-    row = np.asarray(src.image)[chosen[1] // 2, :, 0]
-    assert row[chosen[0] // 2] == 255 and row[0] == 0 == row[-1]  # centred: the crop took both sides alike
-    assert abs(np.flatnonzero(row > 127).mean() - (chosen[0] - 1) / 2) <= 1
+    ys, xs = np.nonzero(np.asarray(src.image)[..., 0] > 127)
+    assert abs((xs.max() - xs.min()) - (ys.max() - ys.min())) <= 2  # cropped to the aspect, not stretched
+    assert abs(xs.mean() - (chosen[0] - 1) / 2) <= 1 and abs(ys.mean() - (chosen[1] - 1) / 2) <= 1  # centred
 
 
 def test_a_target_size_is_met_exactly(tmp_path: Path) -> None:

@@ -283,8 +283,6 @@ def read_source(source: Path | str | bytes, target: tuple[int, int] | None = Non
             icc = im.info.get("icc_profile")
             pixels = _to_8bit(im, _bit_depth(data, im), notes)
             pixels = _to_srgb(_flatten(pixels, notes), icc if isinstance(icc, bytes) else None, notes)
-            if pixels is im:  # the file's own image is closed when the file is
-                pixels = im.copy()
     except ImageReadError as exc:
         if isinstance(exc.__cause__, UnidentifiedImageError):
             kind = _kind(data)
