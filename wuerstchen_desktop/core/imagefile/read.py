@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import os
 import stat
 import struct
@@ -275,15 +276,19 @@ def read_record(path: Path) -> ImageRecord:
 
 
 @contextlib.contextmanager
-def open_pixels(path: Path, draft: tuple[int, int] | None = None) -> Iterator[Image.Image]:
+def open_pixels(
+    path: Path, draft: tuple[int, int] | None = None, data: bytes | None = None
+) -> Iterator[Image.Image]:
     """Open and decode an image, refusing decompression bombs and reporting damage clearly.
 
-    ``draft`` lets JPEG decode at a reduced scale no smaller than that size (for thumbnails).
+    ``draft`` lets JPEG decode at a reduced scale no smaller than that size (for thumbnails). ``data``,
+    when given, are the file's bytes already read; ``path`` then only names it in messages.
     """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with open_regular(path) as f, Image.open(f) as im:
+            source = open_regular(path) if data is None else io.BytesIO(data)
+            with source as f, Image.open(f) as im:
                 if im.width * im.height > MAX_PIXELS:
                     raise _broken(path, f"it claims {im.width}x{im.height} pixels, far too many")
                 if draft is not None:
