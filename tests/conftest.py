@@ -23,6 +23,16 @@ def previewer_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True)
+def encoder_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The image encoder's weights are looked for in the test's own folder, never the user's."""
+    from wuerstchen_desktop.core import appdirs
+
+    folder = tmp_path / "encoder-data"
+    monkeypatch.setattr(appdirs, "encoder_dir", lambda: folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from wuerstchen_desktop.testing import checkpoints

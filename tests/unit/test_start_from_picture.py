@@ -123,3 +123,52 @@ def test_using_the_parameters_of_a_picture_job_starts_from_text_and_says_so() ->
     params, notes = carry_over(found, GenerationParams("x"))
     assert params == made.replace(strength=1.0, source=None)
     assert len(notes) == 1 and "not carried over" in notes[0]
+
+
+@pytest.fixture
+def encoder_weights(encoder_dir: Path) -> Path:
+    """Random image-encoder weights where a finished fetch leaves them, in the test's own data folder."""
+    import torch
+    from safetensors.torch import save_file
+
+    from wuerstchen_desktop.core.models.effnet_encoder import EffNetEncoder
+
+    folder = encoder_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    state = {k: v.contiguous() for k, v in EffNetEncoder().state_dict().items()}
+    path = folder / f"effnet-{'cd' * 32}.safetensors"
+    save_file(state, str(path), metadata={"format": "pt"})
+    return path
+
+
+def test_a_picture_from_elsewhere_goes_through_the_image_encoder(
+    prior_dir: Path, decoder_dir: Path, tmp_path: Path, capsys, encoder_weights: Path
+) -> None:
+    photo = tmp_path / "photo.jpg"
+    pixels = np.zeros((200, 300, 3), dtype=np.uint8)
+    pixels[:, :150] = (220, 40, 30)
+    Image.fromarray(pixels).save(photo, quality=95)
+    argv = generate(prior_dir, decoder_dir, tmp_path / "o", "--init-image", str(photo), "--strength", "0.6")
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "Note: " in err and "300x200" in err  # fitted to the job's 256x256, and said
+    made = one_png(tmp_path / "o")
+    record = read_record(made)
+    assert record.params.source == hashlib.sha256(photo.read_bytes()).hexdigest()
+    plain = np.asarray(Image.open(made), dtype=np.int16)
+
+    other = tmp_path / "other.jpg"
+    Image.fromarray(pixels[:, ::-1].copy()).save(other, quality=95)
+    argv = generate(prior_dir, decoder_dir, tmp_path / "p", "--init-image", str(other), "--strength", "0.6")
+    assert main(argv) == 0  # another picture, the same seed: another image
+    assert np.abs(np.asarray(Image.open(one_png(tmp_path / "p")), dtype=np.int16) - plain).max() > 0
+    capsys.readouterr()
+
+    again = ["reproduce", str(made), "--out", str(tmp_path / "again"), "--source", str(photo)]
+    assert main([*again, "--prior", str(prior_dir), "--decoder", str(decoder_dir)]) == 0
+    assert "by at most 0 of 255 levels" in capsys.readouterr().err
+
+    encoder_weights.unlink()
+    said = run_user_error(capsys, argv)
+    assert "needs the image encoder, which is not on this computer" in said

@@ -105,7 +105,10 @@ def execute(
     checked = _check(job)
     records, params, notes = checked.records, checked.params, checked.notes
     picture = checked.picture if job.kind in _RUN_STAGE_C and params.source is not None else None
-    start = start_for(pipe, params, picture) if picture is not None else None
+    start = None
+    if picture is not None:
+        start, said = start_for(pipe, params, picture)
+        notes = [*notes, *said]
     if job.kind is JobKind.REPRODUCE:
         return _reproduce(pipe, job, records[0], notes, on_step, cancel, on_saved, start)
     if job.kind is JobKind.GENERATE:

@@ -1,8 +1,10 @@
 """Starting from a picture (image-to-image): the file a job starts Stage C from, and its composition.
 
 A picture made here carries its Stage C latent, so it needs no image encoder: the job starts from that
-composition. The file is named in the job's parameters by its sha256, so that ``reproduce`` can tell the
-right picture from another.
+composition. Any other picture is read (turned upright, made sRGB, fitted to the job's size: see
+``imagefile/source.py``) and encoded by the image encoder, whose weights must be on this computer. The file
+is named in the job's parameters by its sha256, so that ``reproduce`` can tell the right picture from
+another.
 """
 
 from __future__ import annotations
@@ -80,11 +82,13 @@ def with_picture(params: GenerationParams, picture: Picture | None) -> Generatio
             "Give the very file it was made from.",
         )
     if picture.record is None or picture.record.latent is None:
-        raise InvalidParams(
-            f"{picture.path.name} was not made here, and starting from such a picture needs the image "
-            "encoder, which this version cannot download yet.",
-            "Start from an image or composition made with this app: it carries its composition.",
-        )
+        if encoder_file() is None:
+            raise InvalidParams(
+                f"{picture.path.name} was not made here, and starting from such a picture needs the image "
+                "encoder, which is not on this computer (the app cannot download it yet).",
+                "Start from an image or composition made with this app: it carries its composition.",
+            )
+        return params.replace(source=picture.sha256)
     made = picture.record.params
     if (made.width, made.height) != (params.width, params.height):
         raise InvalidParams(
@@ -95,10 +99,38 @@ def with_picture(params: GenerationParams, picture: Picture | None) -> Generatio
     return params.replace(source=picture.sha256)
 
 
-def start_for(pipe: Pipeline, params: GenerationParams, picture: Picture) -> Start:
-    """Where Stage C starts for ``params`` from ``picture`` (checked by ``with_picture``): its stored
-    composition, in the prior sampler's space."""
+def encoder_file() -> Path | None:
+    """The image encoder's weights on this computer, if any."""
+    from wuerstchen_desktop.core.engine.encoder_weights import find_encoder_weights
+
+    return find_encoder_weights()
+
+
+def start_for(pipe: Pipeline, params: GenerationParams, picture: Picture) -> tuple[Start, list[str]]:
+    """Where Stage C starts for ``params`` from ``picture`` (checked by ``with_picture``), in the prior
+    sampler's space: its stored composition, or its pixels through the image encoder (with notes saying
+    what was done to the picture to fit the job)."""
     from wuerstchen_desktop.core.engine.recipe import Start
 
-    assert picture.record is not None  # with_picture refused a picture without one
-    return Start(pipe.prior_space(record_latent(picture.record)), params.strength)
+    if picture.record is not None and picture.record.latent is not None:
+        return Start(pipe.prior_space(record_latent(picture.record)), params.strength), []
+    import numpy as np
+    import torch
+
+    from wuerstchen_desktop.core.engine.image_encoder import load_encoder
+    from wuerstchen_desktop.core.imagefile.source import read_source
+    from wuerstchen_desktop.core.models.effnet_encoder import encode_image
+    from wuerstchen_desktop.core.params import stage_c_size
+
+    weights = encoder_file()
+    if weights is None:
+        raise InvalidParams("The image encoder is no longer on this computer.", "Start from text.")
+    source = read_source(picture.path, target=(params.width, params.height))
+    if source.sha256 != picture.sha256:
+        raise InvalidParams(f"{picture.path.name} changed while the job waited.", "Start the job again.")
+    pixels = torch.from_numpy(np.asarray(source.image).copy()).permute(2, 0, 1)[None].float() / 255
+    encoder = load_encoder(weights, pipe.device, torch.float32)  # small; bfloat16 is slow on CPUs
+    hw = stage_c_size(params.width, params.height, pipe.prior_source.resolution_multiple)
+    latent = encode_image(encoder, pixels, hw).float()
+    del encoder
+    return Start(latent, params.strength), list(source.notes)
