@@ -34,7 +34,10 @@ def make_window(qtbot, prior_dir: Path, decoder_dir: Path, tmp_path: Path):
     made: list = []
 
     def make(
-        prior: Path | str = prior_dir, decoder: Path | str = decoder_dir, output_dir: Path | None = None
+        prior: Path | str = prior_dir,
+        decoder: Path | str = decoder_dir,
+        output_dir: Path | None = None,
+        place: QSettings | None = None,
     ) -> MainWindow:
         service = GenerationService(EngineConfig(str(prior), str(decoder), "cpu", "float32"))
         settings = Settings(
@@ -46,7 +49,7 @@ def make_window(qtbot, prior_dir: Path, decoder_dir: Path, tmp_path: Path):
         )
         store = SettingsStore(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
         window = MainWindow(
-            service, settings, store, tmp_path / "app.log", index_path=tmp_path / "index.sqlite3"
+            service, settings, store, tmp_path / "app.log", index_path=tmp_path / "index.sqlite3", place=place
         )
         qtbot.addWidget(window)
         window.show()
