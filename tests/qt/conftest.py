@@ -4,12 +4,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.window import HARMLESS_QT_WARNINGS
+
 # Any Qt warning fails a window test, above all Qt's own word that a widget was touched off the GUI thread
 # ("Cannot create children for a parent that is in a different thread", "Timers cannot be started from
-# another thread"): such a call crashes the app sooner or later. These warnings alone are harmless.
+# another thread"): such a call crashes the app sooner or later. HARMLESS_QT_WARNINGS alone are harmless.
 # So wait on the window (qtbot.waitUntil) or on GenerationService, never qtbot.waitSignal on a worker's
 # own signal: pytest-qt's blocker would then stop its timer on the worker's thread.
-HARMLESS_QT_WARNINGS = ("This plugin does not support propagateSizeHints",)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -10,8 +10,7 @@ from PySide6.QtCore import QEvent, QMargins, QPoint, QRect, QSettings, QSize
 from PySide6.QtGui import QHelpEvent
 from PySide6.QtWidgets import QApplication, QToolTip, QWidget
 
-from tests.helpers.window import WAIT_MS, fast
-from tests.qt.conftest import HARMLESS_QT_WARNINGS
+from tests.helpers.window import HARMLESS_QT_WARNINGS, WAIT_MS, fast
 from wuerstchen_desktop.ui.window_geometry import (
     FRAME_GUESS,
     PREFERRED,
