@@ -157,7 +157,10 @@ def main(argv: Sequence[str]) -> int:
     apply_theme(app, settings.theme)
 
     service = GenerationService(EngineConfig.from_settings(settings))
-    window = MainWindow(service, settings, store if settings == stored else None, log_file)
+    # The window's place and panel sizes are kept even when flags make this session's settings unsaved.
+    window = MainWindow(
+        service, settings, store if settings == stored else None, log_file, place=store.qsettings
+    )
     service.engine_failed.connect(window.engine_label.setText)
     window.show()
     # The engine (torch, transformers, the weights) loads once the window is on screen.

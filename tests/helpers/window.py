@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 WAIT_MS = 60_000
+# Qt warnings that do not fail a window test (see tests/qt/conftest.py): the offscreen platform's own.
+HARMLESS_QT_WARNINGS = ("This plugin does not support propagateSizeHints",)
 
 
 def generate_and_wait(qtbot, window, count: int) -> None:

@@ -4,12 +4,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.window import HARMLESS_QT_WARNINGS
+
 # Any Qt warning fails a window test, above all Qt's own word that a widget was touched off the GUI thread
 # ("Cannot create children for a parent that is in a different thread", "Timers cannot be started from
-# another thread"): such a call crashes the app sooner or later. These warnings alone are harmless.
+# another thread"): such a call crashes the app sooner or later. HARMLESS_QT_WARNINGS alone are harmless.
 # So wait on the window (qtbot.waitUntil) or on GenerationService, never qtbot.waitSignal on a worker's
 # own signal: pytest-qt's blocker would then stop its timer on the worker's thread.
-HARMLESS_QT_WARNINGS = ("This plugin does not support propagateSizeHints",)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -34,7 +35,10 @@ def make_window(qtbot, prior_dir: Path, decoder_dir: Path, tmp_path: Path):
     made: list = []
 
     def make(
-        prior: Path | str = prior_dir, decoder: Path | str = decoder_dir, output_dir: Path | None = None
+        prior: Path | str = prior_dir,
+        decoder: Path | str = decoder_dir,
+        output_dir: Path | None = None,
+        place: QSettings | None = None,
     ) -> MainWindow:
         service = GenerationService(EngineConfig(str(prior), str(decoder), "cpu", "float32"))
         settings = Settings(
@@ -46,7 +50,7 @@ def make_window(qtbot, prior_dir: Path, decoder_dir: Path, tmp_path: Path):
         )
         store = SettingsStore(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
         window = MainWindow(
-            service, settings, store, tmp_path / "app.log", index_path=tmp_path / "index.sqlite3"
+            service, settings, store, tmp_path / "app.log", index_path=tmp_path / "index.sqlite3", place=place
         )
         qtbot.addWidget(window)
         window.show()

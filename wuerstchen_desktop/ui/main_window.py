@@ -8,7 +8,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -33,6 +33,7 @@ from wuerstchen_desktop.core.engine.sysinfo import memory_in_use
 from wuerstchen_desktop.core.jobs.job import EngineConfig, JobError, JobKind, JobResult
 from wuerstchen_desktop.core.settings import Settings
 from wuerstchen_desktop.ui.compose_flow import ComposeFlow
+from wuerstchen_desktop.ui.elided_label import ElidedLabel
 from wuerstchen_desktop.ui.first_run import FirstRunDialog
 from wuerstchen_desktop.ui.gallery import GalleryPanel
 from wuerstchen_desktop.ui.history_actions import HistoryActions
@@ -40,6 +41,7 @@ from wuerstchen_desktop.ui.image_view import ImageView
 from wuerstchen_desktop.ui.prompt_panel import PromptPanel
 from wuerstchen_desktop.ui.settings_dialog import SettingsDialog, SettingsStore
 from wuerstchen_desktop.ui.theme import apply_theme
+from wuerstchen_desktop.ui.window_geometry import WindowPlace
 from wuerstchen_desktop.worker.downloads import DownloadService
 from wuerstchen_desktop.worker.generation import GenerationService
 from wuerstchen_desktop.worker.history import HistoryService
@@ -57,6 +59,7 @@ class MainWindow(QMainWindow):
         history: HistoryService | None = None,
         index_path: Path | None = None,
         downloads: DownloadService | None = None,
+        place: QSettings | None = None,
     ) -> None:
         super().__init__()
         self.service = service
@@ -71,10 +74,8 @@ class MainWindow(QMainWindow):
         self.shown: Path | None = None  # the file in the image view (not a live preview)
         self.setWindowTitle(self.tr("Würstchen Desktop"))
         self.setAcceptDrops(True)
-        self.resize(1360, 860)
 
         self.panel = PromptPanel()
-        self.panel.setMinimumWidth(320)
         self.view = ImageView()
         self.center = QTabWidget()
         self.center.setDocumentMode(True)
@@ -91,7 +92,7 @@ class MainWindow(QMainWindow):
             lambda text: self.statusBar().showMessage(text, 10_000),
             self,
         )
-        splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter = splitter = QSplitter(Qt.Orientation.Horizontal)
         for widget in (self.panel, self.center, self.gallery):
             splitter.addWidget(widget)
         splitter.setStretchFactor(1, 1)
@@ -102,12 +103,14 @@ class MainWindow(QMainWindow):
         self._actions()
         self._connect()
         self._open_history()
+        self.place = WindowPlace(self, splitter, place)  # where it was, inside the screen
+        self.place.restore()
         self.panel.show_prior(settings.prior)
         self.panel.prompt.setFocus()
 
     def _status_bar(self) -> None:
-        self.engine_label = QLabel(self.tr("Starting…"))
-        self.stage_label = QLabel()
+        self.engine_label = ElidedLabel(self.tr("Starting…"))
+        self.stage_label = ElidedLabel()
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(240)
         self.progress.setTextVisible(False)
@@ -383,6 +386,7 @@ class MainWindow(QMainWindow):
 
     # -- shutdown ---------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
+        self.place.save()
         if self.service.busy:
             self.engine_label.setText(self.tr("Cancelling…"))
         self.service.shutdown()

@@ -5,19 +5,21 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from PySide6.QtCore import QRegularExpression, Qt, Signal
+from PySide6.QtCore import QRegularExpression, QSize, Qt, Signal
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -42,6 +44,28 @@ from wuerstchen_desktop.core.params import (
 )
 
 CUSTOM = "custom"
+MIN_FIELDS_HEIGHT = 120  # the prompt box and a little more; the rest scrolls
+
+
+class FieldsScroll(QScrollArea):
+    """Scrolls the panel's fields up and down, never sideways: as wide as they need, as short as asked."""
+
+    def __init__(self, fields: QWidget) -> None:
+        super().__init__()
+        self.fields = fields
+        self.setWidget(fields)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+    def minimumSizeHint(self) -> QSize:
+        inner = self.fields.minimumSizeHint()
+        bar = self.verticalScrollBar().sizeHint().width()
+        return QSize(inner.width() + bar, min(inner.height(), MIN_FIELDS_HEIGHT))
+
+    def sizeHint(self) -> QSize:
+        inner = self.fields.sizeHint()
+        return QSize(inner.width() + self.verticalScrollBar().sizeHint().width(), inner.height())
 
 
 class PromptPanel(QWidget):
@@ -106,6 +130,11 @@ class PromptPanel(QWidget):
         self.prior_variant = QComboBox()
         self.prior_variant.setAccessibleName(self.tr("Prior variant"))
         self.prior_variant.setToolTip(self.tr("Which Stage C weights compose the image"))
+        # A long folder path of the user's own prior must not widen the panel.
+        self.prior_variant.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.prior_variant.setMinimumContentsLength(10)
         for repo, label in PRIOR_VARIANTS:
             self.prior_variant.addItem(self.tr(label), repo)
         self.prior_variant.activated.connect(
@@ -178,7 +207,13 @@ class PromptPanel(QWidget):
         return box
 
     def _layout(self) -> None:
-        root = QVBoxLayout(self)
+        # The fields scroll on a short screen; the buttons below them never leave the panel.
+        fields = QWidget()
+        self.fields_scroll = FieldsScroll(fields)
+        outer = QVBoxLayout(self)
+        outer.addWidget(self.fields_scroll, 1)
+        root = QVBoxLayout(fields)
+        root.setContentsMargins(0, 0, 0, 0)
         root.addWidget(QLabel(self.tr("Prompt")))
         root.addWidget(self.prompt, 2)
         root.addWidget(self.token_label)
@@ -209,13 +244,13 @@ class PromptPanel(QWidget):
         adv.addRow(self.tr("Decoder guidance"), self.decoder_guidance)
         adv.addRow(self.tr("Prior"), self.prior_variant)
         root.addWidget(advanced)
-        root.addWidget(self.note_label)
-        root.addWidget(self.error_label)
-        root.addWidget(self.generate_button)
+        outer.addWidget(self.note_label)
+        outer.addWidget(self.error_label)
+        outer.addWidget(self.generate_button)
         compose_row = QHBoxLayout()
         compose_row.addWidget(self.compose_button, 1)
         compose_row.addWidget(self.compose_count)
-        root.addLayout(compose_row)
+        outer.addLayout(compose_row)
 
     def _aspect_changed(self) -> None:
         data = self.aspect.currentData()
