@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wuerstchen_desktop import __version__
-from wuerstchen_desktop.cli_output import DownloadBar, Progress, console_json, make_console_safe, say
+from wuerstchen_desktop.cli_download import fetch_checkpoints, fetch_encoder, print_checkpoints
+from wuerstchen_desktop.cli_output import Progress, console_json, make_console_safe, say
 from wuerstchen_desktop.core import appdirs
 from wuerstchen_desktop.core.choices import DEVICES, DTYPES, MEMORY_HELP, MEMORY_MODES
 from wuerstchen_desktop.core.errors import Cancelled, WuerstchenError
@@ -102,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     dl = sub.add_parser("download", help="download the checkpoints")
     _add_model_args(dl)
+    dl.add_argument(
+        "--encoder",
+        action="store_true",
+        help="also fetch the image encoder, for starting from pictures not made here (about 81 MB)",
+    )
     sub.add_parser("info", help="devices, the precision auto would pick, and the checkpoints on disk")
     rd = sub.add_parser("read", help="print the parameters embedded in an image as JSON")
     rd.add_argument("image", type=Path, metavar="IMAGE")
@@ -180,47 +186,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def fetch_checkpoints(prior: str, decoder: str, offline: bool, verify: bool, optional: bool = False) -> None:
-    """Download what the prior and decoder need, saying the size and free space first and showing a bar.
-
-    ``verify`` also checks complete files not yet verified (another tool's download); otherwise only
-    missing files are fetched. ``optional`` adds the live-preview model when it is not on disk; if it
-    cannot be fetched, a warning says so and the rest goes on. Offline, nothing is fetched: the loaders
-    then say what is missing.
-    """
-    from wuerstchen_desktop.core.engine.checkpoints import REPO_ID
-    from wuerstchen_desktop.core.hub import cache_layout
-    from wuerstchen_desktop.core.hub.catalogue import OPTIONAL, repos_needed
-    from wuerstchen_desktop.core.hub.download import download, plan
-
-    repos = [
-        r for r in repos_needed(prior, decoder) if REPO_ID.match(r) and not Path(r).expanduser().exists()
-    ]
-    todo = [
-        r
-        for r in repos
-        if not (cache_layout.local_status(r).verified if verify else cache_layout.local_status(r).complete)
-    ]
-    extras = [
-        e.repo_id
-        for e in OPTIONAL.values()
-        if optional and not cache_layout.local_status(e.repo_id, repo_type=e.repo_type).complete
-    ]
-    if (todo or extras) and not offline:
-        the_plan = plan(todo, optional=extras)
-        if the_plan.repos:
-            print(the_plan.describe(), file=sys.stderr, flush=True)
-            download(the_plan, on_progress=DownloadBar(sys.stderr))
-        for warning in the_plan.warnings:
-            print(f"Warning: {warning}", file=sys.stderr, flush=True)
-
-
 def cmd_download(args: argparse.Namespace) -> int:
     from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
     from wuerstchen_desktop.core.hub import cache_layout
     from wuerstchen_desktop.core.hub.catalogue import OPTIONAL
 
     fetch_checkpoints(args.prior, args.decoder, args.offline, verify=True, optional=True)
+    if args.encoder and not args.offline:
+        fetch_encoder()
     for source in (prior_source(args.prior, args.offline), decoder_source(args.decoder, args.offline)):
         commit = f" (commit {source.commit})" if source.commit else ""
         print(f"{source.ref}: ready{commit}", flush=True)
@@ -229,38 +202,6 @@ def cmd_download(args: argparse.Namespace) -> int:
         if st.complete:
             print(f"{entry.repo_id} ({entry.repo_type}, {entry.label.lower()}): ready (commit {st.commit})")
     return EXIT_OK
-
-
-def print_checkpoints() -> None:
-    """Each catalogue repository: what is on disk, its size, and whether it was verified."""
-    from wuerstchen_desktop.core.hub import cache_layout
-    from wuerstchen_desktop.core.hub.catalogue import CATALOGUE, OPTIONAL
-    from wuerstchen_desktop.core.hub.units import human
-
-    print(f"Checkpoints in {cache_layout.cache_root()}:")
-    for entry in [*CATALOGUE.values(), *OPTIONAL.values()]:
-        st = cache_layout.local_status(entry.repo_id, repo_type=entry.repo_type)
-        about = "" if entry.size_is_exact else "about "
-        optional = entry.repo_id in OPTIONAL
-        if st.complete:
-            if st.verified:
-                state = "verified"
-            elif st.unverifiable:
-                state = f"not verified: the server gave no checksum for {len(st.unverifiable)} file(s)"
-            else:
-                state = "not verified: run `wuerstchen-desktop download` to check"
-            state = f"{human(st.size)}, {state}, commit {st.commit}"
-        elif st.files or st.partial_bytes:
-            state = f"partly downloaded: {human(st.size + st.partial_bytes)} of {about}{human(entry.size)}"
-        else:
-            state = f"not downloaded ({about}{human(entry.size)})"
-            state += f": {entry.without}" if optional and entry.without else ""
-        name = (
-            f"{entry.repo_id} ({entry.repo_type}, optional, {entry.label.lower()})"
-            if optional
-            else entry.repo_id
-        )
-        print(f"  {name}: {state}")
 
 
 def cmd_info(args: argparse.Namespace) -> int:

@@ -85,8 +85,9 @@ def with_picture(params: GenerationParams, picture: Picture | None) -> Generatio
         if encoder_file() is None:
             raise InvalidParams(
                 f"{picture.path.name} was not made here, and starting from such a picture needs the image "
-                "encoder, which is not on this computer (the app cannot download it yet).",
-                "Start from an image or composition made with this app: it carries its composition.",
+                "encoder, which is not on this computer.",
+                "Fetch it with `wuerstchen-desktop download --encoder` (about 81 MB), or start from an image "
+                "made with this app: it carries its composition.",
             )
         return params.replace(source=picture.sha256)
     made = picture.record.params
