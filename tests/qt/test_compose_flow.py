@@ -200,3 +200,31 @@ def test_a_full_disk_during_compose_keeps_the_saved_tiles(qtbot, make_window, mo
     assert sorted(t.item.seed for t in sheet.tiles) == [80, 81]  # the third never existed: its tile went
     assert "Only 2 of 3 files were saved" in sheet.status.text()
     qtbot.waitUntil(lambda: window.gallery.count() == 2, timeout=WAIT_MS)
+
+
+def test_vary_subtle_and_strong_start_from_the_image(qtbot, make_window) -> None:
+    import hashlib
+
+    from PySide6.QtWidgets import QMenu
+
+    from wuerstchen_desktop.ui.compose_flow import VARY_STRONG, VARY_SUBTLE
+
+    window = make_window()
+    fast(window, prompt="a boat", seed=12, steps=2)
+    generate_and_wait(qtbot, window, 1)
+    item = window.gallery.item_at(0)
+    menu = QMenu()
+    window.flow.add_menu_actions(menu, item)
+    labels = {a.text(): a for a in menu.actions()}
+    assert labels["Vary (subtle)"].isEnabled() and labels["Vary (strong)"].isEnabled()
+    sha = hashlib.sha256(item.path.read_bytes()).hexdigest()
+    made = []
+    for strength in (VARY_SUBTLE, VARY_STRONG):
+        with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS) as done:
+            labels["Vary (subtle)" if strength == VARY_SUBTLE else "Vary (strong)"].trigger()
+        record = read_record(done.args[0].paths[0])
+        assert (record.params.strength, record.params.source) == (strength, sha)
+        assert record.params.prompt == "a boat" and record.params.seed != 12
+        made.append(record)
+    original = read_record(item.path).latent  # a new composition, made from the original's
+    assert original is not None and all(r.latent not in (None, original) for r in made)

@@ -7,6 +7,7 @@ as their source: the worker reads the parameters and the stored composition from
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +27,9 @@ from wuerstchen_desktop.ui.prompt_panel import PromptPanel
 from wuerstchen_desktop.worker.generation import GenerationService
 from wuerstchen_desktop.worker.history import HistoryService
 
+# Image-to-image strengths of the two one-click variations, as Fooocus' Vary (Subtle) and Vary (Strong).
+VARY_SUBTLE = 0.5
+VARY_STRONG = 0.85
 PREVIEW_CELL = 512  # logical pixels per image of a live preview in the image view
 
 
@@ -116,6 +120,13 @@ class ComposeFlow(QObject):
         shown = GenerationParams(item.prompt, width=item.width or 1024, height=item.height or 1024, seed=seed)
         self._start_batch(self.job(None, JobKind.COMPOSE, (item.path,), changes=changes), shown)
 
+    def vary_picture(self, item: Any, strength: float) -> None:
+        """A new image started from this one: its composition noised to ``strength``, a new seed."""
+        changes = (("seed", random_seed()), ("decoder_seed", None), ("strength", strength))
+        job = self.job(None, JobKind.GENERATE, (item.path,), changes=changes, start=item.path)
+        self.service.submit(job)
+        self.center.setCurrentWidget(self.view)
+
     def decode_with_steps(self, item: Any, steps: int | None = None) -> None:
         """Decode the item's composition again with more decoder steps (asked for when not given)."""
         if steps is None:
@@ -152,6 +163,13 @@ class ComposeFlow(QObject):
         vary.setToolTip(self.tr("Decode the same composition with a new decoder seed"))
         if item.source == "wuerstchen":
             menu.addAction(self.tr("Vary composition"), lambda: self.vary_composition(item))
+        for label, strength, tip in (
+            (self.tr("Vary (subtle)"), VARY_SUBTLE, self.tr("A new image close to this one")),
+            (self.tr("Vary (strong)"), VARY_STRONG, self.tr("A new image on this one's layout")),
+        ):
+            action = menu.addAction(label, functools.partial(self.vary_picture, item, strength))
+            action.setEnabled(has_latent)
+            action.setToolTip(tip)
         more = menu.addAction(self.tr("Decode with more steps…"), lambda: self.decode_with_steps(item))
         more.setEnabled(has_latent)
 

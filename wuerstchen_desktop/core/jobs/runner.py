@@ -52,11 +52,14 @@ OnSaved = Callable[[Saved], None]
 _Save = tuple[Any, ImageRecord, str, str]  # image, record, format, name pattern
 
 
-def _params(job: Job, record: ImageRecord | None) -> GenerationParams:
+def _params(job: Job, record: ImageRecord | None, picture: Picture | None) -> GenerationParams:
     base = record.params.replace(images=1) if record is not None else job.params
     if base is None:
         raise InvalidParams("This job has no parameters.")
-    return base.replace(**dict(job.changes)) if job.changes else base
+    changes = dict(job.changes)
+    if picture is not None and changes.get("strength", base.strength) < 1:
+        changes["source"] = picture.sha256  # the picture this job starts from, whatever the record named
+    return base.replace(**changes) if changes else base
 
 
 @dataclass(frozen=True)
@@ -73,13 +76,13 @@ _RUN_STAGE_C = (JobKind.GENERATE, JobKind.COMPOSE, JobKind.REPRODUCE)
 def _check(job: Job) -> _Checked:
     check_output_dir(job.out_dir)  # a folder unplugged or replaced since start: said now, not after the work
     records = [read_record(p) for p in job.sources]  # no record of ours: a clear NoParametersFound
+    picture = read_picture(job.start) if job.start is not None else None
     if job.kind is JobKind.REPRODUCE:
         params = records[0].params
     else:
-        params = _params(job, records[0] if records else None)
+        params = _params(job, records[0] if records else None, picture)
     if job.kind in (JobKind.DECODE, JobKind.BLEND):
         params = c.decoding_params(params)
-    picture = read_picture(job.start) if job.start is not None else None
     if job.kind in _RUN_STAGE_C:
         params = with_picture(params, picture)
     fmt = "png" if job.kind is JobKind.COMPOSE else job.image_format  # compositions are always PNG
