@@ -112,24 +112,12 @@ class Fetcher:
 
     def _metadata(self, repo: RepoPlan, f: RemoteFile) -> tuple[str, str | None, int]:
         """``(url to fetch, hash to check, size)`` from the resolve endpoint's HEAD and the listing."""
-        from huggingface_hub import get_hf_file_metadata
-
         prefix = cache_layout.url_prefix(repo.repo_type)
         url = f"{self.endpoint}/{prefix}{repo.repo_id}/resolve/{repo.commit}/{quote(f.path)}"
         what = f"{repo.repo_id}/{f.path}"
-        retry = self._retry(f.path)
-        while True:
-            self._check()
-            try:
-                meta = transfer.call(
-                    lambda: get_hf_file_metadata(url, timeout=self.timeout, headers=dict(self.headers)),
-                    self.cancelled,
-                )
-                break
-            except Cancelled:
-                raise
-            except Exception as exc:
-                retry.failed(exc, what)
+        meta = transfer.file_metadata(
+            url, self.headers, self.timeout, self.cancelled, self._retry(f.path), what
+        )
         try:
             header = server_checks.checksum(meta.etag)
             location = server_checks.location(url, meta.location)

@@ -87,23 +87,9 @@ class RemoteRanges:
         self.url, self.size, self.commit, self.checksum = self._metadata()
 
     def _metadata(self) -> tuple[str, int, str, str]:
-        from huggingface_hub import get_hf_file_metadata
-
         url = f"{self.endpoint}/{self.repo_id}/resolve/{quote(self.revision, safe='')}/{quote(self.filename)}"
         retry = Retry(self.retries, self.backoff, self.cancelled)
-        while True:
-            if self.cancelled():
-                raise Cancelled()
-            try:
-                meta = transfer.call(
-                    lambda: get_hf_file_metadata(url, timeout=self.timeout, headers=dict(self.headers)),
-                    self.cancelled,
-                )
-                break
-            except Cancelled:
-                raise
-            except Exception as exc:
-                retry.failed(exc, self.what)
+        meta = transfer.file_metadata(url, self.headers, self.timeout, self.cancelled, retry, self.what)
         try:
             checksum = server_checks.checksum(meta.etag) or ""
             location = server_checks.location(url, meta.location)

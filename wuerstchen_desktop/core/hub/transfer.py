@@ -11,10 +11,17 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable, Generator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from wuerstchen_desktop.core.errors import Cancelled
 from wuerstchen_desktop.core.hub import server_checks
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from huggingface_hub import HfFileMetadata
+
+    from wuerstchen_desktop.core.hub.http_failures import Retry
 
 POLL_S = 0.5  # how long the caller waits for the reader before cancel is checked again
 _QUEUED = 64  # chunks held between the reader and the writer: a few MB at most
@@ -44,6 +51,29 @@ def call(fn: Callable[[], T], cancelled: Callable[[], bool]) -> T:
         if ok:
             return value
         raise value
+
+
+def file_metadata(
+    url: str,
+    headers: Mapping[str, str],
+    timeout: float,
+    cancelled: Callable[[], bool],
+    retry: Retry,
+    what: str,
+) -> HfFileMetadata:
+    """huggingface_hub's HEAD of a ``resolve`` URL (size, ETag, commit, redirect), off the caller's
+    thread; a failure is waited out and tried again by ``retry``, or raised as its sentence about ``what``."""
+    from huggingface_hub import get_hf_file_metadata
+
+    while True:
+        if cancelled():
+            raise Cancelled()
+        try:
+            return call(lambda: get_hf_file_metadata(url, timeout=timeout, headers=dict(headers)), cancelled)
+        except Cancelled:
+            raise
+        except Exception as exc:
+            retry.failed(exc, what)
 
 
 class LinkRefused(Exception):
