@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import torch
 
 from tests.helpers.checkpoint_hub import (
@@ -37,26 +36,14 @@ def training_checkpoint(path: Path, state: dict[str, torch.Tensor]) -> None:
     write_checkpoint(path, checkpoint_records(tree, storages))
 
 
-@pytest.fixture
-def encoder_hub(monkeypatch: pytest.MonkeyPatch):
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.setenv("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
-    with HubServer() as server:
-        monkeypatch.setattr(constants, "ENDPOINT", server.url)
-        yield server
-
-
 def test_download_encoder_fetches_only_the_encoder_and_the_model_loads_it(
-    encoder_hub: HubServer, prior_dir: Path, decoder_dir: Path, tmp_path: Path, capsys, encoder_dir: Path
+    empty_hub: HubServer, prior_dir: Path, decoder_dir: Path, tmp_path: Path, capsys, encoder_dir: Path
 ) -> None:
     torch.manual_seed(1)
     state = EffNetEncoder().state_dict()
     checkpoint = tmp_path / EFFNET_FILE
     training_checkpoint(checkpoint, state)
-    serve_file(encoder_hub, EFFNET_REPO, EFFNET_FILE, checkpoint)
+    serve_file(empty_hub, EFFNET_REPO, EFFNET_FILE, checkpoint)
     argv = ["download", "--encoder", "--prior", str(prior_dir), "--decoder", str(decoder_dir)]
     assert main(argv) == 0
     out, err = capsys.readouterr()
@@ -64,24 +51,24 @@ def test_download_encoder_fetches_only_the_encoder_and_the_model_loads_it(
     (written,) = sorted(encoder_dir.glob("effnet-*.safetensors"))
     assert str(written) in out
     weights = sum(t.numel() * t.element_size() for t in state.values())
-    assert sent_bytes(encoder_hub) < 1.5 * weights  # of a 480 MB file
+    assert sent_bytes(empty_hub) < 1.5 * weights  # of a 480 MB file
     loaded = load_encoder(written).state_dict()
     assert loaded.keys() == state.keys()
     assert all(torch.equal(loaded[k], state[k]) for k in state)
 
-    sent = sent_bytes(encoder_hub)
+    sent = sent_bytes(empty_hub)
     assert main(argv) == 0  # on disk: nothing fetched again
-    assert sent_bytes(encoder_hub) == sent
+    assert sent_bytes(empty_hub) == sent
 
 
 def test_an_encoder_of_another_shape_is_refused_and_nothing_is_kept(
-    encoder_hub: HubServer, prior_dir: Path, decoder_dir: Path, tmp_path: Path, capsys, encoder_dir: Path
+    empty_hub: HubServer, prior_dir: Path, decoder_dir: Path, tmp_path: Path, capsys, encoder_dir: Path
 ) -> None:
     state = EffNetEncoder().state_dict()
     state["mapper.0.weight"] = torch.zeros(16, 1536, 1, 1)  # EfficientNetV2-L's width
     checkpoint = tmp_path / EFFNET_FILE
     training_checkpoint(checkpoint, state)
-    serve_file(encoder_hub, EFFNET_REPO, EFFNET_FILE, checkpoint)
+    serve_file(empty_hub, EFFNET_REPO, EFFNET_FILE, checkpoint)
     assert main(["download", "--encoder", "--prior", str(prior_dir), "--decoder", str(decoder_dir)]) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err

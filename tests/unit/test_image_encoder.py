@@ -10,6 +10,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
+from tests.helpers.pickles import Trap
 from wuerstchen_desktop.core.engine.image_encoder import (
     ENCODER_KEY,
     convert_encoder,
@@ -18,20 +19,6 @@ from wuerstchen_desktop.core.engine.image_encoder import (
 )
 from wuerstchen_desktop.core.errors import CheckpointError
 from wuerstchen_desktop.core.models.effnet_encoder import EffNetEncoder, encode_image
-
-
-def _make_marker(path: str) -> None:
-    Path(path).write_text("code ran", encoding="utf-8")
-
-
-class Trap:
-    """Unpickling this runs ``_make_marker``: what a hostile checkpoint would do."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = str(marker)
-
-    def __reduce__(self) -> tuple[object, tuple[str]]:
-        return (_make_marker, (self.marker,))
 
 
 def stage_b_layout(effnet_state: dict[str, Any]) -> dict[str, Any]:

@@ -90,14 +90,8 @@ def big_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
 
 
 @pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch):
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.delenv("HF_TOKEN", raising=False)
-    monkeypatch.setenv("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
-    with HubServer() as server:
-        yield server
+def hub(empty_hub: HubServer) -> HubServer:
+    return empty_hub
 
 
 def fetch(hub: HubServer, data: Path, **kw: object) -> Path:

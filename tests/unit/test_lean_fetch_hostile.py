@@ -179,13 +179,8 @@ def test_the_real_torch_save_layout_reads_as_torch_loads_it(tmp_path: Path) -> N
 
 
 @pytest.fixture
-def hub(monkeypatch: pytest.MonkeyPatch):
-    from huggingface_hub import constants
-
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setenv("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
-    with HubServer() as server:
-        yield server
+def hub(empty_hub: HubServer) -> HubServer:
+    return empty_hub
 
 
 @pytest.mark.parametrize("how", ["compressed", "evil_pickle", "damaged"])
