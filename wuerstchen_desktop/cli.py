@@ -152,7 +152,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from wuerstchen_desktop.core.library.naming import FLAT_PATTERN
     from wuerstchen_desktop.core.params import GenerationParams, random_seed
 
-    strength, source = starting_point(args.init_image, args.strength)
+    changes, start = starting_point(args.init_image, args.strength)
     params = GenerationParams(
         prompt=args.prompt,
         negative_prompt=args.negative,
@@ -164,11 +164,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
         prior_guidance=args.prior_guidance,
         decoder_steps=args.decoder_steps,
         decoder_guidance=args.decoder_guidance,
-        strength=strength,
-        source=source,
     )
-    start = args.init_image if source is not None else None
-    job = Job(params, _output_dir(args), args.format, FLAT_PATTERN, kind=JobKind.GENERATE, start=start)
+    out = _output_dir(args)
+    job = Job(params, out, args.format, FLAT_PATTERN, kind=JobKind.GENERATE, changes=changes, start=start)
     said = check(job)  # the output folder and what the files can carry, before any model loads
     pipe, choice = _engine(args.prior, args.decoder, args)
     logging.getLogger(__name__).info("device: %s (%s)", choice.describe(), "; ".join(choice.reasons))

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wuerstchen_desktop.core import appdirs
 from wuerstchen_desktop.core.errors import CheckpointError
 from wuerstchen_desktop.core.hub import lean_fetch
 from wuerstchen_desktop.core.hub.checkpoint_pickle import TensorRef
@@ -28,18 +29,11 @@ log = logging.getLogger(__name__)
 _NAME = "effnet-{}.safetensors"
 
 
-def default_encoder_dir() -> Path:
-    """``encoder/`` in the app's data folder, beside the previewer and the history."""
-    from wuerstchen_desktop.core import appdirs
-
-    return appdirs.encoder_dir()
-
-
 def find_encoder_weights(data_dir: Path | None = None) -> Path | None:
     """The encoder's safetensors file from an earlier fetch, if its header reads; None otherwise."""
     from safetensors import SafetensorError, safe_open
 
-    folder = Path(data_dir) if data_dir is not None else default_encoder_dir()
+    folder = Path(data_dir) if data_dir is not None else appdirs.encoder_dir()
     for path in sorted(folder.glob(_NAME.format("*"))):
         try:
             with safe_open(str(path), framework="pt", device="cpu") as f:
@@ -77,14 +71,14 @@ def fetch_encoder_weights(
     **fetch: Any,
 ) -> Path:
     """Fetch the encoder's tensors (``lean_fetch.fetch_state_dict``'s arguments pass through) and write
-    them into ``data_dir`` (by default ``default_encoder_dir()``); return the file. ``check`` sees every
+    them into ``data_dir`` (by default ``appdirs.encoder_dir()``); return the file. ``check`` sees every
     name and shape first and raises CheckpointError for a mismatch. Raises what the fetch raises, or
     CheckpointError when the file cannot be written."""
     from safetensors.torch import save
 
     from wuerstchen_desktop.core.atomicfile import replace_atomic
 
-    folder = Path(data_dir) if data_dir is not None else default_encoder_dir()
+    folder = Path(data_dir) if data_dir is not None else appdirs.encoder_dir()
     state = lean_fetch.fetch_state_dict(work_root=folder / ".ranges", cancelled=cancelled, **fetch)
     if check is not None:
         check({name: ref.shape for name, ref in state.tensors.items()})

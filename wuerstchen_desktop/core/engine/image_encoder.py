@@ -35,13 +35,6 @@ WHAT = "image encoder"
 _PT_HINT = "Delete {0} and download the image encoder again."
 
 
-def default_encoder_dir() -> Path:
-    """Where the converted encoder is kept: ``encoder/`` in the app's data folder (beside the history)."""
-    from wuerstchen_desktop.core import appdirs
-
-    return appdirs.encoder_dir()
-
-
 def expected_shapes() -> dict[str, tuple[int, ...]]:
     """Every tensor name of ``EffNetEncoder`` with its shape; built on the meta device (no memory)."""
     import torch

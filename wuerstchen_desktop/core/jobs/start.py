@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wuerstchen_desktop.core.errors import InvalidParams, NoParametersFound
 from wuerstchen_desktop.core.imagefile.read import open_regular, read_record
@@ -50,16 +50,18 @@ def read_picture(path: Path) -> Picture:
 DEFAULT_STRENGTH = 0.5
 
 
-def starting_point(path: Path | None, strength: float | None) -> tuple[float, str | None]:
-    """The strength and the source sha256 of a job asked to start from the picture at ``path`` with
-    ``strength`` (default ``DEFAULT_STRENGTH``); no picture: from text, strength 1. Strength 1 ignores the
-    picture."""
+def starting_point(
+    path: Path | None, strength: float | None
+) -> tuple[tuple[tuple[str, Any], ...], Path | None]:
+    """The job changes and the picture of a job asked to start from the picture at ``path`` with ``strength``
+    (default ``DEFAULT_STRENGTH``): the runner names the picture as the job's source, as for the window's
+    variations. No picture: from text. Strength 1 ignores the picture."""
     if path is None:
         if strength is not None:
             raise InvalidParams("A strength goes with a picture to start from.", "Give the picture.")
-        return 1.0, None
+        return (), None
     strength = DEFAULT_STRENGTH if strength is None else strength
-    return strength, (read_picture(path).sha256 if strength < 1 else None)
+    return (("strength", strength),), (path if strength < 1 else None)
 
 
 def with_picture(params: GenerationParams, picture: Picture | None) -> GenerationParams:
