@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import dataclasses
 import faulthandler
 import logging
 import logging.handlers
+import os
 import sys
 import threading
 import traceback
@@ -165,4 +167,20 @@ def main(argv: Sequence[str]) -> int:
     window.show()
     # The engine (torch, transformers, the weights) loads once the window is on screen.
     QTimer.singleShot(0, window.start_engine)
-    return int(app.exec())
+    code = int(app.exec())
+    if existing is None:
+        leave(code)
+    return code
+
+
+def leave(code: int) -> None:
+    """End the process now that the window has saved everything and every worker thread has stopped.
+
+    Python's own teardown of torch and Qt takes one to three seconds after the window is gone, and does
+    nothing a user needs: the settings, the history index and the files are closed by then."""
+    atexit._run_exitfuncs()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr, *_fault_files):
+        if stream is not None:
+            stream.flush()
+    os._exit(code)

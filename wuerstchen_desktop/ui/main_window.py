@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from wuerstchen_desktop.core.engine.sysinfo import memory_in_use
 from wuerstchen_desktop.core.jobs.job import EngineConfig, JobError, JobKind, JobResult
 from wuerstchen_desktop.core.settings import Settings
+from wuerstchen_desktop.ui.closing import Closer
 from wuerstchen_desktop.ui.compose_flow import ComposeFlow
 from wuerstchen_desktop.ui.elided_label import ElidedLabel
 from wuerstchen_desktop.ui.first_run import FirstRunDialog
@@ -72,6 +73,7 @@ class MainWindow(QMainWindow):
         self.index_path = index_path
         self.auto_choice = ""
         self.shown: Path | None = None  # the file in the image view (not a live preview)
+        self.closer = Closer(self)
         self.setWindowTitle(self.tr("Würstchen Desktop"))
         self.setAcceptDrops(True)
 
@@ -386,10 +388,4 @@ class MainWindow(QMainWindow):
 
     # -- shutdown ---------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.place.save()
-        if self.service.busy:
-            self.engine_label.setText(self.tr("Cancelling…"))
-        self.service.shutdown()
-        self.history.shutdown()
-        self.downloads.shutdown()
-        event.accept()
+        self.closer.close_event(event)
