@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import atexit
-import dataclasses
 import faulthandler
 import logging
 import logging.handlers
@@ -146,23 +144,21 @@ def main(argv: Sequence[str]) -> int:
     app.setWindowIcon(QIcon(str(app_icon())))  # a missing file gives an empty icon, never an error
 
     store = SettingsStore()
-    stored, _warnings = store.load()  # each bad value was logged and replaced by its default
-    overrides = {
-        "prior": args.prior,
-        "decoder": args.decoder,
-        "output_dir": args.out,
-        "device": args.device,
-        "dtype": args.dtype,
-        "offline": args.offline,
-    }
-    settings = dataclasses.replace(stored, **{k: v for k, v in overrides.items() if v is not None})
+    # Options apply to this session only; what the user changes in the window is saved all the same.
+    settings = store.session(
+        {
+            "prior": args.prior,
+            "decoder": args.decoder,
+            "output_dir": args.out,
+            "device": args.device,
+            "dtype": args.dtype,
+            "offline": args.offline,
+        }
+    )
     apply_theme(app, settings.theme)
 
     service = GenerationService(EngineConfig.from_settings(settings))
-    # The window's place and panel sizes are kept even when flags make this session's settings unsaved.
-    window = MainWindow(
-        service, settings, store if settings == stored else None, log_file, place=store.qsettings
-    )
+    window = MainWindow(service, settings, store, log_file, place=store.qsettings)
     service.engine_failed.connect(window.engine_label.setText)
     window.show()
     # The engine (torch, transformers, the weights) loads once the window is on screen.
@@ -174,11 +170,11 @@ def main(argv: Sequence[str]) -> int:
 
 
 def leave(code: int) -> None:
-    """End the process now that the window has saved everything and every worker thread has stopped.
+    """End the process now that the window is gone and has saved and closed what it holds (the settings, the
+    history index; every image is written whole or not at all).
 
-    Python's own teardown of torch and Qt takes one to three seconds after the window is gone, and does
-    nothing a user needs: the settings, the history index and the files are closed by then."""
-    atexit._run_exitfuncs()
+    Python's own teardown of torch and Qt takes one to three seconds after the window is gone, and
+    PySide's exit handler destroys Qt objects under a thread still loading models: it is skipped."""
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr, *_fault_files):
         if stream is not None:

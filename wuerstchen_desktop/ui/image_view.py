@@ -45,7 +45,7 @@ class ImageView(QGraphicsView):
         self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
-        self.setBackgroundBrush(self.palette().window())
+        self.viewport().setBackgroundRole(QPalette.ColorRole.Window)  # follows a change of theme
         self.fit = True
         self._caption = _Caption(self)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (
@@ -37,18 +39,33 @@ def output_folder_problem(folder: Path) -> str | None:
 
 
 class SettingsStore:
-    """``Settings`` in a QSettings file (the platform's native place unless a file is given)."""
+    """``Settings`` in a QSettings file (the platform's native place unless a file is given).
+
+    ``for_session`` holds the values command-line options gave this session: ``save`` keeps the stored
+    value of each while it is unchanged, and saves every other change the user makes."""
 
     def __init__(self, qsettings: QSettings | None = None) -> None:
         self.qsettings = qsettings if qsettings is not None else QSettings()
+        self.for_session: dict[str, Any] = {}
 
     def load(self) -> tuple[Settings, list[str]]:
         data = {key: self.qsettings.value(key) for key in self.qsettings.allKeys()}
         return Settings.from_mapping(data)
 
+    def session(self, overrides: dict[str, Any]) -> Settings:
+        """The stored settings with ``overrides`` (None: not given) applied for this session only."""
+        stored, _warnings = self.load()  # each bad value was logged and replaced by its default
+        given = {k: v for k, v in overrides.items() if v is not None}
+        settings = dataclasses.replace(stored, **given)
+        self.for_session = {k: v for k, v in settings.to_mapping().items() if k in given}
+        return settings
+
     def save(self, settings: Settings) -> None:
         for key, value in settings.to_mapping().items():
+            if key in self.for_session and self.for_session[key] == value:
+                continue  # still the command line's value: the stored one stays
             self.qsettings.setValue(key, value)
+            self.for_session.pop(key, None)
         self.qsettings.sync()
 
 
@@ -114,6 +131,7 @@ class SettingsDialog(QDialog):
         self.output_problem.setWordWrap(True)
         self.output_problem.setStyleSheet("color: #d9534f")
         self.output_problem.hide()
+        self.output_dir.editingFinished.connect(self.check_output)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         root = QVBoxLayout(self)
@@ -129,21 +147,39 @@ class SettingsDialog(QDialog):
         edit.setAccessibleName(name)
         browse = QPushButton(self.tr("Browse…"))
         browse.clicked.connect(lambda: self._browse(edit, name))
+        browse.setAccessibleName(self.tr("Browse: {0}").format(name))
         row.addWidget(edit, 1)
         row.addWidget(browse)
         return holder, edit
 
     def _browse(self, edit: QLineEdit, title: str) -> None:
         folder = QFileDialog.getExistingDirectory(self, title, edit.text())
-        if folder:
+        if folder and edit is self.output_dir:
+            self.choose_output(folder)
+        elif folder:
             edit.setText(folder)
+
+    def choose_output(self, folder: str) -> bool:
+        """A folder chosen for the images: refused at once, saying why, when images cannot be saved there."""
+        problem = output_folder_problem(Path(folder).expanduser())
+        if problem is None:
+            self.output_dir.setText(folder)
+        self._show_problem(problem)
+        return problem is None
+
+    def check_output(self) -> None:
+        """The typed output folder, checked when the field is left, not only at OK."""
+        self._show_problem(output_folder_problem(self.settings().output_dir))
+
+    def _show_problem(self, problem: str | None) -> None:
+        self.output_problem.setText(problem or "")
+        self.output_problem.setVisible(problem is not None)
 
     def accept(self) -> None:
         """OK keeps the dialog open, saying why, while images could not be saved in the output folder."""
         problem = output_folder_problem(self.settings().output_dir)
+        self._show_problem(problem)
         if problem is not None:
-            self.output_problem.setText(problem)
-            self.output_problem.show()
             self.output_dir.setFocus()
             return
         super().accept()

@@ -26,12 +26,14 @@ def apply_theme(app: QApplication, theme: str) -> None:
 def dark_palette() -> QPalette:
     p = QPalette()
     role = QPalette.ColorRole
-    window, base, text = QColor(45, 45, 48), QColor(30, 30, 32), QColor(230, 230, 230)
+    # Fields and check boxes lighter than the window, as dark themes draw them: Fusion draws a check
+    # box's square in Base with a frame darker than Window, which a darker Base would swallow.
+    window, base, text = QColor(37, 37, 40), QColor(62, 62, 66), QColor(230, 230, 230)
     for r, c in (
         (role.Window, window),
         (role.WindowText, text),
         (role.Base, base),
-        (role.AlternateBase, window),
+        (role.AlternateBase, QColor(52, 52, 56)),
         (role.ToolTipBase, window),
         (role.ToolTipText, text),
         (role.Text, text),

@@ -25,7 +25,18 @@ def check_output_dir(path: Path, *, create: bool = True) -> None:
         raise OutputFolderError(f"The output folder {path} is a file, not a folder.", HINT)
     existing = path
     while not existing.exists() and existing != existing.parent:
+        if existing.is_symlink():  # a link to a disk or share that is not connected
+            raise OutputFolderError(
+                f"The output folder {path} cannot be created: {existing} leads to "
+                f"{os.readlink(existing)}, which is not there.",
+                "Connect that disk, or choose another output folder.",
+            )
         existing = existing.parent
+    if not existing.exists():  # not even the drive (Windows: a drive letter that is not connected)
+        raise OutputFolderError(
+            f"The output folder {path} cannot be created: the drive {existing} is not connected.",
+            "Connect it, or choose another output folder.",
+        )
     if not existing.is_dir():
         raise OutputFolderError(f"The output folder {path} cannot be created: {existing} is a file.", HINT)
     if create:
