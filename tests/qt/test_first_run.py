@@ -142,9 +142,9 @@ def test_cancel_while_planning_against_a_busy_server(qtbot, make_window, hub) ->
     dialog.cancel_button.click()
     qtbot.waitUntil(lambda: "Stopped asking the server" in dialog.message.text(), timeout=WAIT_MS)
     assert listings() == 1  # stopped in the first wait, not after four tries
-    # The server is back: "Try again" asks it again.
+    # The server is back: "Retry" asks it again.
     hub.faults.status.clear()
-    assert dialog.download_button.text() == "Try again"
+    assert dialog.download_button.text() == "Retry"
     dialog.download_button.click()
     qtbot.waitUntil(lambda: "to download" in dialog.message.text(), timeout=WAIT_MS)
     assert dialog.download_button.isEnabled() and not dialog.cancel_button.isVisible()

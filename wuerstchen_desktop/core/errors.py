@@ -43,6 +43,10 @@ class DownloadError(OfflineError):
     """The checkpoints could not be fetched; what is already on disk is kept for the next try."""
 
 
+class Unreachable(DownloadError):
+    """The server could not be reached at all (no network, no such name, refused): nothing to wait for."""
+
+
 class NoRanges(DownloadError):
     """The server sends only whole files: a part of one would cost a full download."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QPoint, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -20,15 +20,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from wuerstchen_desktop.core.hub.catalogue import lookup
 from wuerstchen_desktop.core.hub.units import duration, human
 from wuerstchen_desktop.worker.downloads import DownloadService
 
 
 class FirstRunDialog(QDialog):
-    """Emits ``ready`` once every needed file is on disk, and ``folder_chosen`` for a folder the user has."""
+    """Emits ``ready`` once every needed file is on disk, ``folders_chosen`` for folders the user has, and
+    ``go_online`` when the user turns offline mode off here."""
 
     ready = Signal()
-    folder_chosen = Signal(str, str)  # "prior" or "decoder", the folder
+    folders_chosen = Signal(object)  # {"prior": folder, "decoder": folder}, either or both
+    go_online = Signal()
 
     def __init__(
         self,
@@ -60,7 +63,11 @@ class FirstRunDialog(QDialog):
         self.detail.setWordWrap(True)
         self.download_button = QPushButton(self.tr("Download"))
         self.download_button.setEnabled(False)
-        self.folder_button = QPushButton(self.tr("Use a folder I already have…"))
+        self.folder_button = QPushButton(self.tr("Use folders I already have…"))
+        self.folder_button.setToolTip(self.needs())
+        self.online_button = QPushButton(self.tr("Turn offline mode off"))
+        self.online_button.setToolTip(self.tr("The same as unticking Offline in Settings"))
+        self.online_button.setVisible(offline and not previewer_only)
         self.cancel_button = QPushButton(self.tr("Cancel"))
         self.later_button = QPushButton(self.tr("Not now"))
         self.close_button = QPushButton(self.tr("Close"))
@@ -68,6 +75,7 @@ class FirstRunDialog(QDialog):
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.folder_button)
+        buttons.addWidget(self.online_button)
         buttons.addStretch(1)
         for button in (self.later_button, self.cancel_button, self.download_button, self.close_button):
             buttons.addWidget(button)
@@ -83,6 +91,7 @@ class FirstRunDialog(QDialog):
         self.later_button.clicked.connect(self.reject)
         self.close_button.clicked.connect(self.accept)
         self.folder_button.clicked.connect(self.choose_folder)
+        self.online_button.clicked.connect(self.go_online)
         w = downloads.worker
         w.planned.connect(self._planned)
         w.progress.connect(self._progress)
@@ -106,10 +115,33 @@ class FirstRunDialog(QDialog):
         self.cancel_button.show()
         self.downloads.plan(self.repos, self.offline)
 
+    def needs(self) -> str:
+        """Which model folders the app needs, in words, from the repositories missing."""
+        sides = {"prior": self.tr("the prior"), "decoder": self.tr("the decoder")}
+        parts = []
+        for repo in self.repos:
+            entry = lookup(repo)
+            side = sides.get(entry.side, repo) if entry is not None else repo
+            parts.append(self.tr("{0} (a copy of {1})").format(side, repo))
+        return self.tr("Needed: {0}. Choose the folder of each, or one folder that holds both.").format(
+            self.tr(" and ").join(parts)
+        )
+
     def say(self, text: str) -> None:
-        """Show ``text`` in full: the dialog grows to fit a long, wrapped message."""
+        """Show ``text`` in full: the dialog grows to fit a long, wrapped message, centred on the window."""
         self.message.setText(text)
         self.adjustSize()
+        self.centre()
+
+    def centre(self) -> None:
+        parent = self.parentWidget()
+        if parent is not None and parent.isVisible():
+            mid = parent.frameGeometry().center()
+            self.move(mid - QPoint(self.frameGeometry().width() // 2, self.frameGeometry().height() // 2))
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self.centre()
 
     def _planned(self, plan: Any) -> None:
         self.plan = plan
@@ -157,7 +189,7 @@ class FirstRunDialog(QDialog):
         self.download_button.setFocus()
 
     def start(self) -> None:
-        if self.plan is None:  # planning failed or was cancelled: "Try again" asks the server again
+        if self.plan is None:  # planning failed or was cancelled: "Retry" asks the server again
             self.replan()
             return
         self.download_button.hide()
@@ -209,14 +241,14 @@ class FirstRunDialog(QDialog):
         self.planning = False
         self.cancel_button.hide()
         self.download_button.show()
-        # With no plan (planning failed or was cancelled), "Try again" asks the server again.
+        # With no plan (planning failed or was cancelled), "Retry" asks the server again.
         self.download_button.setEnabled(not self.offline and (self.plan is None or self.plan.fits))
-        self.download_button.setText(self.tr("Try again"))
+        self.download_button.setText(self.tr("Retry"))
         self.later_button.show()
         self.folder_button.setEnabled(True)
 
     def _failed(self, message: str) -> None:
-        self.say(message)
+        self.say(message if self.plan is not None or self.previewer_only else f"{message}\n\n{self.needs()}")
         self._reset_buttons()
 
     def _cancelled(self) -> None:
@@ -229,7 +261,8 @@ class FirstRunDialog(QDialog):
         self._reset_buttons()
 
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, self.tr("Choose the folder with the model files"))
+        title = self.tr("Choose the prior's or the decoder's folder, or one that holds both")
+        folder = QFileDialog.getExistingDirectory(self, title)
         if folder:
             self.use_folder(Path(folder))
 
@@ -237,5 +270,5 @@ class FirstRunDialog(QDialog):
         self.say(self.tr("Checking {0}…").format(folder))
         self.downloads.import_folder(folder)
 
-    def _imported(self, kind: str, folder: str) -> None:
-        self.folder_chosen.emit(kind, folder)
+    def _imported(self, found: dict[str, str]) -> None:
+        self.folders_chosen.emit(found)

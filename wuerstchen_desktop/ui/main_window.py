@@ -185,7 +185,8 @@ class MainWindow(QMainWindow):
             self.first_run.close()
         dialog = FirstRunDialog(self.downloads, missing, self.settings.offline, self)
         dialog.ready.connect(self.service.warm_up)
-        dialog.folder_chosen.connect(self._folder_chosen)
+        dialog.folders_chosen.connect(self._folder_chosen)
+        dialog.go_online.connect(self._go_online)
         dialog.show()
         self.first_run = dialog
 
@@ -199,16 +200,16 @@ class MainWindow(QMainWindow):
         dialog.show()
         self.first_run = dialog
 
-    def _folder_chosen(self, kind: str, folder: str) -> None:
-        """Use the user's own copy of the prior or decoder; ask for the other side if it is missing too."""
+    def _go_online(self) -> None:
+        self.apply_settings(dataclasses.replace(self.settings, offline=False))
+        self.start_engine()  # asks the server now
+
+    def _folder_chosen(self, found: dict[str, str]) -> None:
+        """Use the user's prior or decoder folder, or both; the dialog asks again for one still missing."""
         if self.first_run is not None:
             self.first_run.close()
             self.first_run = None
-        # New checkpoints: apply_settings checks again and asks for the other side if it is missing too.
-        if kind == "prior":
-            self.apply_settings(dataclasses.replace(self.settings, prior=folder))
-        else:
-            self.apply_settings(dataclasses.replace(self.settings, decoder=folder))
+        self.apply_settings(dataclasses.replace(self.settings, **found))  # checks the files again
 
     def update_memory(self) -> None:
         use = memory_in_use()

@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from wuerstchen_desktop.core.errors import Cancelled, WuerstchenError
+from wuerstchen_desktop.core.errors import Cancelled, Unreachable, WuerstchenError
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ class DownloadWorker(QObject):
     finished = Signal(object)  # the plan's warnings: sentences about optional or unverified files
     failed = Signal(str)
     cancelled = Signal()
-    imported = Signal(str, str)  # "prior" or "decoder", the folder
+    imported = Signal(object)  # {"prior": folder, "decoder": folder}, either or both
     counter_ready = Signal(object)  # core.engine.tokens.TokenCounter, or None
 
     def __init__(self) -> None:
@@ -60,7 +60,7 @@ class DownloadWorker(QObject):
             self.failed.emit(
                 self.tr(
                     "The model files are not on this computer, and the app is set to work offline. "
-                    "Use a folder you already have, or turn offline mode off in the settings."
+                    "Turn offline mode off to download them, or use folders you already have."
                 )
             )
             return
@@ -70,6 +70,15 @@ class DownloadWorker(QObject):
             self.planned.emit(the_plan)
         except Cancelled:
             self.cancelled.emit()
+        except Unreachable:
+            log.warning("planning the download: the server cannot be reached", exc_info=True)
+            self.failed.emit(
+                self.tr(
+                    "This computer cannot reach the server the model files come from: it may not be "
+                    "connected to the internet. Check the connection and press Retry, or use folders "
+                    "you already have."
+                )
+            )
         except WuerstchenError as exc:
             self.failed.emit(str(exc))
         except Exception as exc:  # reported as a sentence; the window stays usable
@@ -114,15 +123,15 @@ class DownloadWorker(QObject):
 
     @Slot(object, object)
     def import_folder(self, folder: Path, cache_dir: Path | None) -> None:
-        from wuerstchen_desktop.core.engine.checkpoints import DecoderSource, import_folder
+        """A checkpoint folder, or a folder that holds the prior's and the decoder's side by side."""
+        from wuerstchen_desktop.core.engine.checkpoints import import_folders
 
         try:
-            source = import_folder(folder, cache_dir)
+            found = import_folders(folder, cache_dir)
         except WuerstchenError as exc:
             self.failed.emit(str(exc))
             return
-        kind = "decoder" if isinstance(source, DecoderSource) else "prior"
-        self.imported.emit(kind, str(folder))
+        self.imported.emit(found)
 
 
 class DownloadService(QObject):

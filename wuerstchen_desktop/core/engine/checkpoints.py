@@ -239,6 +239,35 @@ def import_folder(folder: Path | str, cache_dir: Path | None = None) -> PriorSou
     )
 
 
+def import_folders(folder: Path | str, cache_dir: Path | None = None) -> dict[str, str]:
+    """``{"prior": folder, "decoder": folder}`` for a checkpoint folder (one side) or for a folder that
+    holds both side by side (two copies of downloads, or a Hugging Face cache), each checked by
+    ``import_folder``. Raises the error of the first that failed when none is a checkpoint."""
+    root = Path(folder).expanduser()
+    try:
+        return {_side(import_folder(root, cache_dir)): str(root)}
+    except CheckpointError as exc:
+        first = exc
+    found: dict[str, str] = {}
+    children = (
+        sorted(c for c in root.iterdir() if c.is_dir() and not c.name.startswith("."))
+        if root.is_dir()
+        else []
+    )
+    for child in children:
+        try:
+            found.setdefault(_side(import_folder(child, cache_dir)), str(child))
+        except CheckpointError as exc:
+            log.info("%s is not a checkpoint folder: %s", child, exc)
+    if not found:
+        raise first
+    return found
+
+
+def _side(source: PriorSource | DecoderSource) -> str:
+    return "decoder" if isinstance(source, DecoderSource) else "prior"
+
+
 def prior_source(
     ref: str = DEFAULT_PRIOR_REPO,
     offline: bool = False,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wuerstchen_desktop.core.errors import Cancelled, DownloadError, NotEnoughSpace
+from wuerstchen_desktop.core.errors import Cancelled, DownloadError, NotEnoughSpace, Unreachable
 from wuerstchen_desktop.core.hub import cache_layout, catalogue, server_checks
 from wuerstchen_desktop.core.hub.http_failures import (
     FOLDER_HINT,
@@ -199,7 +199,7 @@ def _plan_repo(
         except Cancelled:
             raise
         except httpx2.ConnectError as exc:  # no route, refused, no name: nothing to wait for
-            raise DownloadError(
+            raise Unreachable(
                 f"Could not download {repo_id}: cannot reach {api.endpoint} ({short(exc)}).",
                 RETRY_HINT + " " + FOLDER_HINT,
             ) from exc
