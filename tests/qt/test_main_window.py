@@ -127,7 +127,8 @@ def test_closing_during_a_job_cancels_and_stops_the_threads(qtbot, make_window) 
     with qtbot.waitSignal(window.service.progress, timeout=WAIT_MS):
         window.generate()
     assert window.service.busy
-    window.close()
+    window.close()  # the window goes once the job has stopped (tests/qt/test_closing.py)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)
     assert window.service._thread.isFinished()
     assert window.history._thread.isFinished()
 
