@@ -46,21 +46,31 @@ def fetch_checkpoints(prior: str, decoder: str, offline: bool, verify: bool, opt
 
 def fetch_encoder() -> None:
     """The image encoder's weights, unless they are on this computer: only their bytes of the Stage B
-    training checkpoint they are published in, checked name by name and shape by shape."""
-    from wuerstchen_desktop.core.engine.encoder_weights import fetch_encoder_weights, find_encoder_weights
+    training checkpoint they are published in, checked name by name and shape by shape, with a bar."""
+    from wuerstchen_desktop.core.engine.encoder_weights import (
+        ByteProgress,
+        fetch_encoder_weights,
+        find_encoder_weights,
+        plan_encoder,
+    )
     from wuerstchen_desktop.core.engine.image_encoder import check_shapes
     from wuerstchen_desktop.core.hub.lean_fetch import EFFNET_FILE, EFFNET_REPO
+    from wuerstchen_desktop.core.hub.units import human
 
     found = find_encoder_weights()
     if found is None:
         source = Path(f"{EFFNET_REPO}/{EFFNET_FILE}")
+        plan = plan_encoder()
         print(
-            f"Fetching the image encoder's weights (about 81 MB) out of {source}, not the whole file.",
+            f"To download: the image encoder's weights, {human(plan.to_fetch)}, out of {source} "
+            f"(not the whole file); free space in {plan.cache}: {human(plan.free)}.",
             file=sys.stderr,
             flush=True,
         )
         hint = "The published file is not the encoder this app knows; please report it."
-        found = fetch_encoder_weights(check=lambda shapes: check_shapes(shapes, source, hint))
+        bar = ByteProgress(DownloadBar(sys.stderr), EFFNET_FILE, plan.to_fetch)
+        found = fetch_encoder_weights(check=lambda shapes: check_shapes(shapes, source, hint), on_bytes=bar)
+        bar.end()
     say(found)
 
 

@@ -17,8 +17,10 @@ from tests.helpers.checkpoint_hub import (
 )
 from tests.helpers.hub_server import HubServer
 from wuerstchen_desktop.cli import main
-from wuerstchen_desktop.core.engine.image_encoder import load_encoder
+from wuerstchen_desktop.core.engine.image_encoder import expected_shapes, load_encoder
+from wuerstchen_desktop.core.hub.catalogue import ENCODER_BYTES
 from wuerstchen_desktop.core.hub.lean_fetch import EFFNET_FILE, EFFNET_KEY, EFFNET_REPO
+from wuerstchen_desktop.core.hub.units import human
 from wuerstchen_desktop.core.models.effnet_encoder import EffNetEncoder
 
 
@@ -48,6 +50,9 @@ def test_download_encoder_fetches_only_the_encoder_and_the_model_loads_it(
     assert main(argv) == 0
     out, err = capsys.readouterr()
     assert "not the whole file" in err
+    assert f"the image encoder's weights, {human(ENCODER_BYTES)}," in err and "free space in" in err
+    bar = [line for line in err.splitlines() if line.startswith("[")]  # one line per file: not a tty
+    assert bar and bar[-1].startswith("[" + "#" * 24 + "]") and EFFNET_FILE in bar[-1]
     (written,) = sorted(encoder_dir.glob("effnet-*.safetensors"))
     assert str(written) in out
     weights = sum(t.numel() * t.element_size() for t in state.values())
@@ -75,3 +80,9 @@ def test_an_encoder_of_another_shape_is_refused_and_nothing_is_kept(
     errors = [line for line in err.splitlines() if line.startswith("Error: ")]
     assert len(errors) == 1 and "'mapper.0.weight' has shape (16, 1536, 1, 1)" in errors[0]
     assert not list(encoder_dir.glob("effnet-*.safetensors"))
+
+
+def test_the_catalogue_gives_the_encoders_size_to_the_byte() -> None:
+    state = EffNetEncoder().state_dict()
+    assert sum(t.numel() * t.element_size() for t in state.values()) == ENCODER_BYTES
+    assert {k: tuple(t.shape) for k, t in state.items()} == expected_shapes()

@@ -12,14 +12,19 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wuerstchen_desktop.core import appdirs
 from wuerstchen_desktop.core.errors import CheckpointError
 from wuerstchen_desktop.core.hub import lean_fetch
+from wuerstchen_desktop.core.hub.catalogue import ENCODER_BYTES
 from wuerstchen_desktop.core.hub.checkpoint_pickle import TensorRef
+from wuerstchen_desktop.core.hub.download import DownloadProgress
 
 if TYPE_CHECKING:
     import torch
@@ -27,6 +32,52 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _NAME = "effnet-{}.safetensors"
+
+
+@dataclass(frozen=True)
+class EncoderPlan:
+    """What fetching the encoder costs, shown before it starts (the fields the first-run dialog reads)."""
+
+    cache: Path  # where the safetensors file goes
+    free: int
+    to_fetch: int = ENCODER_BYTES
+    on_disk: int = 0
+    warnings: list[str] = field(default_factory=list, compare=False)
+
+    @property
+    def fits(self) -> bool:
+        return self.free >= self.to_fetch
+
+
+def plan_encoder(data_dir: Path | None = None) -> EncoderPlan:
+    """The encoder's size (the catalogue's) and the free space where it goes; no network."""
+    folder = Path(data_dir) if data_dir is not None else appdirs.encoder_dir()
+    probe = folder
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return EncoderPlan(folder, shutil.disk_usage(probe).free)
+
+
+class ByteProgress:
+    """A fetch's ``on_bytes`` as ``DownloadProgress`` reports with speed and time left, for a bar or the
+    dialog. The bytes fetched pass the tensors' size a little (the archive's directory and pickle)."""
+
+    def __init__(self, on_progress: Callable[[DownloadProgress], None], file: str, total: int) -> None:
+        self.on_progress, self.file, self.total = on_progress, file, total
+        self.done, self.start = 0, time.monotonic()
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        self.report(self.done)
+
+    def report(self, done: int, total: int | None = None) -> None:
+        total = max(total or self.total, done)
+        speed = done / max(time.monotonic() - self.start, 1e-3)
+        eta = (total - done) / speed if speed > 0 else None
+        self.on_progress(DownloadProgress(done, total, speed, eta, self.file))
+
+    def end(self) -> None:
+        self.report(self.done, self.done)
 
 
 def find_encoder_weights(data_dir: Path | None = None) -> Path | None:

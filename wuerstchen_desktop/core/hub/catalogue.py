@@ -51,6 +51,17 @@ PREVIEWER_SHA256 = "76e82483253b24430b20e3e0c98ec2f9aeb45f0b487f7b330bac044b5de0
 PREVIEWER_CONVERTED_BYTES = 15_081_740
 
 
+# The image encoder (image-to-image, docs/WUERSTCHEN.md): EfficientNetV2-S's features, a 1x1 convolution
+# 1280 -> 16 and BatchNorm2d(16), 20,351,904 float32 numbers and 111 int64 batch counters. Published only as
+# ``effnet_state_dict`` inside Stage B's training checkpoint (several GB), of which only these bytes are
+# fetched (lean_fetch.py) and kept as safetensors in the app's data folder. Never part of a download plan.
+ENCODER_REPO = "dome272/wuerstchen"
+ENCODER_FILE = "model_v2_stage_b.pt"
+ENCODER_BYTES = 81_408_504
+ENCODER_LABEL = "Image encoder"
+ENCODER_USE = "start from a picture (image-to-image, Vary, Upscale)"
+
+
 @dataclass(frozen=True)
 class CatalogueFile:
     """One file of a repository. ``required=False``: used when the repository has it (``tokenizer.json``)."""

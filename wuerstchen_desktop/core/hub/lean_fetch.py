@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from wuerstchen_desktop.core.errors import NotEnoughSpace
-from wuerstchen_desktop.core.hub import checkpoint_pickle, zip_ranges
+from wuerstchen_desktop.core.hub import catalogue, checkpoint_pickle, zip_ranges
 from wuerstchen_desktop.core.hub.checkpoint_pickle import TensorRef
 from wuerstchen_desktop.core.hub.range_fetch import RemoteRanges
 from wuerstchen_desktop.core.hub.units import human
 from wuerstchen_desktop.core.hub.zip_ranges import Entry, refuse
 
-EFFNET_REPO = "dome272/wuerstchen"
-EFFNET_FILE = "model_v2_stage_b.pt"
+EFFNET_REPO = catalogue.ENCODER_REPO
+EFFNET_FILE = catalogue.ENCODER_FILE
 EFFNET_KEY = "effnet_state_dict"
 
 MAX_PICKLE = 256 * 2**20  # Stage B's whole training state pickles to a few MB
