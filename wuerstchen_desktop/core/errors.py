@@ -48,7 +48,9 @@ class Unreachable(DownloadError):
 
 
 class NoRanges(DownloadError):
-    """The server sends only whole files: a part of one would cost a full download."""
+    """The server sends only whole files: a part of one would cost a full download of ``size`` bytes."""
+
+    size = 0
 
 
 class ArchiveRefused(DownloadError):

@@ -10,6 +10,7 @@ from typing import Any
 
 from PySide6.QtCore import QPoint, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QFileDialog,
     QHBoxLayout,
@@ -20,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wuerstchen_desktop.core.hub.catalogue import lookup
+from wuerstchen_desktop.core.hub.catalogue import ENCODER_BYTES, lookup
 from wuerstchen_desktop.core.hub.units import duration, human
 from wuerstchen_desktop.worker.downloads import DownloadService
 
@@ -41,13 +42,14 @@ class FirstRunDialog(QDialog):
         parent: QWidget | None = None,
         *,
         previewer_only: bool = False,
+        encoder_only: bool = False,
     ) -> None:
         super().__init__(parent)
-        # With no repositories and ``previewer_only``, it fetches just the optional live-preview model.
-        self.previewer_only = previewer_only
-        self.setWindowTitle(
-            self.tr("Live preview model") if previewer_only else self.tr("Model files needed")
-        )
+        # With no repositories and ``previewer_only`` or ``encoder_only``, it fetches just that optional
+        # model: the live-preview model, or the image encoder (out of its training checkpoint).
+        self.previewer_only, self.encoder_only = previewer_only, encoder_only
+        titles = (self.tr("Live preview model"), self.tr("Image encoder"), self.tr("Model files needed"))
+        self.setWindowTitle(titles[0] if previewer_only else titles[1] if encoder_only else titles[2])
         self.setModal(False)
         self.setMinimumWidth(520)
         self.downloads = downloads
@@ -55,6 +57,7 @@ class FirstRunDialog(QDialog):
         self.offline = offline
         self.plan: Any = None
         self.planning = True
+        self.followed = False  # the encoder follows the models in this dialog: ``ready`` was said
         self.message = QLabel(self.tr("Checking what needs to be downloaded…"))
         self.message.setWordWrap(True)
         self.progress = QProgressBar()
@@ -67,11 +70,18 @@ class FirstRunDialog(QDialog):
         self.folder_button.setToolTip(self.needs())
         self.online_button = QPushButton(self.tr("Turn offline mode off"))
         self.online_button.setToolTip(self.tr("The same as unticking Offline in Settings"))
-        self.online_button.setVisible(offline and not previewer_only)
+        self.online_button.setVisible(offline and not (previewer_only or encoder_only))
         self.cancel_button = QPushButton(self.tr("Cancel"))
         self.later_button = QPushButton(self.tr("Not now"))
         self.close_button = QPushButton(self.tr("Close"))
         self.close_button.hide()
+        self.encoder_box = QCheckBox(
+            self.tr("Start from a picture: image encoder, {0}").format(human(ENCODER_BYTES))
+        )
+        self.encoder_box.setToolTip(
+            self.tr("For image-to-image, Vary and Upscale; fetched after the models. Optional.")
+        )
+        self.encoder_box.setVisible(not (previewer_only or encoder_only) and not _encoder_on_disk())
 
         buttons = QHBoxLayout()
         buttons.addWidget(self.folder_button)
@@ -83,8 +93,9 @@ class FirstRunDialog(QDialog):
         root.addWidget(self.message)
         root.addWidget(self.progress)
         root.addWidget(self.detail)
+        root.addWidget(self.encoder_box)
         root.addLayout(buttons)
-        self.folder_button.setVisible(not previewer_only)
+        self.folder_button.setVisible(not (previewer_only or encoder_only))
 
         self.download_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(downloads.cancel)
@@ -99,7 +110,14 @@ class FirstRunDialog(QDialog):
         w.failed.connect(self._failed)
         w.cancelled.connect(self._cancelled)
         w.imported.connect(self._imported)
-        downloads.plan(repos, offline)
+        w.whole_needed.connect(self._whole_needed)
+        self._ask()
+
+    def _ask(self) -> None:
+        if self.encoder_only:
+            self.downloads.plan_encoder()
+        else:
+            self.downloads.plan(self.repos, self.offline)
 
     def reject(self) -> None:
         """Not now: a plan still waiting on the server stops; a running download goes on in the background."""
@@ -113,7 +131,7 @@ class FirstRunDialog(QDialog):
         self.download_button.setEnabled(False)
         self.cancel_button.setText(self.tr("Cancel"))
         self.cancel_button.show()
-        self.downloads.plan(self.repos, self.offline)
+        self._ask()
 
     def needs(self) -> str:
         """Which model folders the app needs, in words, from the repositories missing."""
@@ -150,6 +168,9 @@ class FirstRunDialog(QDialog):
         self.download_button.setText(self.tr("Download"))
         if self.previewer_only:
             self._planned_previewer(plan)
+            return
+        if self.encoder_only:
+            self._planned_encoder(plan)
             return
         text = self.tr(
             "Würstchen needs its model files before it can make images: {0} to download{1}. "
@@ -188,6 +209,33 @@ class FirstRunDialog(QDialog):
         self.download_button.setEnabled(plan.fits)
         self.download_button.setFocus()
 
+    def _planned_encoder(self, plan: Any) -> None:
+        self.say(
+            self.tr(
+                "Starting from a picture needs the image encoder: {0} to download, only its part of the "
+                "Würstchen authors' training checkpoint. Free space on that disk: {1}."
+            ).format(human(plan.to_fetch), human(plan.free))
+        )
+        self.detail.setText(self.tr("Files go to {0}").format(plan.cache))
+        self.download_button.setEnabled(plan.fits)
+        self.download_button.setFocus()
+        if self.encoder_box.isChecked() and plan.fits:  # asked for with the models: it follows them
+            self.start()
+
+    def _whole_needed(self, why: str, plan: Any) -> None:
+        """The server sends no parts of files: the whole checkpoint, only if the user says so."""
+        self.plan = plan
+        self.progress.hide()
+        self._reset_buttons()
+        self.say(
+            self.tr(
+                "{0} Download all of it ({1}; free space on that disk: {2}), keep the image encoder and "
+                "delete the rest?"
+            ).format(why, human(plan.to_fetch), human(plan.free))
+        )
+        self.download_button.setText(self.tr("Download all {0}").format(human(plan.to_fetch)))
+        self.download_button.setEnabled(plan.fits)
+
     def start(self) -> None:
         if self.plan is None:  # planning failed or was cancelled: "Retry" asks the server again
             self.replan()
@@ -218,12 +266,20 @@ class FirstRunDialog(QDialog):
         self.detail.setText(" · ".join(x for x in (done, speed, left, checking) if x))
 
     def _finished(self, warnings: list[str] | None = None) -> None:
-        ready = (
-            self.tr("The live preview model is ready.")
-            if self.previewer_only
-            else self.tr("The model files are ready.")
-        )
-        self.ready.emit()
+        if self.encoder_only:
+            ready = self.tr("The image encoder is ready.")
+        elif self.previewer_only:
+            ready = self.tr("The live preview model is ready.")
+        else:
+            ready = self.tr("The model files are ready.")
+            self.ready.emit()
+            if self.encoder_box.isChecked():  # then the image encoder, asked for with the models
+                self.encoder_only, self.plan, self.followed = True, None, True
+                self.encoder_box.setEnabled(False)
+                self.replan()
+                return
+        if (self.encoder_only or self.previewer_only) and not self.followed:
+            self.ready.emit()
         if not warnings:
             self.say(ready)
             self.accept()
@@ -272,3 +328,10 @@ class FirstRunDialog(QDialog):
 
     def _imported(self, found: dict[str, str]) -> None:
         self.folders_chosen.emit(found)
+
+
+def _encoder_on_disk() -> bool:
+    """By name only: reading the file's header would load torch on the GUI thread."""
+    from wuerstchen_desktop.core import appdirs
+
+    return any(appdirs.encoder_dir().glob("effnet-*.safetensors"))

@@ -200,6 +200,13 @@ class MainWindow(QMainWindow):
         dialog.show()
         self.first_run = dialog
 
+    def get_encoder(self) -> None:
+        """Fetch the optional image encoder (start from a picture): size and free space first."""
+        if self.first_run is not None:
+            self.first_run.close()
+        self.first_run = FirstRunDialog(self.downloads, [], self.settings.offline, self, encoder_only=True)
+        self.first_run.show()
+
     def _go_online(self) -> None:
         self.apply_settings(dataclasses.replace(self.settings, offline=False))
         self.start_engine()  # asks the server now

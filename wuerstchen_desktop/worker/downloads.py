@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
-from wuerstchen_desktop.core.errors import Cancelled, Unreachable, WuerstchenError
+from wuerstchen_desktop.core.errors import Cancelled, NoRanges, Unreachable, WuerstchenError
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ class DownloadWorker(QObject):
     cancelled = Signal()
     imported = Signal(object)  # {"prior": folder, "decoder": folder}, either or both
     counter_ready = Signal(object)  # core.engine.tokens.TokenCounter, or None
+    whole_needed = Signal(str, object)  # why, and the plan for the whole checkpoint (the encoder's server)
 
     def __init__(self) -> None:
         super().__init__()
@@ -85,10 +86,74 @@ class DownloadWorker(QObject):
             log.exception("planning the download failed")
             self.failed.emit(self.tr("Could not prepare the download: {0}").format(exc))
 
+    @Slot(object)
+    def plan_encoder(self, data_dir: Path | None) -> None:
+        from wuerstchen_desktop.core.engine.encoder_weights import plan_encoder
+
+        try:
+            self.planned.emit(plan_encoder(data_dir))
+        except OSError as exc:
+            self.failed.emit(self.tr("Cannot tell the free space for the image encoder: {0}").format(exc))
+
     @Slot(object, object)
     def download(self, the_plan: Any, cancel: threading.Event) -> None:
+        from wuerstchen_desktop.core.engine.encoder_weights import EncoderPlan
         from wuerstchen_desktop.core.hub.download import download
 
+        if isinstance(the_plan, EncoderPlan):
+            self._encoder(the_plan, cancel)
+            return
+        report = self._throttled()
+        try:
+            download(the_plan, on_progress=report, cancel=self._stop(cancel))
+            self.finished.emit(list(the_plan.warnings))
+        except Cancelled:
+            self.cancelled.emit()
+        except WuerstchenError as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:
+            log.exception("download failed")
+            self.failed.emit(self.tr("The download failed: {0}").format(exc))
+
+    def _encoder(self, the_plan: Any, cancel: threading.Event) -> None:
+        """The encoder's tensors by byte ranges; the whole checkpoint only once the user agreed to it."""
+        import dataclasses
+
+        from wuerstchen_desktop.core.engine.encoder_weights import (
+            ByteProgress,
+            fetch_encoder_weights,
+            fetch_encoder_whole,
+        )
+        from wuerstchen_desktop.core.engine.image_encoder import check_shapes
+        from wuerstchen_desktop.core.hub.lean_fetch import EFFNET_FILE, EFFNET_REPO
+
+        bar = ByteProgress(self._throttled(), EFFNET_FILE, the_plan.to_fetch)
+        source = Path(f"{EFFNET_REPO}/{EFFNET_FILE}")
+        hint = "The published file is not the encoder this app knows; please report it."
+        try:
+            if the_plan.whole:
+                fetch_encoder_whole(the_plan.cache, cancelled=self._stop(cancel), on_bytes=bar)
+            else:
+                fetch_encoder_weights(
+                    the_plan.cache,
+                    cancelled=self._stop(cancel),
+                    on_bytes=bar,
+                    check=lambda shapes: check_shapes(shapes, source, hint),
+                )
+            bar.end()
+            self.finished.emit([])
+        except NoRanges as exc:
+            self.whole_needed.emit(exc.message, dataclasses.replace(the_plan, to_fetch=exc.size, whole=True))
+        except Cancelled:
+            self.cancelled.emit()
+        except WuerstchenError as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:
+            log.exception("the image encoder's download failed")
+            self.failed.emit(self.tr("The download failed: {0}").format(exc))
+
+    def _throttled(self) -> Callable[[Any], None]:
+        """``progress`` every PROGRESS_INTERVAL_S at most; a change of phase and the last report always."""
         last: list[Any] = [0.0, None]  # when the last report went out, and that report
 
         def report(p: Any) -> None:
@@ -100,16 +165,7 @@ class DownloadWorker(QObject):
                 last[0], last[1] = now, p
                 self.progress.emit(p)
 
-        try:
-            download(the_plan, on_progress=report, cancel=self._stop(cancel))
-            self.finished.emit(list(the_plan.warnings))
-        except Cancelled:
-            self.cancelled.emit()
-        except WuerstchenError as exc:
-            self.failed.emit(str(exc))
-        except Exception as exc:
-            log.exception("download failed")
-            self.failed.emit(self.tr("The download failed: {0}").format(exc))
+        return report
 
     @Slot(str, object)
     def load_counter(self, prior: str, cache_dir: Path | None) -> None:
@@ -140,6 +196,7 @@ class DownloadService(QObject):
 
     _check = Signal(str, str, object)
     _plan = Signal(object, bool, object, object)
+    _plan_encoder = Signal(object)
     _download = Signal(object, object)
     _import = Signal(object, object)
     _counter = Signal(str, object)
@@ -154,6 +211,7 @@ class DownloadService(QObject):
         self.worker.moveToThread(self._thread)
         self._check.connect(self.worker.check)
         self._plan.connect(self.worker.plan)
+        self._plan_encoder.connect(self.worker.plan_encoder)
         self._download.connect(self.worker.download)
         self._import.connect(self.worker.import_folder)
         self._counter.connect(self.worker.load_counter)
@@ -166,6 +224,10 @@ class DownloadService(QObject):
     def plan(self, repos: list[str], offline: bool) -> None:
         self.cancel_event = threading.Event()
         self._plan.emit(repos, offline, self.cancel_event, self.models_dir)
+
+    def plan_encoder(self, data_dir: Path | None = None) -> None:
+        """Size and free space for the image encoder (no network); ``data_dir`` None: the app's own."""
+        self._plan_encoder.emit(data_dir)
 
     def download(self, the_plan: Any) -> None:
         self.cancel_event = threading.Event()

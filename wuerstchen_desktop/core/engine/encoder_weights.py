@@ -40,7 +40,8 @@ class EncoderPlan:
 
     cache: Path  # where the safetensors file goes
     free: int
-    to_fetch: int = ENCODER_BYTES
+    to_fetch: int = ENCODER_BYTES  # the whole checkpoint's size once the user agreed to fetch all of it
+    whole: bool = False  # the server sends no parts of files: the whole checkpoint, then the encoder
     on_disk: int = 0
     warnings: list[str] = field(default_factory=list, compare=False)
 
@@ -155,4 +156,40 @@ def fetch_encoder_weights(
         state.fetched,
         dst,
     )
+    return dst
+
+
+def fetch_encoder_whole(
+    data_dir: Path | None = None,
+    *,
+    cancelled: Callable[[], bool] = lambda: False,
+    on_bytes: Callable[[int], None] | None = None,
+    **http: Any,
+) -> Path:
+    """The whole training checkpoint (only when the user agreed: the server sends no parts of files), read
+    weights-only and checked like the lean fetch's tensors, the encoder kept as safetensors, the rest
+    deleted. Returns the safetensors file; raises DownloadError, CheckpointError or Cancelled."""
+    from wuerstchen_desktop.core.engine.image_encoder import convert_encoder
+    from wuerstchen_desktop.core.hub.range_fetch import RemoteRanges
+
+    folder = Path(data_dir) if data_dir is not None else appdirs.encoder_dir()
+    src = RemoteRanges(
+        lean_fetch.EFFNET_REPO,
+        lean_fetch.EFFNET_FILE,
+        folder / ".ranges",
+        cancelled=cancelled,
+        on_bytes=on_bytes,
+        **http,
+    )
+    src.open()
+    lean_fetch.check_room(folder, src.size)
+    pt = src.whole(folder / ".whole" / lean_fetch.EFFNET_FILE)
+    try:
+        dst = convert_encoder(pt, folder / _NAME.format(src.identity))
+    finally:
+        pt.unlink(missing_ok=True)
+    for old in folder.glob(_NAME.format("*")):
+        if old != dst:
+            old.unlink(missing_ok=True)
+    log.info("fetched the whole %s for the image encoder into %s", src.what, dst)
     return dst

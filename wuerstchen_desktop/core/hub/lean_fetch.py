@@ -98,7 +98,7 @@ def fetch_state_dict(
         wanted[ref.storage.key] = entry
     order = entries.get(f"{prefix}byteorder")
     spans = plan_spans(list(wanted.values()) + ([order] if order else []))
-    _check_room(src.work, sum(end - start for start, end, _ in spans))
+    check_room(src.work, sum(end - start for start, end, _ in spans))
     storages: dict[str, bytes] = {}
     byteorder = b"little"
     for start, end, members in spans:
@@ -154,7 +154,7 @@ def plan_spans(wanted: list[Entry]) -> list[tuple[int, int, list[Entry]]]:
     return spans
 
 
-def _check_room(folder: Path, size: int) -> None:
+def check_room(folder: Path, size: int) -> None:
     probe = folder
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent

@@ -159,9 +159,30 @@ class RemoteRanges:
         part.replace(done)
         return done.read_bytes()
 
-    def _get(self, start: int, end: int, part: Path) -> int:
+    def whole(self, dst: Path) -> Path:
+        """The whole file into ``dst`` (asked for when the server sends no parts), its size checked; one try:
+        a server that ignores Range cannot resume either."""
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        part = dst.with_name(dst.name + ".part")
+        part.unlink(missing_ok=True)
+        try:
+            got = self._get(0, self.size, part, whole=True)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        if got != self.size:
+            part.unlink(missing_ok=True)
+            raise DownloadError(
+                f"The server sent {got} of the {self.size} bytes of {self.what}.", "Try again later."
+            )
+        part.replace(dst)
+        return dst
+
+    def _get(self, start: int, end: int, part: Path, whole: bool = False) -> int:
         """One GET of ``[start, end)`` appended to ``part``; the number of bytes written."""
         headers = {**self.headers, "Accept-Encoding": "identity", "Range": f"bytes={start}-{end - 1}"}
+        if whole:
+            del headers["Range"]
         if not server_checks.same_origin(self.url, self.endpoint):
             headers.pop("authorization", None)  # a CDN or storage host must not see the token
         items = transfer.stream(
@@ -178,7 +199,8 @@ class RemoteRanges:
             out = None
             for kind, value in items:
                 if kind == "response":
-                    self._check_range(value, start, end)
+                    if not whole:
+                        self._check_range(value, start, end)
                     out = files.enter_context(part.open("ab"))
                     continue
                 assert out is not None
@@ -201,11 +223,13 @@ class RemoteRanges:
         status = getattr(response, "status_code", 0)
         headers = getattr(response, "headers", {})
         if status == 200:
-            raise NoRanges(
+            refused = NoRanges(
                 f"The server does not send parts of files, so the image encoder could only be had from "
                 f"{self.what} by downloading all {human(self.size)} of it.",
                 "Try again later, or from a mirror that does (HF_ENDPOINT).",
             )
+            refused.size = self.size
+            raise refused
         m = re.fullmatch(r"bytes (\d+)-(\d+)/(\d+|\*)", headers.get("Content-Range", ""))
         if status != 206 or m is None or (int(m.group(1)), int(m.group(2)) + 1) != (start, end):
             raise Truncated(f"the server answered HTTP {status} with {headers.get('Content-Range')!r}")
