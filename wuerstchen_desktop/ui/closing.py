@@ -26,7 +26,8 @@ class Closer(QObject):
         w.place.save()
         if w.service.busy and self.timer is None:
             w.engine_label.setText(self.tr("Cancelling…"))
-            self.timer = QTimer(self, singleShot=True, interval=WAIT_MS, timeout=w.close)
+            self.timer = QTimer(self, singleShot=True, interval=WAIT_MS)
+            self.timer.timeout.connect(w.close)
             self.timer.start()
             for done in (w.service.job_finished, w.service.job_failed, w.service.job_cancelled):
                 done.connect(self._job_ended)

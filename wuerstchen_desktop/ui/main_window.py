@@ -212,11 +212,11 @@ class MainWindow(QMainWindow):
         self.start_engine()  # asks the server now
 
     def _folder_chosen(self, found: dict[str, str]) -> None:
-        """Use the user's prior or decoder folder, or both; the dialog asks again for one still missing."""
-        if self.first_run is not None:
+        if self.first_run is not None:  # the user's folders: a dialog asks again for one still missing
             self.first_run.close()
             self.first_run = None
-        self.apply_settings(dataclasses.replace(self.settings, **found))  # checks the files again
+        prior, decoder = found.get("prior", self.settings.prior), found.get("decoder", self.settings.decoder)
+        self.apply_settings(dataclasses.replace(self.settings, prior=prior, decoder=decoder))  # checks again
 
     def update_memory(self) -> None:
         use = memory_in_use()
