@@ -107,3 +107,19 @@ def test_the_first_run_offers_the_encoder_beside_the_models(
     (written,) = encoder_dir.glob("effnet-*.safetensors")
     assert same(written, state)
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
+
+
+def test_offline_the_encoder_is_not_fetched_and_the_dialog_says_where_to_change_it(
+    qtbot, make_window, hub, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    training_checkpoint(tmp_path / EFFNET_FILE)
+    serve_file(hub, EFFNET_REPO, EFFNET_FILE, tmp_path / EFFNET_FILE)
+    window = make_window()
+    window.settings = dataclasses.replace(window.settings, offline=True)
+    window.get_encoder()
+    dialog = window.first_run
+    assert "Turn offline mode off in Settings" in dialog.message.text()
+    assert not dialog.download_button.isEnabled()
+    assert sent_bytes(hub) == 0

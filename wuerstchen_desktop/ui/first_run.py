@@ -114,7 +114,14 @@ class FirstRunDialog(QDialog):
         self._ask()
 
     def _ask(self) -> None:
-        if self.encoder_only:
+        if self.encoder_only and self.offline:
+            self._failed(
+                self.tr(
+                    "The app is set to work offline. Turn offline mode off in Settings to download the "
+                    "image encoder."
+                )
+            )
+        elif self.encoder_only:
             self.downloads.plan_encoder()
         else:
             self.downloads.plan(self.repos, self.offline)
@@ -304,7 +311,8 @@ class FirstRunDialog(QDialog):
         self.folder_button.setEnabled(True)
 
     def _failed(self, message: str) -> None:
-        self.say(message if self.plan is not None or self.previewer_only else f"{message}\n\n{self.needs()}")
+        plain = self.plan is not None or not self.repos  # an optional model: nothing more to choose
+        self.say(message if plain else f"{message}\n\n{self.needs()}")
         self._reset_buttons()
 
     def _cancelled(self) -> None:
