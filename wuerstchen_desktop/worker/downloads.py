@@ -72,7 +72,7 @@ class DownloadWorker(QObject):
         except Cancelled:
             self.cancelled.emit()
         except Unreachable:
-            log.warning("planning the download: the server cannot be reached", exc_info=True)
+            log.info("planning the download: the server cannot be reached", exc_info=True)
             self.failed.emit(
                 self.tr(
                     "This computer cannot reach the server the model files come from: it may not be "
