@@ -35,3 +35,16 @@ def test_closing_during_a_job_says_cancelling_then_goes(qtbot, make_window) -> N
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)
     assert threads_finished(window)
     assert window.gallery.count() == 0  # cancelled: no image
+
+
+def test_closing_during_a_download_ends_the_download_thread(qtbot, make_window, hub) -> None:
+    big = "decoder/diffusion_pytorch_model.safetensors"
+    hub.faults.stall[big] = 1000  # the server sends a little of the file, then nothing
+    window = make_window(prior="warp-ai/wuerstchen-prior", decoder="warp-ai/wuerstchen")
+    window.start_engine()
+    qtbot.waitUntil(lambda: window.first_run is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(window.first_run.download_button.isEnabled, timeout=WAIT_MS)
+    window.first_run.download_button.click()
+    qtbot.waitUntil(lambda: big in hub.gets, timeout=WAIT_MS)  # the stalled file is being fetched
+    assert window.close()
+    assert not window.isVisible() and threads_finished(window)
