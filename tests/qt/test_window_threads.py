@@ -6,8 +6,6 @@ Every test here also fails on a Qt warning that a widget was used from another t
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.helpers.disk import read_only_folder
 from tests.helpers.window import WAIT_MS, compose_and_wait, fast, generate_and_wait
 
 
@@ -108,20 +107,12 @@ def test_an_output_folder_that_is_a_file_is_refused_in_the_settings(
     assert set(touched) == {GUI}
 
 
-@pytest.mark.skipif(
-    sys.platform == "win32" or os.geteuid() == 0, reason="root, and Windows, write into read-only folders"
-)
 def test_a_read_only_output_folder_is_refused_in_the_settings(qtbot, make_window, tmp_path: Path) -> None:
     window = make_window()
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o555)
-    try:
+    with read_only_folder(tmp_path / "locked") as locked:
         dialog = settings_dialog_with_output(window, locked)
         assert dialog.isVisible()
         assert "Images cannot be saved in the output folder" in dialog.output_problem.text()
-    finally:
-        locked.chmod(0o755)
 
 
 def test_starting_with_an_output_folder_that_is_a_file(qtbot, make_window, tmp_path: Path) -> None:
