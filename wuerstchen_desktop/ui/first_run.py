@@ -224,6 +224,7 @@ class FirstRunDialog(QDialog):
             ).format(human(plan.to_fetch), human(plan.free))
         )
         self.detail.setText(self.tr("Files go to {0}").format(plan.cache))
+        self.download_button.show()
         self.download_button.setEnabled(plan.fits)
         self.download_button.setFocus()
         if self.encoder_box.isChecked() and plan.fits:  # asked for with the models: it follows them
