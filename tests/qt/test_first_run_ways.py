@@ -88,3 +88,12 @@ def test_the_dialog_is_centred_on_the_window(qtbot, make_window, hub) -> None:
     qtbot.waitUntil(lambda: dialog.isVisible())
     delta = dialog.frameGeometry().center() - window.frameGeometry().center()
     assert abs(delta.x()) <= 2 and abs(delta.y()) <= 2, delta
+
+
+def test_a_server_error_names_the_windows_folder_way_not_the_command_lines(qtbot, make_window, hub) -> None:
+    hub.faults.status[PRIOR] = 404
+    window = make_window(prior=PRIOR, decoder=DECODER)
+    dialog = open_dialog(qtbot, window)
+    qtbot.waitUntil(lambda: "was not found on the server" in dialog.message.text(), timeout=WAIT_MS)
+    assert "--prior" not in dialog.message.text()
+    assert "Or use folders you already have (the button below)." in dialog.message.text()

@@ -20,6 +20,13 @@ log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 0.1
 
 
+def in_window(exc: WuerstchenError) -> str:
+    """The error's sentence with the window's way to use one's own folders, not the command line's."""
+    from wuerstchen_desktop.core.hub.http_failures import FOLDER_HINT
+
+    return str(exc).replace(FOLDER_HINT, "Or use folders you already have (the button below).")
+
+
 class DownloadWorker(QObject):
     checked = Signal(object)  # list of repository ids still missing (empty: ready)
     planned = Signal(object)  # core.hub.download.DownloadPlan
@@ -50,7 +57,7 @@ class DownloadWorker(QObject):
             missing = [r for r in repos if not cache_layout.local_status(r, cache_dir=cache_dir).complete]
             self.checked.emit(missing)
         except WuerstchenError as exc:
-            self.failed.emit(str(exc))
+            self.failed.emit(in_window(exc))
 
     @Slot(object, bool, object, object)
     def plan(self, repos: list[str], offline: bool, cancel: threading.Event, cache_dir: Path | None) -> None:
@@ -81,7 +88,7 @@ class DownloadWorker(QObject):
                 )
             )
         except WuerstchenError as exc:
-            self.failed.emit(str(exc))
+            self.failed.emit(in_window(exc))
         except Exception as exc:  # reported as a sentence; the window stays usable
             log.exception("planning the download failed")
             self.failed.emit(self.tr("Could not prepare the download: {0}").format(exc))
@@ -110,7 +117,7 @@ class DownloadWorker(QObject):
         except Cancelled:
             self.cancelled.emit()
         except WuerstchenError as exc:
-            self.failed.emit(str(exc))
+            self.failed.emit(in_window(exc))
         except Exception as exc:
             log.exception("download failed")
             self.failed.emit(self.tr("The download failed: {0}").format(exc))
@@ -147,7 +154,7 @@ class DownloadWorker(QObject):
         except Cancelled:
             self.cancelled.emit()
         except WuerstchenError as exc:
-            self.failed.emit(str(exc))
+            self.failed.emit(in_window(exc))
         except Exception as exc:
             log.exception("the image encoder's download failed")
             self.failed.emit(self.tr("The download failed: {0}").format(exc))
@@ -185,7 +192,7 @@ class DownloadWorker(QObject):
         try:
             found = import_folders(folder, cache_dir)
         except WuerstchenError as exc:
-            self.failed.emit(str(exc))
+            self.failed.emit(in_window(exc))
             return
         self.imported.emit(found)
 
