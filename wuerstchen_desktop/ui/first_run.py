@@ -326,8 +326,7 @@ class FirstRunDialog(QDialog):
         self._reset_buttons()
 
     def choose_folder(self) -> None:
-        title = self.tr("Choose the prior's or the decoder's folder, or one that holds both")
-        folder = QFileDialog.getExistingDirectory(self, title)
+        folder = QFileDialog.getExistingDirectory(self, self.needs())
         if folder:
             self.use_folder(Path(folder))
 
