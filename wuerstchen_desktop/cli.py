@@ -1,5 +1,5 @@
-"""The command line: the GUI by default; ``generate``, ``download``, ``info``, ``read`` and ``reproduce``
-headless."""
+"""The command line: the GUI by default; ``generate``, ``download``, ``info``, ``read``, ``reproduce`` and
+``serve`` headless."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from wuerstchen_desktop import __version__
 from wuerstchen_desktop.cli_download import fetch_checkpoints, fetch_encoder, print_checkpoints
 from wuerstchen_desktop.cli_output import Progress, console_json, make_console_safe, say
+from wuerstchen_desktop.cli_serve import add_serve_args, cmd_serve
 from wuerstchen_desktop.core import appdirs
 from wuerstchen_desktop.core.choices import DEVICES, DTYPES, MEMORY_HELP, MEMORY_MODES
 from wuerstchen_desktop.core.errors import Cancelled, WuerstchenError
@@ -111,6 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("info", help="devices, the precision auto would pick, and the checkpoints on disk")
     rd = sub.add_parser("read", help="print the parameters embedded in an image as JSON")
     rd.add_argument("image", type=Path, metavar="IMAGE")
+    sv = sub.add_parser("serve", help="serve the A1111 web API (txt2img, progress, interrupt) over HTTP")
+    add_serve_args(sv)
+    _add_model_args(sv)
     return parser
 
 
@@ -308,6 +312,7 @@ COMMANDS = {
     "info": cmd_info,
     "read": cmd_read,
     "reproduce": cmd_reproduce,
+    "serve": cmd_serve,
 }
 
 

@@ -48,6 +48,11 @@ def encoder_dir() -> Path:
     return data_dir() / "encoder"
 
 
+def server_token_file() -> Path:
+    """The bearer token ``serve`` asks of clients when it listens beyond this computer (owner-only)."""
+    return data_dir() / "server-token"
+
+
 def default_output_dir() -> Path:
     """Where images go unless the user says otherwise."""
     import platformdirs

@@ -93,3 +93,7 @@ class HistoryError(WuerstchenError):
 
 class SelfTestFailed(WuerstchenError):
     """``--self-test`` found the installation broken; the message says which check failed."""
+
+
+class ServerError(WuerstchenError):
+    """``serve`` cannot start: its address is taken or refused, or its token file is unreadable."""
