@@ -28,3 +28,35 @@ def running_server(
         server.stop()
         thread.join(timeout=60)
         assert not thread.is_alive(), "the server did not stop"
+
+
+class StepGate:
+    """A step listener that holds the server's worker at the first Stage C step of a job until
+    ``release``: the test then sees a job in flight, with no timing involved."""
+
+    def __init__(self) -> None:
+        self.reached = threading.Event()
+        self._release = threading.Event()
+        self._held = False
+
+    def __call__(self, event: object) -> None:
+        if not self._held and getattr(event, "stage", None) == "prior":
+            self._held = True
+            self.reached.set()
+            assert self._release.wait(120), "the test never released the worker"
+
+    def wait(self) -> None:
+        assert self.reached.wait(120), "no job reached Stage C"
+
+    def release(self) -> None:
+        self._release.set()
+
+
+def api(server: Server, token: str | None = None):
+    """webuiapi's client for ``server``, sending ``token`` as a bearer header when given."""
+    import webuiapi
+
+    client = webuiapi.WebUIApi(host="127.0.0.1", port=server.port)
+    if token is not None:
+        client.session.headers["Authorization"] = f"Bearer {token}"
+    return client

@@ -95,8 +95,8 @@ class JobQueue:
         self._run = run
         self.per_client = per_client
         self._waiting: dict[str, deque[Request]] = {}
-        # Requests started per client since its queue was last empty: the fewest goes next, so a client
-        # that floods the queue takes turns with the others instead of going first.
+        # Requests started per client since it last had nothing running or waiting: the fewest goes
+        # next, so a client that floods the queue takes turns with the others instead of going first.
         self._served: dict[str, int] = {}
         self._arrivals = itertools.count()
         self._lock = threading.Condition()
@@ -134,7 +134,7 @@ class JobQueue:
             request = mine.popleft()
             self._served[client] = self._served.get(client, 0) + 1
             if not mine:
-                del self._waiting[client], self._served[client]
+                del self._waiting[client]
             self._current = request
             self._state = State(
                 job=f"{client} request",
@@ -146,14 +146,24 @@ class JobQueue:
 
     def _loop(self) -> None:
         while (request := self._next()) is not None:
-            if request.future.set_running_or_notify_cancel():
-                try:
-                    request.future.set_result(self._run(request, self))
-                except BaseException as exc:  # the worker outlives any request; its caller hears why
-                    request.future.set_exception(exc)
-            with self._lock:
-                self._current = None
-                self._state = State()
+            if not request.future.set_running_or_notify_cancel():
+                self._finish()
+                continue
+            try:
+                result = self._run(request, self)
+            except BaseException as exc:  # the worker outlives any request; its caller hears why
+                self._finish()
+                request.future.set_exception(exc)
+            else:
+                self._finish()  # idle before the answer leaves, so the client's next look sees it
+                request.future.set_result(result)
+
+    def _finish(self) -> None:
+        with self._lock:
+            if self._current is not None and self._current.client not in self._waiting:
+                del self._served[self._current.client]  # its turn is over and it asks for nothing more
+            self._current = None
+            self._state = State()
 
     def update(self, **changes: Any) -> None:
         """Called by ``run`` on the worker thread as the request moves on."""
