@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from wuerstchen_desktop.core.errors import QueueFull
 from wuerstchen_desktop.core.jobs.job import Job
 from wuerstchen_desktop.core.params import GenerationParams
-from wuerstchen_desktop.server.jobqueue import JobQueue, QueueFull, Request, State, progress_of
+from wuerstchen_desktop.server.jobqueue import JobQueue, Request, State, progress_of
 
 
 class Recorder:

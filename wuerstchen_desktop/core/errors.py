@@ -97,3 +97,7 @@ class SelfTestFailed(WuerstchenError):
 
 class ServerError(WuerstchenError):
     """``serve`` cannot start: its address is taken or refused, or its token file is unreadable."""
+
+
+class QueueFull(WuerstchenError):
+    """A server client asked for more than its share of the queue; it may ask again once one is done."""

@@ -13,11 +13,11 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wuerstchen_desktop import __version__
-from wuerstchen_desktop.core.errors import InvalidParams, WuerstchenError
+from wuerstchen_desktop.core.errors import InvalidParams, QueueFull, WuerstchenError
 from wuerstchen_desktop.server import a1111
 from wuerstchen_desktop.server.auth import authorized
 from wuerstchen_desktop.server.engine import Engine, Outcome
-from wuerstchen_desktop.server.jobqueue import JobQueue, QueueFull, progress_of
+from wuerstchen_desktop.server.jobqueue import JobQueue, progress_of
 
 MAX_BODY_BYTES = 1 << 20  # txt2img carries text only
 

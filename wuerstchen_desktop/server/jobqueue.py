@@ -18,14 +18,10 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
-from wuerstchen_desktop.core.errors import WuerstchenError
+from wuerstchen_desktop.core.errors import QueueFull
 from wuerstchen_desktop.core.jobs.job import Job
 
 MAX_WAITING_PER_CLIENT = 4
-
-
-class QueueFull(WuerstchenError):
-    """A client asked for more than its share of the queue; it may ask again once a request is done."""
 
 
 @dataclass
