@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from pathlib import Path
@@ -64,7 +65,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-    server.run()
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn passes Ctrl+C on once it has shut down
+        server.run()
+    print("Stopped.", file=sys.stderr)
     return 0
 
 

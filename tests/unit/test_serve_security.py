@@ -113,3 +113,28 @@ def test_a_busy_port_is_one_line(prior_dir, decoder_dir, tmp_path, capsys) -> No
         taken.close()
     assert line.startswith(f"Error: Cannot listen on 127.0.0.1 port {port}: ")
     assert line.endswith("Choose another --port, or stop the program using it.")
+
+
+def test_the_serve_command_answers_and_stops_on_ctrl_c(prior_dir, decoder_dir, tmp_path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    argv = ["serve", "--port", "0", "--prior", str(prior_dir), "--decoder", str(decoder_dir)]
+    command = [sys.executable, "-m", "wuerstchen_desktop", *argv, "--out", str(tmp_path / "out")]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, encoding="utf-8")
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()  # said once the socket listens: connections wait from then on
+        assert line.startswith("Serving the A1111 API on http://127.0.0.1:"), line
+        port = int(line.split("127.0.0.1:", 1)[1].split("/", 1)[0])
+        r = requests.get(f"http://127.0.0.1:{port}/sdapi/v1/sd-models", timeout=60)
+        assert r.status_code == 200 and r.json()[0]["model_name"] == prior_dir.name
+        process.send_signal(signal.SIGINT)
+        assert process.wait(60) == 0
+        assert process.stderr.read().splitlines()[-1] == "Stopped."
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert (tmp_path / "out").is_dir()
