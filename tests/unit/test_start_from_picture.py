@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from tests.helpers.cli import generate, run_user_error
+from tests.helpers.encoder import write_encoder_weights
 from wuerstchen_desktop.cli import main
 from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.imagefile.read import read_record
@@ -128,18 +129,7 @@ def test_using_the_parameters_of_a_picture_job_starts_from_text_and_says_so() ->
 @pytest.fixture
 def encoder_weights(encoder_dir: Path) -> Path:
     """Random image-encoder weights where a finished fetch leaves them, in the test's own data folder."""
-    import torch
-    from safetensors.torch import save_file
-
-    from wuerstchen_desktop.core.models.effnet_encoder import EffNetEncoder
-
-    folder = encoder_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)
-    state = {k: v.contiguous() for k, v in EffNetEncoder().state_dict().items()}
-    path = folder / f"effnet-{'cd' * 32}.safetensors"
-    save_file(state, str(path), metadata={"format": "pt"})
-    return path
+    return write_encoder_weights(encoder_dir)
 
 
 def test_a_picture_from_elsewhere_goes_through_the_image_encoder(
@@ -172,3 +162,17 @@ def test_a_picture_from_elsewhere_goes_through_the_image_encoder(
     encoder_weights.unlink()
     said = run_user_error(capsys, argv)
     assert "needs the image encoder, which is not on this computer" in said
+
+
+def test_a_picture_made_here_at_another_size_goes_through_the_image_encoder(
+    prior_dir: Path, decoder_dir: Path, tmp_path: Path, capsys, encoder_weights: Path
+) -> None:
+    assert main(generate(prior_dir, decoder_dir, tmp_path / "first")) == 0
+    picture = one_png(tmp_path / "first")  # 256x256, with its composition
+    capsys.readouterr()
+    argv = generate(prior_dir, decoder_dir, tmp_path / "o", "--init-image", str(picture), "--width", "384")
+    assert main(argv) == 0
+    assert "384x256" in capsys.readouterr().err  # its pixels fitted to the job's size, and said
+    record = read_record(one_png(tmp_path / "o"))
+    sha = hashlib.sha256(picture.read_bytes()).hexdigest()
+    assert (record.params.width, record.params.source) == (384, sha)

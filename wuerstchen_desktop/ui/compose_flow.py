@@ -74,6 +74,11 @@ class ComposeFlow(QObject):
         s = self.settings()
         return Job(params, s.output_dir, s.image_format, s.name_pattern, kind=kind, sources=sources, **extra)
 
+    def panel_job(self, params: GenerationParams, kind: JobKind) -> Job:
+        """A job of the prompt panel's: from its picture when the picture well holds one."""
+        changes, start = self.panel.picture.start()
+        return self.job(params, kind, changes=changes, start=start)
+
     def compose(self, again: bool = False) -> None:
         """Stage C alone for the panel's prompt and several seeds; the sheet fills as they compose."""
         params = self.panel.job_params(compose=True)
@@ -81,7 +86,7 @@ class ComposeFlow(QObject):
             return
         if again:
             params = params.replace(seed=random_seed())
-        self._start_batch(self.job(params, JobKind.COMPOSE), params)
+        self._start_batch(self.panel_job(params, JobKind.COMPOSE), params)
 
     def _start_batch(self, job: Job, params: GenerationParams) -> None:
         """Submit a compose job whose compositions the sheet shows, from waiting tiles to saved files."""
@@ -151,6 +156,9 @@ class ComposeFlow(QObject):
     def add_menu_actions(self, menu: QMenu, item: Any) -> None:
         """The gallery's context-menu entries for this workflow."""
         has_latent = bool(item.has_latent)
+        well = self.panel.picture
+        start = menu.addAction(self.tr("Start from this picture"), lambda: well.set_picture(item.path))
+        start.setToolTip(self.tr("Put it in the prompt panel's picture well: the next images start from it"))
         if getattr(item, "kind", "image") == "composition":
             decode = menu.addAction(self.tr("Decode"), lambda: self.decode([item]))
             decode.setEnabled(has_latent)

@@ -143,6 +143,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.panel.generate_requested.connect(self.generate)
         self.panel.compose_requested.connect(self.flow.compose)
+        self.panel.picture.message.connect(self.statusBar().showMessage)
         self.panel.prior_chosen.connect(
             lambda ref: self.apply_settings(dataclasses.replace(self.settings, prior=ref))
         )
@@ -248,7 +249,7 @@ class MainWindow(QMainWindow):
         params = self.panel.job_params()
         if params is None:
             return
-        self.service.submit(self.flow.job(params, JobKind.GENERATE))
+        self.service.submit(self.flow.panel_job(params, JobKind.GENERATE))
         self.center.setCurrentWidget(self.view)  # where its live previews and its image appear
 
     def _open_history(self) -> None:

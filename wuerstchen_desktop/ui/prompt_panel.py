@@ -5,21 +5,19 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from PySide6.QtCore import QRegularExpression, QSize, Qt, Signal
+from PySide6.QtCore import QRegularExpression, Qt, Signal
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
-    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -42,30 +40,10 @@ from wuerstchen_desktop.core.params import (
     size_for_aspect,
     stage_c_size,
 )
+from wuerstchen_desktop.ui.fields_scroll import FieldsScroll
+from wuerstchen_desktop.ui.picture_well import PictureWell
 
 CUSTOM = "custom"
-MIN_FIELDS_HEIGHT = 120  # the prompt box and a little more; the rest scrolls
-
-
-class FieldsScroll(QScrollArea):
-    """Scrolls the panel's fields up and down, never sideways: as wide as they need, as short as asked."""
-
-    def __init__(self, fields: QWidget) -> None:
-        super().__init__()
-        self.fields = fields
-        self.setWidget(fields)
-        self.setWidgetResizable(True)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-
-    def minimumSizeHint(self) -> QSize:
-        inner = self.fields.minimumSizeHint()
-        bar = self.verticalScrollBar().sizeHint().width()
-        return QSize(inner.width() + bar, min(inner.height(), MIN_FIELDS_HEIGHT))
-
-    def sizeHint(self) -> QSize:
-        inner = self.fields.sizeHint()
-        return QSize(inner.width() + self.verticalScrollBar().sizeHint().width(), inner.height())
 
 
 class PromptPanel(QWidget):
@@ -91,6 +69,8 @@ class PromptPanel(QWidget):
         self.negative.setAccessibleName(self.tr("Negative prompt"))
         self.negative.setTabChangesFocus(True)
         self.negative.setMaximumHeight(70)
+        self.picture = PictureWell()
+        self.picture.size_proposed.connect(self.set_size)
 
         self.aspect = QComboBox()
         self.aspect.setAccessibleName(self.tr("Image size"))
@@ -170,7 +150,7 @@ class PromptPanel(QWidget):
 
         self._layout()
         self.tab_order = [
-            self.prompt, self.negative, self.aspect, self.width_box, self.height_box, self.seed,
+            self.prompt, self.negative, self.picture, self.aspect, self.width_box, self.height_box, self.seed,
             self.random_seed, self.images, self.official, self.prior_steps, self.prior_guidance,
             self.decoder_steps, self.decoder_guidance, self.prior_variant, self.generate_button,
             self.compose_button, self.compose_count,
@@ -219,6 +199,7 @@ class PromptPanel(QWidget):
         root.addWidget(self.token_label)
         root.addWidget(QLabel(self.tr("Negative prompt")))
         root.addWidget(self.negative)
+        root.addWidget(self.picture)
 
         form = QFormLayout()
         form.addRow(self.tr("Size"), self.aspect)
@@ -328,6 +309,10 @@ class PromptPanel(QWidget):
         if not params.prompt:
             self.show_error(self.tr("Type a prompt first."))
             return None
+        problem = self.picture.problem((params.width, params.height))
+        if problem:
+            self.show_error(problem)
+            return None
         self.show_error("")
         return params
 
@@ -335,10 +320,7 @@ class PromptPanel(QWidget):
         """Fill every widget from ``p``; the seed is locked so the same image can be made again."""
         self.prompt.setPlainText(p.prompt)
         self.negative.setPlainText(p.negative_prompt)
-        index = self.aspect.findData((p.width, p.height))
-        self.aspect.setCurrentIndex(index if index >= 0 else self.aspect.findData(CUSTOM))
-        self.width_box.setValue(p.width)
-        self.height_box.setValue(p.height)
+        self.set_size(p.width, p.height)
         self.set_seed(p.seed, lock=lock_seed)
         self.images.setValue(p.images)
         self.official.setChecked(p.prior_steps is None)
@@ -347,6 +329,12 @@ class PromptPanel(QWidget):
         self.prior_guidance.setValue(p.prior_guidance)
         self.decoder_steps.setValue(p.decoder_steps)
         self.decoder_guidance.setValue(p.decoder_guidance)
+
+    def set_size(self, width: int, height: int) -> None:
+        index = self.aspect.findData((width, height))
+        self.aspect.setCurrentIndex(index if index >= 0 else self.aspect.findData(CUSTOM))
+        self.width_box.setValue(width)
+        self.height_box.setValue(height)
 
     def set_seed(self, seed: int, *, lock: bool = True) -> None:
         self.seed.setText(str(seed))

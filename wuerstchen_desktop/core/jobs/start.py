@@ -93,13 +93,23 @@ def with_picture(params: GenerationParams, picture: Picture | None) -> Generatio
             )
         return params.replace(source=picture.sha256)
     made = picture.record.params
-    if (made.width, made.height) != (params.width, params.height):
+    if not _composition_fits(picture, params) and encoder_file() is None:
         raise InvalidParams(
             f"{picture.path.name} was composed at {made.width}x{made.height}, not at this job's "
-            f"{params.width}x{params.height}.",
-            f"Start from it at {made.width}x{made.height}.",
+            f"{params.width}x{params.height}; another size needs the image encoder.",
+            f"Start from it at {made.width}x{made.height}, or fetch the encoder with "
+            "`wuerstchen-desktop download --encoder`.",
         )
     return params.replace(source=picture.sha256)
+
+
+def _composition_fits(picture: Picture, params: GenerationParams) -> bool:
+    """Whether the picture's stored composition is the job's start: ours, and made at the job's size.
+    Otherwise its pixels go through the image encoder."""
+    record = picture.record
+    if record is None or record.latent is None:
+        return False
+    return (record.params.width, record.params.height) == (params.width, params.height)
 
 
 def encoder_file() -> Path | None:
@@ -115,7 +125,7 @@ def start_for(pipe: Pipeline, params: GenerationParams, picture: Picture) -> tup
     what was done to the picture to fit the job)."""
     from wuerstchen_desktop.core.engine.recipe import Start
 
-    if picture.record is not None and picture.record.latent is not None:
+    if picture.record is not None and _composition_fits(picture, params):
         return Start(pipe.prior_space(record_latent(picture.record)), params.strength), []
     import numpy as np
     import torch
