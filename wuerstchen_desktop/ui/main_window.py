@@ -105,6 +105,7 @@ class MainWindow(QMainWindow):
         self._open_history()
         self.place = WindowPlace(self, splitter, place)  # where it was, inside the screen
         self.place.restore()
+        self.place.remember("panel/advanced", self.panel.advanced.toggle)
         self.panel.show_prior(settings.prior)
         self.panel.prompt.setFocus()
 

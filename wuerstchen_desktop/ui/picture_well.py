@@ -89,6 +89,9 @@ class PictureWell(QFrame):
         self.paste_button = QPushButton(self.tr("Paste"))
         self.clear_button = QPushButton(self.tr("Clear"))
         self.clear_button.setToolTip(self.tr("Start from text again"))
+        self.open_button.setAccessibleName(self.tr("Open a picture to start from"))
+        self.paste_button.setAccessibleName(self.tr("Paste a picture to start from"))
+        self.clear_button.setAccessibleName(self.tr("Clear the picture"))
         self.encoder_button = QPushButton(self.tr("Download the image encoder…"))
         self.encoder_button.setToolTip(
             self.tr("Pictures made elsewhere are read by an image encoder, fetched once (about 81 MB)")
