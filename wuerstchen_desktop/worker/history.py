@@ -96,10 +96,14 @@ class HistoryWorker(QObject):
 
         self._run(do)
 
-    @Slot(int, str, bool, int, int)
-    def list_page(self, request: int, query: str, favourites: bool, offset: int, limit: int) -> None:
+    @Slot(int, str, bool, str, int, int)
+    def list_page(
+        self, request: int, query: str, favourites: bool, kind: str, offset: int, limit: int
+    ) -> None:
         if self._history is not None:
-            items = self._run(lambda: self._history.items(query, favourites, limit=limit, offset=offset))
+            items = self._run(
+                lambda: self._history.items(query, favourites, limit=limit, offset=offset, kind=kind or None)
+            )
             self.page.emit(request, items or [])
 
     @Slot(int, int, float)
@@ -181,7 +185,7 @@ class HistoryService(QObject):
     """The window's handle on the history thread. Requests are queued signals; answers are signals."""
 
     _open = Signal(object, object)
-    _list = Signal(int, str, bool, int, int)
+    _list = Signal(int, str, bool, str, int, int)
     _thumb = Signal(int, int, float)
     _add = Signal(object)
     _delete = Signal(int)
@@ -218,8 +222,11 @@ class HistoryService(QObject):
     def open(self, output: Path, index_path: Path | None = None) -> None:
         self._open.emit(output, index_path)
 
-    def list_page(self, request: int, query: str, favourites: bool, offset: int, limit: int = PAGE) -> None:
-        self._list.emit(request, query, favourites, offset, limit)
+    def list_page(
+        self, request: int, query: str, favourites: bool, offset: int, limit: int = PAGE, kind: str = ""
+    ) -> None:
+        """A page of the history; ``kind`` "image" or "composition" keeps only that kind, "" lists all."""
+        self._list.emit(request, query, favourites, kind, offset, limit)
 
     def thumbnail(self, item_id: int, logical: int, scale: float) -> None:
         self._thumb.emit(item_id, logical, scale)

@@ -225,7 +225,7 @@ class History:
     def get(self, item_id: int) -> Item | None:
         return self._one("id = ?", (item_id,))
 
-    def _where(self, query: str, favourites_only: bool) -> tuple[str, list[Any]]:
+    def _where(self, query: str, favourites_only: bool, kind: str | None) -> tuple[str, list[Any]]:
         clauses, args = ["1"], []
         for word in query.casefold().split():
             escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -233,6 +233,9 @@ class History:
             args.append(f"%{escaped}%")
         if favourites_only:
             clauses.append("favourite = 1")
+        if kind:
+            clauses.append("kind = ?")
+            args.append(kind)
         return " AND ".join(clauses), args
 
     def items(
@@ -242,15 +245,17 @@ class History:
         newest_first: bool = True,
         limit: int = 100,
         offset: int = 0,
+        kind: str | None = None,
     ) -> list[Item]:
-        """A page of items whose prompt holds every word of ``query``, sorted by date."""
-        where, args = self._where(query, favourites_only)
+        """A page of items whose prompt holds every word of ``query``, sorted by date; ``kind`` ("image" or
+        "composition") keeps only that kind."""
+        where, args = self._where(query, favourites_only, kind)
         order = "DESC" if newest_first else "ASC"
         sql = f"SELECT {_COLUMNS} FROM items WHERE {where} ORDER BY created {order}, id {order}"
         return [self._item(r) for r in self._con.execute(sql + " LIMIT ? OFFSET ?", [*args, limit, offset])]
 
-    def count(self, query: str = "", favourites_only: bool = False) -> int:
-        where, args = self._where(query, favourites_only)
+    def count(self, query: str = "", favourites_only: bool = False, kind: str | None = None) -> int:
+        where, args = self._where(query, favourites_only, kind)
         return int(self._con.execute(f"SELECT count(*) FROM items WHERE {where}", args).fetchone()[0])
 
     def parameters(self, item_id: int) -> ImageParameters:
