@@ -166,3 +166,26 @@ def test_a_decoded_composition_is_marked_and_links_to_its_image(qtbot, make_wind
     assert tile.isChecked() == checked  # following the link is not a selection click
     qtbot.mouseClick(tile, Qt.MouseButton.LeftButton, pos=QPoint(tile.width() // 2, 10))
     assert tile.isChecked() != checked
+
+
+def test_an_image_dropped_on_the_empty_view_fills_the_panel(qtbot, make_window, tmp_path) -> None:
+    from PIL import Image, PngImagePlugin
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    window = make_window()
+    assert window.view.hint.isVisible() and "drop an image here" in window.view.hint.text()
+    info = PngImagePlugin.PngInfo()
+    info.add_text("parameters", "a lake at dawn\nSteps: 20, Seed: 9, Size: 512x512")
+    path = tmp_path / "other-tool.png"
+    Image.new("RGB", (64, 64)).save(path, pnginfo=info)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    port, at = window.view.viewport(), QPointF(window.view.viewport().rect().center())
+    actions, left = Qt.DropAction.CopyAction, Qt.MouseButton.LeftButton
+    enter = QDragEnterEvent(at, actions, mime, left, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(port, enter)  # unhandled by the view, it goes up to the window
+    assert enter.isAccepted()
+    QApplication.sendEvent(port, QDropEvent(at, actions, mime, left, Qt.KeyboardModifier.NoModifier))
+    qtbot.waitUntil(lambda: window.panel.prompt.toPlainText() == "a lake at dawn", timeout=WAIT_MS)

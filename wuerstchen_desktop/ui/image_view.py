@@ -111,6 +111,9 @@ class ImageView(QGraphicsView):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setBackgroundBrush(self.palette().window())
         self.viewport().grabGesture(Qt.GestureType.PinchGesture)
+        # Files dropped here go to the window (it reads their parameters); the view would swallow them.
+        self.setAcceptDrops(False)
+        self.viewport().setAcceptDrops(False)
         self.fit = True
         self.path: Path | None = None  # the file shown; None for a live preview or nothing
         self._known: dict[Path, Any] = {}  # history items by file: seed and kind of what is shown

@@ -96,9 +96,9 @@ class HistoryWorker(QObject):
 
         self._run(do)
 
-    @Slot(int, str, bool, str, int, int)
+    @Slot(int, str, bool, int, int, str)
     def list_page(
-        self, request: int, query: str, favourites: bool, kind: str, offset: int, limit: int
+        self, request: int, query: str, favourites: bool, offset: int, limit: int, kind: str = ""
     ) -> None:
         if self._history is not None:
             items = self._run(
@@ -185,7 +185,7 @@ class HistoryService(QObject):
     """The window's handle on the history thread. Requests are queued signals; answers are signals."""
 
     _open = Signal(object, object)
-    _list = Signal(int, str, bool, str, int, int)
+    _list = Signal(int, str, bool, int, int, str)
     _thumb = Signal(int, int, float)
     _add = Signal(object)
     _delete = Signal(int)
@@ -226,7 +226,7 @@ class HistoryService(QObject):
         self, request: int, query: str, favourites: bool, offset: int, limit: int = PAGE, kind: str = ""
     ) -> None:
         """A page of the history; ``kind`` "image" or "composition" keeps only that kind, "" lists all."""
-        self._list.emit(request, query, favourites, kind, offset, limit)
+        self._list.emit(request, query, favourites, offset, limit, kind)
 
     def thumbnail(self, item_id: int, logical: int, scale: float) -> None:
         self._thumb.emit(item_id, logical, scale)
