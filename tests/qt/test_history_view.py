@@ -189,3 +189,26 @@ def test_an_image_dropped_on_the_empty_view_fills_the_panel(qtbot, make_window, 
     assert enter.isAccepted()
     QApplication.sendEvent(port, QDropEvent(at, actions, mime, left, Qt.KeyboardModifier.NoModifier))
     qtbot.waitUntil(lambda: window.panel.prompt.toPlainText() == "a lake at dawn", timeout=WAIT_MS)
+
+
+def test_a_composition_from_the_history_finds_its_image_after_a_restart(qtbot, make_window) -> None:
+    window = make_window()
+    sheet = compose_and_wait(qtbot, window, "a barn", seed=90, count=2)
+    tile = next(t for t in sheet.tiles if t.item.seed == 90)
+    tile.click()
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS) as done:
+        sheet.decode_button.click()
+    (image,) = done.args[0].paths
+    composition = tile.item.path
+    qtbot.waitUntil(lambda: window.gallery.count() == 3, timeout=WAIT_MS)
+    window.close()
+
+    again = make_window()
+    gallery = again.gallery
+    qtbot.waitUntil(lambda: gallery.count() == 3, timeout=WAIT_MS)
+    for item in [gallery.item_at(i) for i in range(3)]:
+        if item.kind == "composition":
+            again.flow.add_to_sheet(item)
+    tiles = {t.item.path: t for t in again.flow.sheet.tiles}
+    qtbot.waitUntil(lambda: tiles[composition].decoded == image, timeout=WAIT_MS)
+    assert all(t.decoded is None for p, t in tiles.items() if p != composition)  # the other was never decoded

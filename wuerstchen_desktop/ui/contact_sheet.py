@@ -44,6 +44,7 @@ class ContactSheet(QWidget):
     blend_requested = Signal(object, object, float)  # item a, item b, the weight of b in [0, 1]
     compose_again_requested = Signal()
     image_requested = Signal(object)  # the Path of a decoded composition's image, to show it
+    composition_shown = Signal(object)  # an Item now on the sheet: the window looks up its decoded image
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -158,6 +159,7 @@ class ContactSheet(QWidget):
         if tile is None:
             tile = self._add_tile(item.seed)
         tile.set_item(item)
+        self.composition_shown.emit(item)
         self._after_change()
 
     def mark_decoded(self, composition: Path, image: Path) -> None:
@@ -174,6 +176,7 @@ class ContactSheet(QWidget):
         )
         for tile, item in zip(self.grid.tiles, items, strict=True):
             tile.set_item(item)
+            self.composition_shown.emit(item)
         self._after_change()
 
     def stop(self, message: str) -> None:

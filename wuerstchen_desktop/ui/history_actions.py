@@ -59,6 +59,8 @@ class HistoryActions(QObject):
         window.view.batch_picked.connect(window.show_image)
         window.view.menu_requested.connect(self.view_menu)
         window.flow.sheet.image_requested.connect(window.show_image)
+        window.flow.sheet.composition_shown.connect(self.composition_shown)
+        h.decoded_found.connect(window.flow.sheet.mark_decoded)
 
     def copy_parameters(self) -> None:
         item = self.w.gallery.current_item()
@@ -152,6 +154,10 @@ class HistoryActions(QObject):
         view.know(item)
         if view.strip.know(item.id, item.path):
             self.w.history.thumbnail(item.id, THUMB, self.w.gallery.model.scale)
+
+    def composition_shown(self, item: Any) -> None:
+        if item.id >= 0:  # indexed (a provisional tile's item has a negative id)
+            self.w.history.find_decoded(item.id)
 
     def thumbnail_ready(self, item_id: int, _px: int, data: bytes) -> None:
         self.w.view.strip.set_thumbnail(item_id, data)

@@ -43,6 +43,7 @@ class HistoryWorker(QObject):
     changed = Signal(object)  # Item
     parameters_read = Signal(int, object, object)  # request id, ImageParameters or None, error text or None
     exported = Signal(object)  # the shared copy's path
+    decoded_found = Signal(object, object)  # a composition's path, the path of the image decoded from it
     failed = Signal(str)
 
     def __init__(self) -> None:
@@ -142,6 +143,14 @@ class HistoryWorker(QObject):
             if item is not None:
                 self.changed.emit(item)
 
+    @Slot(int)
+    def find_decoded(self, item_id: int) -> None:
+        if self._history is not None:
+            composition = self._run(lambda: self._history.get(item_id))
+            image = self._run(lambda: self._history.decoded_from(item_id)) if composition else None
+            if composition is not None and image is not None:
+                self.decoded_found.emit(composition.path, image.path)
+
     @Slot(int, object)
     def export_clean(self, item_id: int, folder: Path) -> None:
         from wuerstchen_desktop.core.imagefile.write import export_clean
@@ -195,6 +204,7 @@ class HistoryService(QObject):
     _read_text = Signal(int, str)
     _close = Signal()
     _export = Signal(int, object)
+    _find_decoded = Signal(int)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -210,6 +220,7 @@ class HistoryService(QObject):
             (self._favourite, self.worker.set_favourite), (self._read_file, self.worker.read_file),
             (self._read_text, self.worker.read_text),
             (self._close, self.worker.close), (self._export, self.worker.export_clean),
+            (self._find_decoded, self.worker.find_decoded),
         ):  # fmt: skip
             signal.connect(slot)
         self._thread.finished.connect(self.worker.deleteLater)
@@ -245,6 +256,10 @@ class HistoryService(QObject):
 
     def export_clean(self, item_id: int, folder: Path) -> None:
         self._export.emit(item_id, folder)
+
+    def find_decoded(self, item_id: int) -> None:
+        """Ask which image was decoded from the composition ``item_id``; ``decoded_found`` answers if any."""
+        self._find_decoded.emit(item_id)
 
     def read_file(self, path: Path) -> int:
         request = self.next_request()

@@ -31,7 +31,7 @@ from PIL import Image
 
 from wuerstchen_desktop.core import appdirs
 from wuerstchen_desktop.core.atomicfile import clean_orphans, fsync_dir, move_no_replace
-from wuerstchen_desktop.core.errors import HistoryError
+from wuerstchen_desktop.core.errors import HistoryError, WuerstchenError
 from wuerstchen_desktop.core.imagefile.read import open_pixels, read_parameters
 from wuerstchen_desktop.core.imagefile.record import ImageParameters
 from wuerstchen_desktop.core.library.index import connect, discard, is_damage, transaction
@@ -257,6 +257,29 @@ class History:
     def count(self, query: str = "", favourites_only: bool = False, kind: str | None = None) -> int:
         where, args = self._where(query, favourites_only, kind)
         return int(self._con.execute(f"SELECT count(*) FROM items WHERE {where}", args).fetchone()[0])
+
+    def decoded_from(self, item_id: int) -> Item | None:
+        """The newest image decoded from the composition ``item_id``: same prompt, seed and size, and the
+        very latent its file holds (a decode stores the composition's latent unchanged)."""
+        composition = self._require(item_id)
+        if composition.kind != "composition" or not composition.has_latent:
+            return None
+        own = read_parameters(composition.path).record
+        if own is None or own.latent is None:
+            return None
+        rows = self._con.execute(
+            f"SELECT {_COLUMNS} FROM items WHERE kind = 'image' AND has_latent = 1 AND prompt = ?"
+            " AND seed IS ? AND width IS ? AND height IS ? ORDER BY created DESC, id DESC LIMIT 50",
+            (composition.prompt, composition.seed, composition.width, composition.height),
+        )
+        for item in (self._item(r) for r in rows):
+            try:
+                record = read_parameters(item.path).record
+            except WuerstchenError:
+                continue  # gone or damaged since it was indexed
+            if record is not None and record.latent == own.latent:
+                return item
+        return None
 
     def parameters(self, item_id: int) -> ImageParameters:
         """The parameters read from the file itself, the source of truth."""
