@@ -60,6 +60,7 @@ class ComposeFlow(QObject):
         self.previewing: int | None = None  # the job whose previews are in the image view
         self._latest: Preview | None = None  # the newest preview, not drawn yet
         self.from_sheet: set[int] = set()  # decode and blend jobs the contact sheet asked for, not done yet
+        self.decoding: dict[int, Path] = {}  # decode job -> its composition, to link the tile to the image
         self.sheet.decode_requested.connect(self.decode)
         self.sheet.blend_requested.connect(self.blend)
         self.sheet.compose_again_requested.connect(lambda: self.compose(again=True))
@@ -99,7 +100,9 @@ class ComposeFlow(QObject):
     def decode(self, items: list[Any]) -> None:
         """Decode each picked composition (or image) with its own seed as the decoder seed."""
         for item in items:
-            self.from_sheet.add(self.service.submit(self.job(None, JobKind.DECODE, (item.path,))))
+            job_id = self.service.submit(self.job(None, JobKind.DECODE, (item.path,)))
+            self.from_sheet.add(job_id)
+            self.decoding[job_id] = item.path
         if items:
             self.message(self.tr("Decoding {0} composition(s)…").format(len(items)))
 
@@ -215,6 +218,9 @@ class ComposeFlow(QObject):
                 self._fill(result.paths, self.compose_params)
             return "sheet"
         self.from_sheet.discard(result.job_id)
+        composition = self.decoding.pop(result.job_id, None)
+        if composition is not None and result.paths:
+            self.sheet.mark_decoded(composition, result.paths[0])
         on_sheet = self.center.currentWidget() is self.sheet
         return "behind" if on_sheet and self.from_sheet else "show"
 
@@ -226,6 +232,7 @@ class ComposeFlow(QObject):
     def _stopped(self, job_id: int, message: str) -> None:
         self._latest = None
         self.from_sheet.discard(job_id)
+        self.decoding.pop(job_id, None)
         if job_id == self.compose_job:
             self.compose_job = None
             self.sheet.stop(message)

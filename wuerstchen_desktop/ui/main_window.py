@@ -276,7 +276,7 @@ class MainWindow(QMainWindow):
                 self.tr("Cannot show {0}: the file is missing or damaged.").format(path)
             )
             return
-        self.view.set_pixmap(pixmap)
+        self.view.show_file(path, pixmap)
         self.view.set_caption("")
         self.shown, self.flow.previewing = path, None
         if switch:
