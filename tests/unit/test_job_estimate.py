@@ -27,7 +27,11 @@ def test_each_kind_plans_its_own_stages() -> None:
     assert planned_steps(JobKind.GENERATE, p) == {"prior": 10, "decoder": 6, "vqgan": 1}
     assert planned_steps(JobKind.COMPOSE, p) == {"prior": 10}
     assert planned_steps(JobKind.DECODE, None) == {"decoder": 12, "vqgan": 1}
-    assert planned_steps(JobKind.GENERATE, GenerationParams("a cat")) == {"prior": 29, "decoder": 12, "vqgan": 1}
+    assert planned_steps(JobKind.GENERATE, GenerationParams("a cat")) == {
+        "prior": 29,
+        "decoder": 12,
+        "vqgan": 1,
+    }
     assert work_units(GenerationParams("a cat", width=1024, height=1024, images=2)) == 8.0
 
 
