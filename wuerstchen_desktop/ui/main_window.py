@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         self.queue_dock.setObjectName("queue")
         self.queue_dock.setWidget(self.queue)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.queue_dock)
+        self.resizeDocks([self.queue_dock], [self.queue.sizeHint().height()], Qt.Orientation.Vertical)
         self.gallery_actions = HistoryActions(self)
         self.menus = Menus(self)
         self.copy_image_action, self.copy_params_action = self.menus.copy_image, self.menus.copy_params

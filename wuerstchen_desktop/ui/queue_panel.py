@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import functools
 
-from PySide6.QtCore import QEvent, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QDropEvent, QKeyEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -38,6 +38,10 @@ class QueueList(QListWidget):
         self.setDefaultDropAction(Qt.DropAction.MoveAction)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setUniformItemSizes(True)
+
+    def sizeHint(self) -> QSize:
+        # Four rows: the running job and the next three; the panel stays small beside the image.
+        return QSize(320, self.fontMetrics().height() * 4 + 2 * self.frameWidth() + 8)
 
     def selected_job(self) -> int | None:
         item = self.currentItem()
@@ -99,7 +103,8 @@ class QueuePanel(QWidget):
         self.remove_button.setToolTip(self.tr("Take the selected waiting job off the queue (Del)"))
         self.cancel_all_button = QPushButton(self.tr("Cancel all…"))
         buttons = QHBoxLayout()
-        buttons.addWidget(self.empty, 1)
+        buttons.addWidget(self.empty)
+        buttons.addStretch(1)
         buttons.addWidget(self.remove_button)
         buttons.addWidget(self.cancel_all_button)
         layout = QVBoxLayout(self)

@@ -15,8 +15,10 @@ BAR_STEPS = 1000  # the bar's range: a tenth of a percent
 
 
 def duration(seconds: float) -> str:
-    """``seconds`` in a person's words: "8 s", "2 min 5 s", "1 h 3 min"."""
+    """``seconds`` in a person's words: "< 1 s", "8 s", "2 min 5 s", "1 h 3 min"."""
     s = max(0, round(seconds))
+    if s == 0:
+        return "< 1 s"
     if s < 60:
         return f"{s} s"
     if s < 3600:
