@@ -77,3 +77,19 @@ def test_the_queue_estimate_sums_its_jobs() -> None:
     big = job(prior_steps=10, decoder_steps=5, images=2)
     assert costs.job_seconds(big) == pytest.approx(2 * (10 * 1.0 + 5 * 2.0 + 3.0))
     assert costs.job_seconds(job(JobKind.COMPOSE, prior_steps=10)) == pytest.approx(10.0)
+
+
+def test_the_time_outside_the_steps_counts_in_the_time_left() -> None:
+    costs = StageCosts({"prior": 1.0, "decoder": 1.0, "vqgan": 1.0})
+    first = JobTracker(job(prior_steps=2, decoder_steps=1), costs, started=0.0)
+    for now, (stage, step, total) in enumerate(
+        [("prior", 1, 2), ("prior", 2, 2), ("decoder", 1, 1)], start=3
+    ):
+        first.step(stage, step, total, now=float(now))
+    first.step("vqgan", 1, 1, now=6.0)
+    first.finish(now=10.0)  # 4 s saving the image, 2 s encoding the prompt before the first step
+    assert costs.measured["save"] == pytest.approx(4.0) and costs.measured["start"] == pytest.approx(2.0)
+    second = JobTracker(job(prior_steps=2, decoder_steps=1), costs, started=20.0)
+    p = second.step("prior", 1, 2, now=23.0)
+    assert p.seconds_left == pytest.approx(3 * 1.0 + 4.0)  # a prior step, the decoder, Stage A, saving
+    assert costs.job_seconds(job(prior_steps=2, decoder_steps=1)) == pytest.approx(4 * 1.0 + 4.0 + 2.0)

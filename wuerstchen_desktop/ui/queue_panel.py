@@ -80,7 +80,7 @@ class QueueList(QListWidget):
             row = index.row() + int(pos.y() > self.visualRect(index).center().y())
         before = [int(self.item(r).data(JOB_ID)) for r in range(row) if self._waiting(r)]
         place = len([other for other in before if other != job])
-        event.setDropAction(Qt.DropAction.CopyAction)  # nothing for Qt to remove: the queue is the truth
+        event.setDropAction(Qt.DropAction.IgnoreAction)  # nothing for Qt to remove: the queue is the truth
         event.accept()
         QTimer.singleShot(0, functools.partial(self.move_requested.emit, job, place))
 

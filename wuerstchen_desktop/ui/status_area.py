@@ -79,8 +79,7 @@ class StatusArea(QObject):
         self.memory_label.setText(" · ".join(parts))
 
     def job_started(self) -> None:
-        self.progress.setRange(0, BAR_STEPS)
-        self.progress.setValue(0)
+        self.progress.setRange(0, 0)  # moving, not frozen, while the engine loads before the first step
         self.progress.show()
         self.cancel_button.show()
         self.stage_label.setText(self.tr("Starting…"))

@@ -143,8 +143,10 @@ class GenerationWorker(QObject):
             pipe = self._ensure_pipeline()
             from wuerstchen_desktop.core.jobs.runner import execute
 
-            on_step = self._progress_reporter(pipe, job)
+            tracker = JobTracker(job, self._costs, time.monotonic())
+            on_step = self._progress_reporter(pipe, job, tracker)
             paths, warnings = execute(pipe, job, on_step, job.cancel.is_set)
+            tracker.finish(time.monotonic())
             seconds = time.monotonic() - started
             self.job_finished.emit(JobResult(job.id, paths, seconds, tuple(warnings), job.kind))
         except Cancelled:
@@ -161,10 +163,11 @@ class GenerationWorker(QObject):
             message = self.tr("Something went wrong while generating: {0}").format(exc)
             self.job_failed.emit(JobError(job.id, message, traceback.format_exc()))
 
-    def _progress_reporter(self, pipe: Pipeline, job: Job) -> Callable[[StepEvent], None]:
+    def _progress_reporter(
+        self, pipe: Pipeline, job: Job, tracker: JobTracker
+    ) -> Callable[[StepEvent], None]:
         stage_started: dict[str, float] = {}
         last_emit = [0.0]
-        tracker = JobTracker(job, self._costs, time.monotonic())
         seeds: tuple[int, ...] = ()
         if job.params is not None and not job.sources:
             seeds = tuple(job.params.seed + i for i in range(job.params.images))

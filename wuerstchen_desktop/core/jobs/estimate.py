@@ -4,6 +4,8 @@ a step of each costs on this machine (plain data and arithmetic: no torch, no Qt
 Until this machine has timed a stage, the stages are weighted by the README's CPU benchmark (2.14 s a Stage C
 step, 2.34 s a Stage B step and 4.0 s for Stage A at 512x512); each step timed replaces the guess for its
 stage, and a stage not timed yet is scaled by how much faster or slower the timed ones were than the guess.
+What a job spends outside the steps (encoding the prompt before the first one, saving the images after the
+last one) is timed too, per image, and counted in the time left.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ SEED_SECONDS = {"prior": 2.14, "decoder": 2.34, "vqgan": 4.0}  # per step, one 5
 OFFICIAL_PRIOR_CALLS = 29
 UNIT_PIXELS = 512 * 512
 SMOOTHING = 0.5  # weight of the newest timing against what was measured before
+START, SAVE = "start", "save"  # a job's time before its first step and after its last, per 512x512 image
 
 
 def planned_steps(kind: JobKind, params: GenerationParams | None) -> dict[str, int]:
@@ -55,7 +58,10 @@ class StageCosts:
 
     @property
     def known(self) -> bool:
-        return bool(self.measured)
+        return any(stage in self.measured for stage in SEED_SECONDS)
+
+    def outside_steps(self, part: str) -> float:
+        return self.measured.get(part, 0.0)
 
     def per_step(self, stage: str) -> float:
         if stage in self.measured:
@@ -71,7 +77,8 @@ class StageCosts:
         """The whole job's cost in seconds (a guess in the README's CPU's seconds until ``known``)."""
         units = work_units(job.params)
         steps = planned_steps(job.kind, job.params)
-        return sum(self.per_step(stage) * n * units for stage, n in steps.items())
+        outside = self.outside_steps(START) + self.outside_steps(SAVE)
+        return sum(self.per_step(stage) * n * units for stage, n in steps.items()) + outside * units
 
     def copy(self) -> StageCosts:
         return StageCosts(dict(self.measured))
@@ -103,6 +110,8 @@ class JobTracker:
         self.plan = planned_steps(job.kind, job.params)
         self.done: dict[str, int] = {}
         self.fraction = 0.0
+        self.started = started
+        self._first: tuple[str, float] | None = None  # the first step's stage and time
         self._last: tuple[str, int, float] = ("", 0, started)
 
     def step(self, stage: str, step: int, total: int, now: float) -> JobProgress:
@@ -113,14 +122,29 @@ class JobTracker:
         elif stage == "vqgan" and last_stage:
             self.costs.measure(stage, (now - last_time) / self.units)
         self._last = (stage, step, now)
+        if self._first is None:
+            self._first = (stage, now)
         self.plan[stage] = total  # a stage not planned (a source file's recipe) joins at the end
         self.done[stage] = step
         spent, whole = self._costs(stage)
         self.fraction = max(self.fraction, min(1.0, spent / whole if whole > 0 else 1.0))
         if stage == list(self.plan)[-1] and step >= total:
             self.fraction = 1.0
-        left = max(0.0, whole - spent) if self.costs.known else -1.0
+        left = (
+            max(0.0, whole - spent) + self.costs.outside_steps(SAVE) * self.units
+            if self.costs.known
+            else -1.0
+        )
         return JobProgress(self.job_id, stage, step, total, self.fraction, left, costs=self.costs.copy())
+
+    def finish(self, now: float) -> None:
+        """The job is done: time what it spent outside its steps."""
+        if self._first is None:
+            return
+        stage, first = self._first
+        start = first - self.started - self.costs.per_step(stage) * self.units
+        self.costs.measure(START, max(0.0, start) / self.units)
+        self.costs.measure(SAVE, (now - self._last[2]) / self.units)
 
     def _costs(self, current: str) -> tuple[float, float]:
         """Seconds spent so far and seconds the whole job takes, at the costs known now."""
