@@ -63,3 +63,21 @@ def test_the_status_says_the_step_and_time_left_for_job_and_queue(qtbot, make_wi
     assert any(t.startswith("Composing · step ") for t in texts)
     qtbot.waitUntil(lambda: not window.service.busy, timeout=WAIT_MS)
     assert any(t.startswith("Decoding · step ") and "queue" not in t for t in texts)
+
+
+def test_a_job_that_cannot_load_the_new_engine_never_leaves_ready_behind(
+    qtbot, make_window, tmp_path
+) -> None:
+    from wuerstchen_desktop.core.jobs.job import EngineConfig
+
+    window = make_window()
+    slow_decoder(window, prior_steps=2, decoder_steps=1)
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
+        window.generate()
+    qtbot.waitUntil(lambda: window.engine_label.text().startswith("Ready"))
+    decoder = window.settings.decoder
+    window.service.reconfigure(EngineConfig(str(tmp_path / "gone"), decoder, "cpu", "float32"))
+    with qtbot.waitSignal(window.service.job_failed, timeout=WAIT_MS):
+        window.generate()
+    qtbot.waitUntil(lambda: not window.service.busy)
+    assert not window.engine_label.text().startswith("Ready")  # the old engine is gone

@@ -108,6 +108,7 @@ class GenerationWorker(QObject):
             return
         self.config = config
         self._pipeline = None
+        self._description = ""  # no engine is ready until the new one loads
         gc.collect()
         self.engine_status.emit(self.tr("Settings changed: the engine reloads for the next job"))
 
