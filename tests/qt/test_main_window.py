@@ -7,7 +7,7 @@ from pathlib import Path
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from tests.helpers.window import WAIT_MS, fast, generate_and_wait
 
@@ -145,8 +145,9 @@ def test_token_counter_against_the_limit(qtbot, make_window) -> None:
 
 def test_status_bar_shows_memory_in_use(qtbot, make_window) -> None:
     window = make_window()
-    window.update_memory()
-    assert window.memory_label.text().startswith("RAM ") and window.memory_label.text().endswith(" GB")
+    window.status.update_memory()
+    text = window.status.memory_label.text()
+    assert text.startswith("RAM ") and text.endswith(" GB")
 
 
 def test_cancel_all_empties_the_queue(qtbot, make_window) -> None:
@@ -160,6 +161,10 @@ def test_cancel_all_empties_the_queue(qtbot, make_window) -> None:
     window.generate()
     window.generate()
     qtbot.keyClick(window, Qt.Key.Key_Escape, Qt.KeyboardModifier.ShiftModifier)
+    box = window.menus.confirm_box
+    assert box is not None and box.text() == "Cancel the running job and 2 waiting jobs?"
+    assert not cancelled and window.service.pending == 2  # nothing is cancelled before the answer
+    box.button(QMessageBox.StandardButton.Yes).click()
     qtbot.waitUntil(lambda: len(cancelled) == 3 and not window.service.busy, timeout=WAIT_MS)
     assert window.service.pending == 0 and window.gallery.count() == 0
 

@@ -61,10 +61,12 @@ class ComposeFlow(QObject):
         self._latest: Preview | None = None  # the newest preview, not drawn yet
         self.from_sheet: set[int] = set()  # decode and blend jobs the contact sheet asked for, not done yet
         self.decoding: dict[int, Path] = {}  # decode job -> its composition, to link the tile to the image
+        self.queued: dict[int, GenerationParams] = {}  # compose jobs waiting: the sheet is theirs at start
         self.sheet.decode_requested.connect(self.decode)
         self.sheet.blend_requested.connect(self.blend)
         self.sheet.compose_again_requested.connect(lambda: self.compose(again=True))
         service.preview.connect(self.show_preview)
+        service.job_started.connect(self._started)
         service.job_cancelled.connect(lambda job_id: self._stopped(job_id, self.tr("Compose cancelled.")))
         service.job_failed.connect(self._failed)
         history.worker.added.connect(self._indexed)
@@ -90,12 +92,24 @@ class ComposeFlow(QObject):
         self._start_batch(self.panel_job(params, JobKind.COMPOSE), params)
 
     def _start_batch(self, job: Job, params: GenerationParams) -> None:
-        """Submit a compose job whose compositions the sheet shows, from waiting tiles to saved files."""
-        self.compose_job, self.compose_params = job.id, params
-        seeds = [params.seed + i for i in range(params.images)]
-        self.sheet.begin(params.images, seeds, params.width, params.height, job.id)
-        self.center.setCurrentWidget(self.sheet)
+        """Submit a compose job whose compositions the sheet shows, from waiting tiles to saved files. Behind
+        other jobs it waits in the queue, and the sheet keeps what it shows until the job starts."""
+        if self.service.busy or self.service.pending:
+            self.queued[job.id] = params
+        else:
+            self._begin(job.id, params)
         self.service.submit(job)
+
+    def _begin(self, job_id: int, params: GenerationParams) -> None:
+        self.compose_job, self.compose_params = job_id, params
+        seeds = [params.seed + i for i in range(params.images)]
+        self.sheet.begin(params.images, seeds, params.width, params.height, job_id)
+        self.center.setCurrentWidget(self.sheet)
+
+    def _started(self, job_id: int) -> None:
+        params = self.queued.pop(job_id, None)
+        if params is not None:
+            self._begin(job_id, params)
 
     def decode(self, items: list[Any]) -> None:
         """Decode each picked composition (or image) with its own seed as the decoder seed."""
@@ -230,7 +244,9 @@ class ComposeFlow(QObject):
         self._stopped(error.job_id, self.tr("Compose failed: {0}").format(error.message))
 
     def _stopped(self, job_id: int, message: str) -> None:
-        self._latest = None
+        if self._latest is not None and self._latest.job_id == job_id:
+            self._latest = None  # a waiting job taken off the queue leaves the running one's preview
+        self.queued.pop(job_id, None)
         self.from_sheet.discard(job_id)
         self.decoding.pop(job_id, None)
         if job_id == self.compose_job:

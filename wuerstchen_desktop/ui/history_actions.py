@@ -223,7 +223,7 @@ class HistoryActions(QObject):
         for action in (copy, folder):
             action.setEnabled(path is not None)
         menu.addSeparator()
-        menu.addAction(self.w.fit_action)
+        menu.addAction(self.w.menus.fit)
         return menu
 
     def view_menu(self, pos: QPoint) -> None:
