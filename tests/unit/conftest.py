@@ -37,3 +37,20 @@ def empty_hub(monkeypatch: pytest.MonkeyPatch):
     with HubServer() as server:
         monkeypatch.setattr(constants, "ENDPOINT", server.url)
         yield server
+
+
+@pytest.fixture
+def encoder_weights(encoder_dir: Path) -> Path:
+    """Random image-encoder weights where a finished fetch leaves them, in the test's own data folder."""
+    import torch
+    from safetensors.torch import save_file
+
+    from wuerstchen_desktop.core.models.effnet_encoder import EffNetEncoder
+
+    folder = encoder_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    state = {k: v.contiguous() for k, v in EffNetEncoder().state_dict().items()}
+    path = folder / f"effnet-{'cd' * 32}.safetensors"
+    save_file(state, str(path), metadata={"format": "pt"})
+    return path

@@ -125,23 +125,6 @@ def test_using_the_parameters_of_a_picture_job_starts_from_text_and_says_so() ->
     assert len(notes) == 1 and "not carried over" in notes[0]
 
 
-@pytest.fixture
-def encoder_weights(encoder_dir: Path) -> Path:
-    """Random image-encoder weights where a finished fetch leaves them, in the test's own data folder."""
-    import torch
-    from safetensors.torch import save_file
-
-    from wuerstchen_desktop.core.models.effnet_encoder import EffNetEncoder
-
-    folder = encoder_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)
-    state = {k: v.contiguous() for k, v in EffNetEncoder().state_dict().items()}
-    path = folder / f"effnet-{'cd' * 32}.safetensors"
-    save_file(state, str(path), metadata={"format": "pt"})
-    return path
-
-
 def test_a_picture_from_elsewhere_goes_through_the_image_encoder(
     prior_dir: Path, decoder_dir: Path, tmp_path: Path, capsys, encoder_weights: Path
 ) -> None:
