@@ -19,6 +19,7 @@ from wuerstchen_desktop.core.imagefile.read import read_record
 from wuerstchen_desktop.core.jobs.job import Job, JobKind
 from wuerstchen_desktop.core.jobs.records import record_latent
 from wuerstchen_desktop.core.jobs.runner import execute
+from wuerstchen_desktop.core.params import GenerationParams
 
 
 def one_png(folder: Path) -> Path:
@@ -139,3 +140,69 @@ def test_a_picture_from_elsewhere_needs_the_encoder_and_is_upscaled_with_it(
     encoder_weights.unlink()
     said = run_user_error(capsys, argv)
     assert "needs the image encoder, which is not on this computer" in said
+
+
+def test_new_jobs_from_an_upscaled_image_start_from_its_composition(
+    pipeline, made: Path, tmp_path: Path
+) -> None:
+    from wuerstchen_desktop.core.imagefile.record import ImageParameters
+    from wuerstchen_desktop.core.imagefile.reuse import carry_over
+
+    changes = (("strength", 0.5), ("decoder_seed", 5))
+    (big,), _ = execute(
+        pipeline, Job(None, tmp_path / "up", kind=JobKind.UPSCALE, start=made, changes=changes)
+    )
+    params, notes = carry_over(ImageParameters.from_record(read_record(big)), GenerationParams("x"))
+    assert params == read_record(made).params and len(notes) == 1 and "not carried over" in notes[0]
+
+    vary = Job(None, tmp_path / "vary", kind=JobKind.DECODE, sources=(big,), changes=(("decoder_seed", 8),))
+    (again,), _ = execute(pipeline, vary)  # "vary detail": its composition decoded anew at its own size
+    p = read_record(again).params
+    assert Image.open(again).size == (256, 256) and (p.upscale, p.source, p.decoder_seed) == (1, None, 8)
+
+
+def test_an_upscaled_image_or_a_composition_is_not_upscaled_again(
+    pipeline, prior_dir: Path, decoder_dir: Path, made: Path, tmp_path: Path, capsys
+) -> None:
+    changes = (("strength", 0.5),)
+    (big,), _ = execute(
+        pipeline, Job(None, tmp_path / "up", kind=JobKind.UPSCALE, start=made, changes=changes)
+    )
+    said = run_user_error(capsys, upscale(prior_dir, decoder_dir, big, tmp_path / "o"))
+    assert "is already upscaled" in said
+    compose = Job(
+        GenerationParams("a cat", width=256, height=256, prior_steps=2), tmp_path / "c", kind=JobKind.COMPOSE
+    )
+    (composition,), _ = execute(pipeline, compose)
+    said = run_user_error(capsys, upscale(prior_dir, decoder_dir, composition, tmp_path / "o"))
+    assert "is a composition, not decoded yet" in said
+
+
+@pytest.mark.parametrize(
+    ("changes", "said"),
+    [
+        ({"upscale": 3, "source": "ab" * 32}, "upscale factor must be 1 or 2"),
+        ({"upscale": 2}, "needs the picture it upscales"),
+        ({"upscale": 2, "source": "ab" * 32, "width": 384}, "width 384 is not twice a size"),
+        ({"source_width": 300, "source_height": 200}, "goes with its sha256"),
+        (
+            {"strength": 0.5, "source": "ab" * 32, "source_width": 0, "source_height": 5},
+            "source picture's width",
+        ),
+    ],
+)
+def test_bad_upscale_fields_are_refused(changes: dict, said: str) -> None:
+    from wuerstchen_desktop.core.errors import InvalidParams
+
+    with pytest.raises(InvalidParams, match=said):
+        GenerationParams("a cat", **{"width": 512, "height": 512, **changes})
+
+
+def test_an_upscale_record_round_trips_and_text_to_image_records_keep_their_keys() -> None:
+    import json
+
+    p = GenerationParams(
+        "a", width=512, height=512, upscale=2, source="ab" * 32, source_width=9, source_height=7
+    )
+    assert GenerationParams.from_dict(json.loads(json.dumps(p.to_dict()))) == p
+    assert set(GenerationParams("a").to_dict()).isdisjoint({"upscale", "source_width", "source_height"})

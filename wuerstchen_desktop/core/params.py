@@ -276,6 +276,14 @@ FROM_TEXT: dict[str, Any] = {
 }
 
 
+def composition_job(params: GenerationParams) -> GenerationParams:
+    """The text-to-image job behind an upscale: its composition's size, from text, no source."""
+    if params.upscale == 1:
+        return params
+    width, height = composition_size(params)
+    return params.replace(width=width, height=height, decoder_seed=None, **FROM_TEXT)
+
+
 def composition_size(params: GenerationParams) -> tuple[int, int]:
     """(width, height) of the image a job's composition is made for: its size, or for an upscale the
     source's size, half of it."""

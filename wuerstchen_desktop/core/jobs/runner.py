@@ -29,7 +29,7 @@ from wuerstchen_desktop.core.jobs.reproduce import reproduce
 from wuerstchen_desktop.core.jobs.start import Picture, read_picture, start_for, with_picture
 from wuerstchen_desktop.core.jobs.upscale import upscale_inputs, upscale_params
 from wuerstchen_desktop.core.library.outputdir import check_output_dir
-from wuerstchen_desktop.core.params import GenerationParams
+from wuerstchen_desktop.core.params import GenerationParams, composition_job
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -54,7 +54,8 @@ _Save = tuple[Any, ImageRecord, str, str]  # image, record, format, name pattern
 
 
 def _params(job: Job, record: ImageRecord | None, picture: Picture | None) -> GenerationParams:
-    base = record.params.replace(images=1) if record is not None else job.params
+    # A new job from an upscaled image starts from the text job that composed it.
+    base = composition_job(record.params).replace(images=1) if record is not None else job.params
     if base is None:
         raise InvalidParams("This job has no parameters.")
     changes = dict(job.changes)
