@@ -91,4 +91,3 @@ def test_upscale_equals_the_reference_decoder_at_twice_the_size(pipeline, refere
     assert (
         ours.pixels - pipeline.upscale(dataclasses.replace(p, strength=1.0), stage_c, None).pixels
     ).abs().max() > 0.01
-
