@@ -206,3 +206,18 @@ def test_an_upscale_record_round_trips_and_text_to_image_records_keep_their_keys
     )
     assert GenerationParams.from_dict(json.loads(json.dumps(p.to_dict()))) == p
     assert set(GenerationParams("a").to_dict()).isdisjoint({"upscale", "source_width", "source_height"})
+
+
+def test_one_of_ours_too_large_to_double_is_refused_before_any_work() -> None:
+    from wuerstchen_desktop.core.errors import InvalidParams
+    from wuerstchen_desktop.core.imagefile.record import ImageRecord, encode_latent
+    from wuerstchen_desktop.core.jobs.start import Picture
+    from wuerstchen_desktop.core.jobs.upscale import upscale_params
+
+    made = GenerationParams("a cat", width=1152, height=768)
+    record = ImageRecord(made, latent=encode_latent(np.zeros((1, 16, 18, 27), dtype=np.float32)))
+    with pytest.raises(
+        InvalidParams, match=r"big\.png is 1152x768; Upscale 2x makes at most 2048x2048"
+    ) as info:
+        upscale_params(Picture(Path("big.png"), "ab" * 32, record), {})
+    assert "1024 pixels a side" in str(info.value)
