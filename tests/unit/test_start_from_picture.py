@@ -12,7 +12,6 @@ import pytest
 from PIL import Image
 
 from tests.helpers.cli import generate, run_user_error
-from tests.helpers.encoder import write_encoder_weights
 from wuerstchen_desktop.cli import main
 from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.imagefile.read import read_record
@@ -74,6 +73,7 @@ def test_generate_from_a_picture_and_reproduce_it_from_the_same_picture(
     made = one_png(tmp_path / "second")
     record = read_record(made)
     assert (record.params.strength, record.params.source) == (0.4, sha)
+    assert (record.params.source_width, record.params.source_height) == (256, 256)
     with Image.open(made) as im:  # the A1111 text as any PNG reader sees it
         assert "Denoising strength: 0.4" in im.info["parameters"]
     plain = generate(prior_dir, decoder_dir, tmp_path / "plain", "--seed", "9")
@@ -126,12 +126,6 @@ def test_using_the_parameters_of_a_picture_job_starts_from_text_and_says_so() ->
     assert len(notes) == 1 and "not carried over" in notes[0]
 
 
-@pytest.fixture
-def encoder_weights(encoder_dir: Path) -> Path:
-    """Random image-encoder weights where a finished fetch leaves them, in the test's own data folder."""
-    return write_encoder_weights(encoder_dir)
-
-
 def test_a_picture_from_elsewhere_goes_through_the_image_encoder(
     prior_dir: Path, decoder_dir: Path, tmp_path: Path, capsys, encoder_weights: Path
 ) -> None:
@@ -146,6 +140,9 @@ def test_a_picture_from_elsewhere_goes_through_the_image_encoder(
     made = one_png(tmp_path / "o")
     record = read_record(made)
     assert record.params.source == hashlib.sha256(photo.read_bytes()).hexdigest()
+    assert (record.params.source_width, record.params.source_height) == (300, 200)  # the file's, not the fit
+    with Image.open(made) as im:
+        assert "Source size: 300x200" in im.info["parameters"]
     plain = np.asarray(Image.open(made), dtype=np.int16)
 
     other = tmp_path / "other.jpg"

@@ -44,6 +44,7 @@ from wuerstchen_desktop.core.errors import NoParametersFound, SaveError, Wuerstc
 from wuerstchen_desktop.core.imagefile.read import read_record
 from wuerstchen_desktop.core.imagefile.source import choose_size
 from wuerstchen_desktop.core.jobs.start import DEFAULT_STRENGTH
+from wuerstchen_desktop.core.params import composition_size
 from wuerstchen_desktop.ui.elided_label import ElidedLabel
 
 THUMB = 72  # logical pixels, the thumbnail's longer side
@@ -194,7 +195,8 @@ class PictureWell(QFrame):
         except (NoParametersFound, WuerstchenError):
             record = None
         self.ours = record is not None and record.latent is not None
-        self.made_size = (record.params.width, record.params.height) if record is not None else None
+        # An upscaled image's composition is at its source's size: images from it are made at that size.
+        self.made_size = composition_size(record.params) if record is not None else None
         self.path = path
         pixmap = QPixmap.fromImage(image)
         pixmap.setDevicePixelRatio(2.0)

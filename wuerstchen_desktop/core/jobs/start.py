@@ -18,7 +18,7 @@ from wuerstchen_desktop.core.errors import InvalidParams, NoParametersFound
 from wuerstchen_desktop.core.imagefile.read import open_regular, read_record
 from wuerstchen_desktop.core.imagefile.record import ImageRecord
 from wuerstchen_desktop.core.jobs.records import record_latent
-from wuerstchen_desktop.core.params import GenerationParams
+from wuerstchen_desktop.core.params import GenerationParams, composition_size
 
 if TYPE_CHECKING:
     from wuerstchen_desktop.core.engine.pipeline import Pipeline
@@ -67,7 +67,7 @@ def starting_point(
 def with_picture(params: GenerationParams, picture: Picture | None) -> GenerationParams:
     """``params`` naming ``picture`` as their source, when the job starts from one. A job whose parameters
     already name a source (reproducing a file) must be given that very picture."""
-    if params.strength >= 1:
+    if params.source is None:
         if picture is not None:
             raise InvalidParams(
                 "A picture to start from needs a strength below 1.", "Choose a strength below 1."
@@ -91,16 +91,35 @@ def with_picture(params: GenerationParams, picture: Picture | None) -> Generatio
                 "Fetch it with `wuerstchen-desktop download --encoder` (about 81 MB), or start from an image "
                 "made with this app: it carries its composition.",
             )
-        return params.replace(source=picture.sha256)
-    made = picture.record.params
+        return _named(params, picture)
+    made, (width, height) = picture.record.params, composition_size(params)
     if not _composition_fits(picture, params) and encoder_file() is None:
+        mw, mh = composition_size(made)
         raise InvalidParams(
-            f"{picture.path.name} was composed at {made.width}x{made.height}, not at this job's "
-            f"{params.width}x{params.height}; another size needs the image encoder.",
-            f"Start from it at {made.width}x{made.height}, or fetch the encoder with "
-            "`wuerstchen-desktop download --encoder`.",
+            f"{picture.path.name} was composed at {mw}x{mh}, not at this job's {width}x{height}; another "
+            "size needs the image encoder.",
+            f"Start from it at {mw}x{mh}, or fetch the encoder with `wuerstchen-desktop download --encoder`.",
         )
-    return params.replace(source=picture.sha256)
+    return _named(params, picture)
+
+
+def _named(params: GenerationParams, picture: Picture) -> GenerationParams:
+    width, height = picture_size(picture.path) or (None, None)
+    return params.replace(source=picture.sha256, source_width=width, source_height=height)
+
+
+def picture_size(path: Path) -> tuple[int, int] | None:
+    """A picture's width and height as a person sees it (turned as its EXIF orientation says), read from
+    its header; None when its header cannot be read (reading its pixels then says why)."""
+    from PIL import Image
+
+    try:
+        with open_regular(path) as f, Image.open(f) as im:
+            width, height = im.size
+            orientation = im.getexif().get(0x0112)  # EXIF Orientation: 5 to 8 turn it a quarter
+    except Exception:  # Pillow raises many types for damaged headers and EXIF
+        return None
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
 
 
 def _composition_fits(picture: Picture, params: GenerationParams) -> bool:
@@ -109,7 +128,7 @@ def _composition_fits(picture: Picture, params: GenerationParams) -> bool:
     record = picture.record
     if record is None or record.latent is None:
         return False
-    return (record.params.width, record.params.height) == (params.width, params.height)
+    return composition_size(record.params) == composition_size(params)
 
 
 def encoder_file() -> Path | None:
