@@ -202,3 +202,21 @@ def test_the_clipboard_without_a_picture_says_so(qtbot, make_window) -> None:
     window.panel.picture.message.connect(said.append)
     assert not window.panel.picture.paste()
     assert said == ["The clipboard holds no picture. Copy an image or an image file first."]
+
+
+def test_an_upscaled_image_of_ours_starts_at_its_composition_size(
+    qtbot, make_window, prior_dir: Path, decoder_dir: Path, tmp_path: Path
+) -> None:
+    from wuerstchen_desktop.cli import main
+
+    window = make_window()
+    picture = made_image(qtbot, window)
+    models = ["--prior", str(prior_dir), "--decoder", str(decoder_dir), "--device", "cpu", "--dtype", "float32"]
+    assert main(["upscale", str(picture), "--out", str(tmp_path / "big"), *models]) == 0
+    (big,) = (tmp_path / "big").glob("*.png")
+    well = window.panel.picture
+    assert well.set_picture(big) and well.ours
+    assert (window.panel.width_box.value(), window.panel.height_box.value()) == (256, 256)
+    made = read_record(generate_one(qtbot, window))  # from its stored composition: no encoder here
+    assert made.params.source == hashlib.sha256(big.read_bytes()).hexdigest()
+    assert (made.params.width, made.params.height, made.params.upscale) == (256, 256, 1)
