@@ -211,7 +211,7 @@ def test_an_upscaled_image_of_ours_starts_at_its_composition_size(
 
     window = make_window()
     picture = made_image(qtbot, window)
-    models = ["--prior", str(prior_dir), "--decoder", str(decoder_dir), "--device", "cpu", "--dtype", "float32"]
+    models = ["--prior", str(prior_dir), "--decoder", str(decoder_dir), "--device", "cpu"]
     assert main(["upscale", str(picture), "--out", str(tmp_path / "big"), *models]) == 0
     (big,) = (tmp_path / "big").glob("*.png")
     well = window.panel.picture
@@ -220,3 +220,25 @@ def test_an_upscaled_image_of_ours_starts_at_its_composition_size(
     made = read_record(generate_one(qtbot, window))  # from its stored composition: no encoder here
     assert made.params.source == hashlib.sha256(big.read_bytes()).hexdigest()
     assert (made.params.width, made.params.height, made.params.upscale) == (256, 256, 1)
+
+
+def test_upscale_2x_from_the_history_and_the_image_view(qtbot, make_window) -> None:
+    from PySide6.QtWidgets import QMenu
+
+    window = make_window()
+    picture = made_image(qtbot, window)
+    item = window.gallery.item_at(0)
+    menu = QMenu()
+    window.flow.add_menu_actions(menu, item)
+    action = {a.text(): a for a in menu.actions()}["Upscale 2x (experimental)"]
+    assert action.isEnabled()
+    with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS) as done:
+        action.trigger()
+    (big,) = done.args[0].paths
+    record = read_record(big)
+    assert (record.params.width, record.params.height, record.params.upscale) == (512, 512, 2)
+    assert record.params.source == hashlib.sha256(picture.read_bytes()).hexdigest()
+    qtbot.waitUntil(lambda: window.gallery.count() == 2, timeout=WAIT_MS)
+    window.show_image(picture)
+    labels = {a.text(): a for a in window.gallery_actions.image_menu().actions()}
+    assert labels["Upscale 2x (experimental)"].isEnabled()

@@ -18,7 +18,13 @@ from PySide6.QtWidgets import QInputDialog, QMenu, QTabWidget, QWidget
 
 from wuerstchen_desktop.core.jobs.job import Job, JobError, JobKind, JobResult, Preview
 from wuerstchen_desktop.core.library.history import Item
-from wuerstchen_desktop.core.params import MAX_DECODER_STEPS, GenerationParams, random_seed
+from wuerstchen_desktop.core.params import (
+    DEFAULT_UPSCALE_STRENGTH,
+    MAX_DECODER_STEPS,
+    UPSCALE_LARGEST,
+    GenerationParams,
+    random_seed,
+)
 from wuerstchen_desktop.core.settings import Settings
 from wuerstchen_desktop.ui.contact_sheet import ContactSheet
 from wuerstchen_desktop.ui.image_view import ImageView
@@ -149,6 +155,23 @@ class ComposeFlow(QObject):
         self.service.submit(job)
         self.center.setCurrentWidget(self.view)
 
+    def upscale(self, item: Any) -> None:
+        """Upscale 2x (experimental): Stage B draws the image again at twice its size, with new detail."""
+        changes = (("strength", DEFAULT_UPSCALE_STRENGTH), ("decoder_seed", random_seed()))
+        self.service.submit(self.job(None, JobKind.UPSCALE, changes=changes, start=item.path))
+        self.center.setCurrentWidget(self.view)
+
+    def add_upscale_action(self, menu: QMenu, item: Any) -> None:
+        """ "Upscale 2x", enabled for an image small enough that its double can be made."""
+        action = menu.addAction(self.tr("Upscale 2x (experimental)"), lambda: self.upscale(item))
+        width, height = getattr(item, "width", 0) or 0, getattr(item, "height", 0) or 0
+        fits = 0 < max(width, height) <= UPSCALE_LARGEST
+        action.setEnabled(getattr(item, "kind", "image") == "image" and fits)
+        action.setToolTip(
+            self.tr("A new image at twice the size: the same picture, its fine detail drawn anew (at most "
+                    "{0} pixels a side)").format(UPSCALE_LARGEST)
+        )  # fmt: skip
+
     def decode_with_steps(self, item: Any, steps: int | None = None) -> None:
         """Decode the item's composition again with more decoder steps (asked for when not given)."""
         if steps is None:
@@ -197,6 +220,7 @@ class ComposeFlow(QObject):
             action.setToolTip(tip)
         more = menu.addAction(self.tr("Decode with more steps…"), lambda: self.decode_with_steps(item))
         more.setEnabled(has_latent)
+        self.add_upscale_action(menu, item)
 
     # -- worker reports -----------------------------------------------------------------------------
     def show_preview(self, preview: Preview) -> None:

@@ -214,6 +214,8 @@ class HistoryActions(QObject):
             action = menu.addAction(label, functools.partial(self.w.flow.vary_picture, item, strength))
             action.setEnabled(item is not None and kind == "image" and latent)
             action.setToolTip(tip)
+        if item is not None:
+            self.w.flow.add_upscale_action(menu, item)
         menu.addSeparator()
         copy = menu.addAction(self.tr("Copy image"), self.w.copy_image)
         folder = menu.addAction(

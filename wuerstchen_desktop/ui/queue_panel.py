@@ -129,6 +129,7 @@ class QueuePanel(QWidget):
             JobKind.DECODE: self.tr("Decode"),
             JobKind.BLEND: self.tr("Blend"),
             JobKind.REPRODUCE: self.tr("Reproduce"),
+            JobKind.UPSCALE: self.tr("Upscale 2x"),
         }
         parts = [kinds.get(job.kind, job.kind.value)]
         p = job.params

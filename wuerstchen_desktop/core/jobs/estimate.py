@@ -33,7 +33,7 @@ def planned_steps(kind: JobKind, params: GenerationParams | None) -> dict[str, i
         decoder = params.decoder_steps
     if kind is JobKind.COMPOSE:
         return {"prior": prior}
-    if kind in (JobKind.DECODE, JobKind.BLEND):
+    if kind in (JobKind.DECODE, JobKind.BLEND, JobKind.UPSCALE):
         return {"decoder": decoder, "vqgan": 1}
     return {"prior": prior, "decoder": decoder, "vqgan": 1}
 
