@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from tests.helpers.window import WAIT_MS, fast, generate_and_wait
+from tests.helpers.window import HARMLESS_QT_WARNINGS, WAIT_MS, fast, generate_and_wait
 
 
 def test_generate_shows_saves_and_lists_the_image(qtbot, make_window) -> None:
@@ -239,3 +240,21 @@ def test_a_custom_prior_shows_its_folder_name(qtbot, make_window, prior_dir: Pat
     combo = window.panel.prior_variant
     assert combo.currentText() == f"Custom: {prior_dir.name}"
     assert str(prior_dir) in combo.toolTip()
+
+
+@pytest.mark.qt_log_ignore(*HARMLESS_QT_WARNINGS, "This plugin does not support raise")  # the tooltip
+def test_the_engine_line_says_device_precision_memory_and_explains_them(qtbot, make_window) -> None:
+    from PySide6.QtCore import QEvent, QPoint
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QToolTip
+
+    window = make_window()
+    fast(window)
+    generate_and_wait(qtbot, window, 1)
+    label = window.engine_label
+    qtbot.waitUntil(lambda: label.text() == "Ready · CPU · float32 · high memory", timeout=WAIT_MS)
+    QApplication.sendEvent(
+        label, QHelpEvent(QEvent.Type.ToolTip, QPoint(4, 4), label.mapToGlobal(QPoint(4, 4)))
+    )
+    tip = QToolTip.text()
+    assert "number precision" in tip and "memory mode" in tip and "Settings (Ctrl+,)" in tip

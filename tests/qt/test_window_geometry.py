@@ -144,7 +144,7 @@ def test_generate_compose_and_cancel_stay_in_sight_on_a_1024x600_screen(qtbot, m
     QApplication.sendEvent(
         label, QHelpEvent(QEvent.Type.ToolTip, QPoint(4, 4), label.mapToGlobal(QPoint(4, 4)))
     )
-    assert QToolTip.text() == long_status
+    assert QToolTip.text().startswith(long_status)
     # The fields scroll rather than being cut off: never sideways, every one reachable.
     panel.advanced.set_open(True)
     scroll = panel.fields_scroll

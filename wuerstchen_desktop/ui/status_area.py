@@ -66,7 +66,20 @@ class StatusArea(QObject):
         self.memory_timer.start(2000)
         self.update_memory()
         service.engine_status.connect(self.engine_label.setText)
+        service.engine_ready.connect(self.explain_engine)
         service.job_progress.connect(self.show_progress)
+
+    def explain_engine(self, summary: str, reasons: str) -> None:
+        """What the engine line's words mean, and why they were chosen, on hover."""
+        lines = [
+            self.tr("Where and how the models run: the device (CPU or GPU), the number precision "
+                    "(bfloat16 and float16 take half the memory of float32) and the memory mode (high keeps "
+                    "every model loaded; balanced and low load them in turn, for less memory)."),
+        ]  # fmt: skip
+        if reasons:
+            lines.append(self.tr("Chosen because: {0}.").format(reasons))
+        lines.append(self.tr("Change them in Settings (Ctrl+,)."))
+        self.engine_label.explanation = "\n".join(lines)
 
     def update_memory(self) -> None:
         use = memory_in_use()

@@ -35,9 +35,9 @@ PROGRESS_INTERVAL_S = 0.05  # at most 20 progress signals a second reach the GUI
 class GenerationWorker(QObject):
     """Runs one job at a time on the worker thread. Create it, move it to a QThread, call via signals."""
 
-    engine_status = Signal(str)  # "Loading models…", "Ready: cpu, float32"
+    engine_status = Signal(str)  # "Loading models…", "Ready · CPU · float32 · high memory"
     engine_failed = Signal(str)
-    engine_ready = Signal(str, str)  # "cpu, float32", and why auto chose it
+    engine_ready = Signal(str, str)  # "CPU · float32 · high memory", and why auto chose it
     job_started = Signal(int)
     progress = Signal(int, str, int, int, float)  # job id, stage, step, total, seconds left (-1: unknown)
     job_progress = Signal(object)  # JobProgress: the whole job, its stages weighted by their cost
@@ -72,15 +72,15 @@ class GenerationWorker(QObject):
             )
             pipe.previewer_path = self._previewer()
             self._pipeline = pipe
-            self._description = choice.describe()
+            self._description = choice.summary()
             self._say_engine()
-            self.engine_ready.emit(choice.describe(), "; ".join(choice.reasons))
+            self.engine_ready.emit(choice.summary(), "; ".join(choice.reasons))
         return self._pipeline
 
     def _say_engine(self) -> None:
         """The engine's line in the status bar: never "Ready" while a job runs."""
         if self._description:
-            text = self.tr("Working: {0}") if self._busy else self.tr("Ready: {0}")
+            text = self.tr("Working · {0}") if self._busy else self.tr("Ready · {0}")
             self.engine_status.emit(text.format(self._description))
 
     def _previewer(self) -> Path | None:
