@@ -23,6 +23,7 @@ MAX_DECODER_STEPS = 100
 MAX_GUIDANCE = 30.0
 UPSCALE_FACTORS = (1, 2)  # 2: Upscale 2x, Stage B at twice the composition's size
 UPSCALE_LARGEST = MAX_SIZE // 2  # the widest or tallest picture whose double Würstchen still makes
+DEFAULT_STRENGTH = 0.5  # image-to-image: the picture's composition kept, its details redrawn
 DEFAULT_UPSCALE_STRENGTH = 0.4  # see the README: detail redrawn, shapes and colours kept
 MAX_SOURCE_SIDE = 1 << 20  # a picture's recorded width or height, far beyond any readable file
 

@@ -43,8 +43,7 @@ from wuerstchen_desktop.core.engine.encoder_weights import find_encoder_weights
 from wuerstchen_desktop.core.errors import NoParametersFound, SaveError, WuerstchenError
 from wuerstchen_desktop.core.imagefile.read import read_record
 from wuerstchen_desktop.core.imagefile.source import choose_size
-from wuerstchen_desktop.core.jobs.start import DEFAULT_STRENGTH
-from wuerstchen_desktop.core.params import composition_size
+from wuerstchen_desktop.core.params import DEFAULT_STRENGTH, composition_size
 from wuerstchen_desktop.ui.elided_label import ElidedLabel
 
 THUMB = 72  # logical pixels, the thumbnail's longer side

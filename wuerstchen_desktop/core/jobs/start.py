@@ -18,7 +18,7 @@ from wuerstchen_desktop.core.errors import InvalidParams, NoParametersFound
 from wuerstchen_desktop.core.imagefile.read import open_regular, read_record
 from wuerstchen_desktop.core.imagefile.record import ImageRecord
 from wuerstchen_desktop.core.jobs.records import record_latent
-from wuerstchen_desktop.core.params import GenerationParams, composition_size
+from wuerstchen_desktop.core.params import DEFAULT_STRENGTH, GenerationParams, composition_size
 
 if TYPE_CHECKING:
     from wuerstchen_desktop.core.engine.pipeline import Pipeline
@@ -45,9 +45,6 @@ def read_picture(path: Path) -> Picture:
     except NoParametersFound:
         record = None
     return Picture(path, digest.hexdigest(), record)
-
-
-DEFAULT_STRENGTH = 0.5
 
 
 def starting_point(
