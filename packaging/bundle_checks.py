@@ -85,6 +85,21 @@ def metadata_datas(names: Iterable[str]) -> list[tuple[str, str]]:
     return datas
 
 
+def is_metadata_licence(dest: str) -> bool:
+    """Whether a file's place in the bundle is a licence file inside a package's .dist-info folder."""
+    parts = re.split(r"[\\/]", dest)
+    for i, part in enumerate(parts[:-1]):
+        if part.endswith(".dist-info"):
+            return _is_licence(PurePosixPath(*parts[i + 1 :]))
+    return False
+
+
+def without_licences(toc: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """PyInstaller's data entries (destination, source, kind) without the licence files that its hooks
+    collect with each package's metadata (transformers' hook and importlib.metadata calls do so for torch)."""
+    return [entry for entry in toc if not is_metadata_licence(entry[0])]
+
+
 def licence_texts(dist: metadata.Distribution) -> list[tuple[str, str]]:
     """(name within the distribution's metadata, text) of each licence file it ships."""
     folder = _dist_info(dist)

@@ -202,3 +202,21 @@ def test_files_of_2_gib_are_refused(tmp_path: Path) -> None:
     assert checks.main(["release-sizes", str(part)]) == 0
     assert checks.main(["release-sizes", str(part), str(big)]) == 1
     assert checks.PART_SIZE < checks.RELEASE_FILE_LIMIT
+
+
+def test_licence_files_that_hooks_collect_with_metadata_are_dropped() -> None:
+    # (destination, source, kind) as PyInstaller's Analysis lists them; Windows builds use backslashes.
+    toc = [
+        ("torch-2.13.0+cu130.dist-info/licenses/third_party/kineto/LICENSE", "/s/1", "DATA"),
+        ("torch-2.13.0+cu130.dist-info\\licenses\\LICENSE", "/s/2", "DATA"),
+        ("torch-2.13.0+cu130.dist-info\\METADATA", "/s/3", "DATA"),
+        ("numpy-2.4.6.dist-info/LICENSE.txt", "/s/4", "DATA"),
+        ("numpy-2.4.6.dist-info/entry_points.txt", "/s/5", "DATA"),
+        ("torch/lib/libtorch_cpu.so", "/s/6", "BINARY"),
+        ("certifi/LICENSE", "/s/7", "DATA"),  # not package metadata: stays
+        ("LICENSES.txt", "/s/8", "DATA"),
+    ]
+
+    kept = checks.without_licences(toc)
+
+    assert [source for _, source, _ in kept] == ["/s/3", "/s/5", "/s/6", "/s/7", "/s/8"]
