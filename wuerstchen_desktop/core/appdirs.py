@@ -53,6 +53,12 @@ def server_token_file() -> Path:
     return data_dir() / "server-token"
 
 
+def pictures_dir() -> Path:
+    """Pictures pasted into the window to start from, kept as PNG under their sha256 so that an image
+    made from one can be reproduced from it."""
+    return data_dir() / "pictures"
+
+
 def default_output_dir() -> Path:
     """Where images go unless the user says otherwise."""
     import platformdirs
