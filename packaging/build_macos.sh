@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build "Wuerstchen Desktop.app" and its .dmg in a fresh virtual environment holding only the runtime
 # dependencies, then run the app's self-test. On Apple Silicon, PyPI's torch includes MPS support.
+# The app needs macOS 14 (MACOS_MINIMUM in packaging/bundle_info.py), as its torch and Qt wheels do.
 #
 #   packaging/build_macos.sh
 #
@@ -9,8 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV=${BUNDLE_VENV:-build/bundle-venv}
-TORCH_REQUIREMENT=${TORCH_REQUIREMENT:-torch}
 PYTHON=${PYTHON:-python3}
+TORCH_REQUIREMENT=${TORCH_REQUIREMENT:-$("$PYTHON" packaging/bundle_info.py torch)}  # pinned there
 
 started=$(date +%s)
 "$PYTHON" -m venv --clear "$VENV"

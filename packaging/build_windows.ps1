@@ -3,12 +3,13 @@
 #
 #   powershell -ExecutionPolicy Bypass -File packaging\build_windows.ps1                 # CPU torch
 #   powershell -ExecutionPolicy Bypass -File packaging\build_windows.ps1 -Variant cuda `
-#       -TorchIndexUrl https://download.pytorch.org/whl/cu128                          # CUDA torch
+#       -TorchIndexUrl https://download.pytorch.org/whl/cu130                          # CUDA 13.0 torch
 #
-# Needs Python 3.10+ (python.org or the py launcher) for x64.
+# The torch version is pinned in packaging\bundle_info.py; cu130 is the CUDA index that carries it (torch
+# 2.12 dropped cu128). Needs Python 3.10+ (python.org or the py launcher) for x64.
 param(
     [string]$Variant = "cpu",
-    [string]$TorchRequirement = "torch",
+    [string]$TorchRequirement = "",  # default: the pin in packaging\bundle_info.py
     # PyPI's Windows torch is the CPU build; CUDA builds come from download.pytorch.org.
     [string]$TorchIndexUrl = "",
     [string]$Python = "python",
@@ -24,6 +25,7 @@ function Invoke-Checked {
 }
 
 $started = Get-Date
+if (-not $TorchRequirement) { $TorchRequirement = (& $Python packaging\bundle_info.py torch).Trim() }
 Invoke-Checked $Python @("-m", "venv", "--clear", $Venv)
 $py = Join-Path $Venv "Scripts\python.exe"
 Invoke-Checked $py @("-m", "pip", "install", "--quiet", "--upgrade", "pip")

@@ -33,6 +33,16 @@ def encoder_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True)
+def pictures_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Pasted pictures are kept in the test's own folder, never the user's."""
+    from wuerstchen_desktop.core import appdirs
+
+    folder = tmp_path / "pictures-data"
+    monkeypatch.setattr(appdirs, "pictures_dir", lambda: folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from wuerstchen_desktop.testing import checkpoints

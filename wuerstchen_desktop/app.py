@@ -141,6 +141,9 @@ def main(argv: Sequence[str]) -> int:
     app.setApplicationDisplayName(appdirs.DISPLAY_NAME)
     app.setOrganizationName(appdirs.APP_NAME)  # with the name above, where QSettings keeps the settings
     app.setApplicationVersion(__version__)
+    # Wayland docks find the icon through the .desktop entry of this name (resources/, installed by the
+    # Linux bundle's install-desktop-entry.sh).
+    app.setDesktopFileName(appdirs.PROGRAM)
     app.setWindowIcon(QIcon(str(app_icon())))  # a missing file gives an empty icon, never an error
 
     store = SettingsStore()

@@ -1,5 +1,5 @@
-"""The command line: the GUI by default; ``generate``, ``download``, ``info``, ``read`` and ``reproduce``
-headless."""
+"""The command line: the GUI by default; ``generate``, ``upscale``, ``download``, ``info``, ``read``,
+``reproduce`` and ``serve`` headless."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wuerstchen_desktop import __version__
+from wuerstchen_desktop import __version__, cli_upscale
 from wuerstchen_desktop.cli_download import fetch_checkpoints, fetch_encoder, print_checkpoints
 from wuerstchen_desktop.cli_output import Progress, console_json, make_console_safe, say
+from wuerstchen_desktop.cli_serve import add_serve_args, cmd_serve
 from wuerstchen_desktop.core import appdirs
 from wuerstchen_desktop.core.choices import DEVICES, DTYPES, MEMORY_HELP, MEMORY_MODES
 from wuerstchen_desktop.core.errors import Cancelled, WuerstchenError
@@ -101,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(rp, from_file=True)
     _add_engine_args(rp)
 
+    cli_upscale.add_parser(sub, _add_model_args, _add_engine_args)
+
     dl = sub.add_parser("download", help="download the checkpoints")
     _add_model_args(dl)
     dl.add_argument(
@@ -111,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("info", help="devices, the precision auto would pick, and the checkpoints on disk")
     rd = sub.add_parser("read", help="print the parameters embedded in an image as JSON")
     rd.add_argument("image", type=Path, metavar="IMAGE")
+    sv = sub.add_parser("serve", help="serve the A1111 web API (txt2img, progress, interrupt) over HTTP")
+    add_serve_args(sv)
+    _add_model_args(sv)
     return parser
 
 
@@ -302,12 +308,18 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_upscale(args: argparse.Namespace) -> int:
+    return cli_upscale.cmd_upscale(args, _engine, _output_dir(args))
+
+
 COMMANDS = {
     "generate": cmd_generate,
+    "upscale": cmd_upscale,
     "download": cmd_download,
     "info": cmd_info,
     "read": cmd_read,
     "reproduce": cmd_reproduce,
+    "serve": cmd_serve,
 }
 
 

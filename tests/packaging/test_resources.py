@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import configparser
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -51,3 +53,46 @@ def test_desktop_entry() -> None:
     assert section["Icon"] == "wuerstchen-desktop"
     assert section["Terminal"] == "false"
     assert section["Categories"].endswith(";")
+
+
+# Reports and leaves at once: the window is shown, which is all this needs.
+APP_CHILD = r"""
+import os, sys
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+from wuerstchen_desktop import app
+real_exec = QApplication.exec
+def exec_and_report(self=None):
+    def report():
+        print("desktop-file-name:", QGuiApplication.desktopFileName(), flush=True)
+        os._exit(0)
+    QTimer.singleShot(0, report)
+    return real_exec()
+QApplication.exec = exec_and_report
+sys.exit(app.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the XDG folders steer platformdirs on Linux only")
+def test_the_app_names_its_desktop_entry(tmp_path: Path) -> None:
+    """Wayland docks show the window's icon through the .desktop entry the app names."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env.update({var: str(tmp_path / var.lower()) for var in ("XDG_STATE_HOME", "XDG_DATA_HOME",
+                "XDG_CONFIG_HOME", "XDG_CACHE_HOME")})  # fmt: skip
+    env.update(QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(ROOT))
+
+    proc = subprocess.run(
+        [sys.executable, "-c", APP_CHILD, "--prior", "/nonexistent", "--decoder", "/nonexistent"],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+    assert proc.returncode == 0, proc.stderr
+    named = [
+        line.split(": ", 1)[1] for line in proc.stdout.splitlines() if line.startswith("desktop-file-name:")
+    ]
+    assert named == ["wuerstchen-desktop"]
+    # The entry the bundle ships, and the name the Linux bundle's script installs it under.
+    assert (ROOT / "resources" / f"{named[0]}.desktop").is_file()
+    installer = (ROOT / "packaging" / "linux" / "install-desktop-entry.sh").read_text(encoding="utf-8")
+    assert f'> "$apps/{named[0]}.desktop"' in installer

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from PIL import Image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
 
-from tests.helpers.window import WAIT_MS, fast, generate_and_wait
+from tests.helpers.window import HARMLESS_QT_WARNINGS, WAIT_MS, fast, generate_and_wait
 
 
 def test_generate_shows_saves_and_lists_the_image(qtbot, make_window) -> None:
@@ -145,8 +147,9 @@ def test_token_counter_against_the_limit(qtbot, make_window) -> None:
 
 def test_status_bar_shows_memory_in_use(qtbot, make_window) -> None:
     window = make_window()
-    window.update_memory()
-    assert window.memory_label.text().startswith("RAM ") and window.memory_label.text().endswith(" GB")
+    window.status.update_memory()
+    text = window.status.memory_label.text()
+    assert text.startswith("RAM ") and text.endswith(" GB")
 
 
 def test_cancel_all_empties_the_queue(qtbot, make_window) -> None:
@@ -160,6 +163,10 @@ def test_cancel_all_empties_the_queue(qtbot, make_window) -> None:
     window.generate()
     window.generate()
     qtbot.keyClick(window, Qt.Key.Key_Escape, Qt.KeyboardModifier.ShiftModifier)
+    box = window.menus.confirm_box
+    assert box is not None and box.text() == "Cancel the running job and 2 waiting jobs?"
+    assert not cancelled and window.service.pending == 2  # nothing is cancelled before the answer
+    box.button(QMessageBox.StandardButton.Yes).click()
     qtbot.waitUntil(lambda: len(cancelled) == 3 and not window.service.busy, timeout=WAIT_MS)
     assert window.service.pending == 0 and window.gallery.count() == 0
 
@@ -186,12 +193,16 @@ def test_choosing_another_prior_variant_offers_its_download(qtbot, make_window) 
     assert window.first_run.repos[0] == "warp-ai/wuerstchen-prior-model-finetuned"
 
 
-def test_tab_walks_the_prompt_panel_in_reading_order(qtbot, make_window) -> None:
+def test_tab_walks_the_prompt_panel_in_reading_order(qtbot, make_window, tmp_path: Path) -> None:
     window = make_window()
     panel = window.panel
     panel.aspect.setCurrentIndex(panel.aspect.findData("custom"))  # size boxes enabled
     panel.random_seed.setChecked(False)
+    panel.advanced.set_open(True)
     panel.official.setChecked(False)  # prior steps enabled
+    picture = tmp_path / "start.png"
+    Image.new("RGB", (300, 200)).save(picture)
+    assert panel.picture.set_picture(picture)  # its Clear button and strength slider shown
     panel.prompt.setFocus()
     seen = [QApplication.focusWidget()]
     for _ in range(len(panel.tab_order) - 1):
@@ -199,3 +210,52 @@ def test_tab_walks_the_prompt_panel_in_reading_order(qtbot, make_window) -> None
         seen.append(QApplication.focusWidget())
     assert seen == panel.tab_order
     assert all(w.accessibleName() for w in panel.tab_order if w is not panel.generate_button)
+
+
+def test_quality_presets_set_the_steps_and_advanced_says_what_they_are(qtbot, make_window) -> None:
+    window = make_window()
+    panel, advanced = window.panel, window.panel.advanced
+    assert not advanced.body.isVisibleTo(window)  # a first-time user sees Quality, not the steps
+    assert panel.quality.currentData() == "standard" and advanced.steps() == (None, 12)
+    assert (panel.prior_steps.value(), panel.prior_steps.isEnabled()) == (29, False)  # what the schedule runs
+    for key, steps in (("draft", (12, 6)), ("fine", (None, 20)), ("standard", (None, 12))):
+        panel.quality.setCurrentIndex(panel.quality.findData(key))
+        panel.quality.activated.emit(panel.quality.currentIndex())
+        assert advanced.steps() == steps
+    fast(window, steps=3)  # steps no preset has: "Custom"
+    assert panel.quality.currentData() == "custom" and advanced.steps() == (3, 1)
+    assert panel.params().prior_steps == 3
+    panel.official.setChecked(True)
+    assert panel.prior_steps.value() == 29 and not panel.prior_steps.isEnabled()
+    panel.official.setChecked(False)
+    assert panel.prior_steps.value() == 3  # the person's own count comes back
+    for field in (panel.prior_steps, panel.prior_guidance, panel.decoder_steps, panel.decoder_guidance):
+        assert len(field.toolTip()) > 30
+    tips = [panel.prior_variant.itemData(i, Qt.ItemDataRole.ToolTipRole) for i in range(3)]
+    assert all("GB" in tip for tip in tips) and len(set(tips)) == 3
+    assert "downloaded when chosen" in panel.prior_variant.toolTip() or panel.prior_variant.currentIndex() > 2
+
+
+def test_a_custom_prior_shows_its_folder_name(qtbot, make_window, prior_dir: Path) -> None:
+    window = make_window()
+    combo = window.panel.prior_variant
+    assert combo.currentText() == f"Custom: {prior_dir.name}"
+    assert str(prior_dir) in combo.toolTip()
+
+
+@pytest.mark.qt_log_ignore(*HARMLESS_QT_WARNINGS, "This plugin does not support raise")  # the tooltip
+def test_the_engine_line_says_device_precision_memory_and_explains_them(qtbot, make_window) -> None:
+    from PySide6.QtCore import QEvent, QPoint
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QToolTip
+
+    window = make_window()
+    fast(window)
+    generate_and_wait(qtbot, window, 1)
+    label = window.engine_label
+    qtbot.waitUntil(lambda: label.text() == "Ready · CPU · float32 · high memory", timeout=WAIT_MS)
+    QApplication.sendEvent(
+        label, QHelpEvent(QEvent.Type.ToolTip, QPoint(4, 4), label.mapToGlobal(QPoint(4, 4)))
+    )
+    tip = QToolTip.text()
+    assert "number precision" in tip and "memory mode" in tip and "Settings (Ctrl+,)" in tip

@@ -144,10 +144,12 @@ def test_generate_compose_and_cancel_stay_in_sight_on_a_1024x600_screen(qtbot, m
     QApplication.sendEvent(
         label, QHelpEvent(QEvent.Type.ToolTip, QPoint(4, 4), label.mapToGlobal(QPoint(4, 4)))
     )
-    assert QToolTip.text() == long_status
+    assert QToolTip.text().startswith(long_status)
     # The fields scroll rather than being cut off: never sideways, every one reachable.
+    panel.advanced.set_open(True)
     scroll = panel.fields_scroll
-    assert scroll.viewport().width() >= scroll.fields.minimumSizeHint().width()
+    wide_enough = lambda: scroll.viewport().width() >= scroll.fields.minimumSizeHint().width()  # noqa: E731
+    qtbot.waitUntil(wide_enough, timeout=5_000)
     assert scroll.verticalScrollBar().maximum() > 0
     scroll.ensureWidgetVisible(panel.prior_variant)
     qtbot.waitUntil(lambda: fully_shown(panel.prior_variant, window), timeout=5_000)
@@ -164,6 +166,8 @@ def test_place_maximized_state_and_panel_sizes_come_back(qtbot, make_window, tmp
     qtbot.waitUntil(lambda: first.geometry() == moved, timeout=5_000)
     first.splitter.setSizes([330, 560, 290])
     sizes = first.splitter.sizes()
+    assert not first.panel.advanced.body.isVisibleTo(first)  # folded at first
+    first.panel.advanced.toggle.click()
     first.close()
     assert "window" in kept.read_text(encoding="utf-8")
 
@@ -171,6 +175,7 @@ def test_place_maximized_state_and_panel_sizes_come_back(qtbot, make_window, tmp
     assert second.place.restore(screens) == Place(screens[0].name, moved)
     qtbot.waitUntil(lambda: second.geometry() == moved, timeout=5_000)
     assert second.splitter.sizes() == sizes
+    assert second.panel.advanced.body.isVisibleTo(second)  # unfolded, as it was left
     second.showMaximized()
     qtbot.waitUntil(second.isMaximized, timeout=5_000)
     second.close()

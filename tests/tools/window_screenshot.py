@@ -46,9 +46,17 @@ def main(out: Path, compose: bool = False) -> int:
         GenerationParams(prompt, width=768, height=512, seed=5, prior_steps=200, decoder_steps=40)
     )
     window.generate()
+    for waiting in ("a lighthouse in a storm, woodcut", "a fox in the snow, watercolour"):
+        window.panel.set_params(GenerationParams(waiting, width=1024, height=1024, seed=6, images=2))
+        window.generate()
+    window.panel.set_params(GenerationParams(prompt, width=768, height=512, seed=5))
+    window.queue_dock.show()
 
     def shoot(*_args: object) -> None:
         window.gallery.select_row(1)
+        item = window.gallery.item_at(1)
+        if item is not None:
+            window.panel.picture.set_picture(item.path)  # the picture well, holding an earlier image
         QTimer.singleShot(400, lambda: (window.grab().save(str(out)), print(out), window.close(), app.quit()))
 
     seen = {"n": 0}
@@ -74,6 +82,7 @@ def compose_shot(app: QApplication, window: Any, out: Path, prompt: str) -> int:
 
     window.panel.set_params(GenerationParams(prompt, width=768, height=512, seed=21, prior_steps=6))
     window.panel.compose_count.setValue(4)
+    window.queue_dock.hide()
     window.flow.compose()
     sheet = window.flow.sheet
 

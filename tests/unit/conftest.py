@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from tests.helpers.demo_previewer import write_demo_pt
+from tests.helpers.encoder import write_encoder_weights
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +38,9 @@ def empty_hub(monkeypatch: pytest.MonkeyPatch):
     with HubServer() as server:
         monkeypatch.setattr(constants, "ENDPOINT", server.url)
         yield server
+
+
+@pytest.fixture
+def encoder_weights(encoder_dir: Path) -> Path:
+    """Random image-encoder weights where a finished fetch leaves them, in the test's own data folder."""
+    return write_encoder_weights(encoder_dir)

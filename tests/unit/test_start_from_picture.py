@@ -73,6 +73,7 @@ def test_generate_from_a_picture_and_reproduce_it_from_the_same_picture(
     made = one_png(tmp_path / "second")
     record = read_record(made)
     assert (record.params.strength, record.params.source) == (0.4, sha)
+    assert (record.params.source_width, record.params.source_height) == (256, 256)
     with Image.open(made) as im:  # the A1111 text as any PNG reader sees it
         assert "Denoising strength: 0.4" in im.info["parameters"]
     plain = generate(prior_dir, decoder_dir, tmp_path / "plain", "--seed", "9")
@@ -125,23 +126,6 @@ def test_using_the_parameters_of_a_picture_job_starts_from_text_and_says_so() ->
     assert len(notes) == 1 and "not carried over" in notes[0]
 
 
-@pytest.fixture
-def encoder_weights(encoder_dir: Path) -> Path:
-    """Random image-encoder weights where a finished fetch leaves them, in the test's own data folder."""
-    import torch
-    from safetensors.torch import save_file
-
-    from wuerstchen_desktop.core.models.effnet_encoder import EffNetEncoder
-
-    folder = encoder_dir
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(0)
-    state = {k: v.contiguous() for k, v in EffNetEncoder().state_dict().items()}
-    path = folder / f"effnet-{'cd' * 32}.safetensors"
-    save_file(state, str(path), metadata={"format": "pt"})
-    return path
-
-
 def test_a_picture_from_elsewhere_goes_through_the_image_encoder(
     prior_dir: Path, decoder_dir: Path, tmp_path: Path, capsys, encoder_weights: Path
 ) -> None:
@@ -156,6 +140,9 @@ def test_a_picture_from_elsewhere_goes_through_the_image_encoder(
     made = one_png(tmp_path / "o")
     record = read_record(made)
     assert record.params.source == hashlib.sha256(photo.read_bytes()).hexdigest()
+    assert (record.params.source_width, record.params.source_height) == (300, 200)  # the file's, not the fit
+    with Image.open(made) as im:
+        assert "Source size: 300x200" in im.info["parameters"]
     plain = np.asarray(Image.open(made), dtype=np.int16)
 
     other = tmp_path / "other.jpg"
@@ -172,3 +159,17 @@ def test_a_picture_from_elsewhere_goes_through_the_image_encoder(
     encoder_weights.unlink()
     said = run_user_error(capsys, argv)
     assert "needs the image encoder, which is not on this computer" in said
+
+
+def test_a_picture_made_here_at_another_size_goes_through_the_image_encoder(
+    prior_dir: Path, decoder_dir: Path, tmp_path: Path, capsys, encoder_weights: Path
+) -> None:
+    assert main(generate(prior_dir, decoder_dir, tmp_path / "first")) == 0
+    picture = one_png(tmp_path / "first")  # 256x256, with its composition
+    capsys.readouterr()
+    argv = generate(prior_dir, decoder_dir, tmp_path / "o", "--init-image", str(picture), "--width", "384")
+    assert main(argv) == 0
+    assert "384x256" in capsys.readouterr().err  # its pixels fitted to the job's size, and said
+    record = read_record(one_png(tmp_path / "o"))
+    sha = hashlib.sha256(picture.read_bytes()).hexdigest()
+    assert (record.params.width, record.params.source) == (384, sha)

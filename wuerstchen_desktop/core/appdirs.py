@@ -48,6 +48,17 @@ def encoder_dir() -> Path:
     return data_dir() / "encoder"
 
 
+def server_token_file() -> Path:
+    """The bearer token ``serve`` asks of clients when it listens beyond this computer (owner-only)."""
+    return data_dir() / "server-token"
+
+
+def pictures_dir() -> Path:
+    """Pictures pasted into the window to start from, kept as PNG under their sha256 so that an image
+    made from one can be reproduced from it."""
+    return data_dir() / "pictures"
+
+
 def default_output_dir() -> Path:
     """Where images go unless the user says otherwise."""
     import platformdirs

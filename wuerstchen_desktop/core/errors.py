@@ -99,3 +99,11 @@ class HistoryError(WuerstchenError):
 
 class SelfTestFailed(WuerstchenError):
     """``--self-test`` found the installation broken; the message says which check failed."""
+
+
+class ServerError(WuerstchenError):
+    """``serve`` cannot start: its address is taken or refused, or its token file is unreadable."""
+
+
+class QueueFull(WuerstchenError):
+    """A server client asked for more than its share of the queue; it may ask again once one is done."""

@@ -21,6 +21,11 @@ RANDOM_SEEDS = 2**32  # random seeds stay below this: short to type and share, a
 MAX_PRIOR_STEPS = 200
 MAX_DECODER_STEPS = 100
 MAX_GUIDANCE = 30.0
+UPSCALE_FACTORS = (1, 2)  # 2: Upscale 2x, Stage B at twice the composition's size
+UPSCALE_LARGEST = MAX_SIZE // 2  # the widest or tallest picture whose double Würstchen still makes
+DEFAULT_STRENGTH = 0.5  # image-to-image: the picture's composition kept, its details redrawn
+DEFAULT_UPSCALE_STRENGTH = 0.4  # see the README: detail redrawn, shapes and colours kept
+MAX_SOURCE_SIDE = 1 << 20  # a picture's recorded width or height, far beyond any readable file
 
 DEFAULT_PRIOR_REPO = "warp-ai/wuerstchen-prior"
 DEFAULT_DECODER_REPO = "warp-ai/wuerstchen"
@@ -44,9 +49,9 @@ ASPECT_RATIOS = {
 }
 
 
-def size_for_aspect(ratio: float, area: int = 1024 * 1024) -> tuple[int, int]:
-    """The valid (width, height) closest to ``ratio`` with about ``area`` pixels."""
-    sizes = range(MIN_SIZE, MAX_SIZE + 1, SIZE_STEP)
+def size_for_aspect(ratio: float, area: int = 1024 * 1024, largest: int = MAX_SIZE) -> tuple[int, int]:
+    """The valid (width, height) closest to ``ratio`` with about ``area`` pixels, no side over ``largest``."""
+    sizes = range(MIN_SIZE, largest + 1, SIZE_STEP)
 
     def cost(wh: tuple[int, int]) -> float:
         w, h = wh
@@ -152,6 +157,12 @@ class GenerationParams:
     # noised to this strength; 1 starts from noise alone (text to image).
     strength: float = 1.0
     source: str | None = None
+    # The source picture's width and height as a person sees it, recorded with ``source``.
+    source_width: int | None = None
+    source_height: int | None = None
+    # 2: Upscale 2x. Stage B draws the image at ``width`` x ``height`` from the composition of the source,
+    # made at half that size, started from the source's pixels enlarged and noised to ``strength``.
+    upscale: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.prompt, str):
@@ -179,11 +190,33 @@ class GenerationParams:
             raise InvalidParams("A strength of 0 would change nothing.", "Choose a strength above 0.")
         if self.source is not None and not (isinstance(self.source, str) and _SHA256.fullmatch(self.source)):
             raise InvalidParams("The source picture's sha256 is not 64 hexadecimal digits.")
-        if (self.strength < 1) != (self.source is not None):
+        self._check_source()
+
+    def _check_source(self) -> None:
+        u = self.upscale
+        if not isinstance(u, int) or isinstance(u, bool) or u not in UPSCALE_FACTORS:
+            raise InvalidParams(f"The upscale factor must be 1 or 2, not {self.upscale!r}.")
+        if self.upscale > 1:
+            if self.source is None:
+                raise InvalidParams("Upscaling needs the picture it upscales.", "Give the picture.")
+            for name, value in (("width", self.width), ("height", self.height)):
+                if value % (SIZE_STEP * self.upscale) or value < MIN_SIZE * self.upscale:
+                    raise InvalidParams(
+                        f"The {name} {value} is not twice a size Würstchen makes.",
+                        f"Upscale a picture whose {name} is a multiple of {SIZE_STEP} from {MIN_SIZE} to "
+                        f"{MAX_SIZE // self.upscale}.",
+                    )
+        elif (self.strength < 1) != (self.source is not None):
             raise InvalidParams(
                 "A strength below 1 goes with the picture it starts from, and only then.",
                 "Start from a picture with a strength below 1, or from text with strength 1.",
             )
+        sizes = (self.source_width, self.source_height)
+        if sizes != (None, None):
+            if self.source is None:
+                raise InvalidParams("A source picture's size goes with its sha256.")
+            _check_int("source picture's width", self.source_width, 1, MAX_SOURCE_SIDE)
+            _check_int("source picture's height", self.source_height, 1, MAX_SOURCE_SIDE)
 
     def for_image(self, index: int) -> GenerationParams:
         """The parameters that regenerate image ``index`` of this job on its own."""
@@ -230,8 +263,32 @@ BATCH_SHARED = (
     "decoder_guidance",
     "strength",
     "source",
+    "source_width",
+    "source_height",
+    "upscale",
 )
-FROM_TEXT: dict[str, Any] = {"strength": 1.0, "source": None}  # image-to-image fields at text-to-image
+# The fields of image-to-image and upscaling at their text-to-image values, which records leave out.
+FROM_TEXT: dict[str, Any] = {
+    "strength": 1.0,
+    "source": None,
+    "source_width": None,
+    "source_height": None,
+    "upscale": 1,
+}
+
+
+def composition_job(params: GenerationParams) -> GenerationParams:
+    """The text-to-image job behind an upscale: its composition's size, from text, no source."""
+    if params.upscale == 1:
+        return params
+    width, height = composition_size(params)
+    return params.replace(width=width, height=height, decoder_seed=None, **FROM_TEXT)
+
+
+def composition_size(params: GenerationParams) -> tuple[int, int]:
+    """(width, height) of the image a job's composition is made for: its size, or for an upscale the
+    source's size, half of it."""
+    return params.width // params.upscale, params.height // params.upscale
 
 
 def as_batch(jobs: GenerationParams | Sequence[GenerationParams]) -> list[GenerationParams]:

@@ -18,7 +18,13 @@ from PySide6.QtWidgets import QInputDialog, QMenu, QTabWidget, QWidget
 
 from wuerstchen_desktop.core.jobs.job import Job, JobError, JobKind, JobResult, Preview
 from wuerstchen_desktop.core.library.history import Item
-from wuerstchen_desktop.core.params import MAX_DECODER_STEPS, GenerationParams, random_seed
+from wuerstchen_desktop.core.params import (
+    DEFAULT_UPSCALE_STRENGTH,
+    MAX_DECODER_STEPS,
+    UPSCALE_LARGEST,
+    GenerationParams,
+    random_seed,
+)
 from wuerstchen_desktop.core.settings import Settings
 from wuerstchen_desktop.ui.contact_sheet import ContactSheet
 from wuerstchen_desktop.ui.image_view import ImageView
@@ -60,10 +66,13 @@ class ComposeFlow(QObject):
         self.previewing: int | None = None  # the job whose previews are in the image view
         self._latest: Preview | None = None  # the newest preview, not drawn yet
         self.from_sheet: set[int] = set()  # decode and blend jobs the contact sheet asked for, not done yet
+        self.decoding: dict[int, Path] = {}  # decode job -> its composition, to link the tile to the image
+        self.queued: dict[int, GenerationParams] = {}  # compose jobs waiting: the sheet is theirs at start
         self.sheet.decode_requested.connect(self.decode)
         self.sheet.blend_requested.connect(self.blend)
         self.sheet.compose_again_requested.connect(lambda: self.compose(again=True))
         service.preview.connect(self.show_preview)
+        service.job_started.connect(self._started)
         service.job_cancelled.connect(lambda job_id: self._stopped(job_id, self.tr("Compose cancelled.")))
         service.job_failed.connect(self._failed)
         history.worker.added.connect(self._indexed)
@@ -74,6 +83,11 @@ class ComposeFlow(QObject):
         s = self.settings()
         return Job(params, s.output_dir, s.image_format, s.name_pattern, kind=kind, sources=sources, **extra)
 
+    def panel_job(self, params: GenerationParams, kind: JobKind) -> Job:
+        """A job of the prompt panel's: from its picture when the picture well holds one."""
+        changes, start = self.panel.picture.start()
+        return self.job(params, kind, changes=changes, start=start)
+
     def compose(self, again: bool = False) -> None:
         """Stage C alone for the panel's prompt and several seeds; the sheet fills as they compose."""
         params = self.panel.job_params(compose=True)
@@ -81,20 +95,34 @@ class ComposeFlow(QObject):
             return
         if again:
             params = params.replace(seed=random_seed())
-        self._start_batch(self.job(params, JobKind.COMPOSE), params)
+        self._start_batch(self.panel_job(params, JobKind.COMPOSE), params)
 
     def _start_batch(self, job: Job, params: GenerationParams) -> None:
-        """Submit a compose job whose compositions the sheet shows, from waiting tiles to saved files."""
-        self.compose_job, self.compose_params = job.id, params
-        seeds = [params.seed + i for i in range(params.images)]
-        self.sheet.begin(params.images, seeds, params.width, params.height, job.id)
-        self.center.setCurrentWidget(self.sheet)
+        """Submit a compose job whose compositions the sheet shows, from waiting tiles to saved files. Behind
+        other jobs it waits in the queue, and the sheet keeps what it shows until the job starts."""
+        if self.service.busy or self.service.pending:
+            self.queued[job.id] = params
+        else:
+            self._begin(job.id, params)
         self.service.submit(job)
+
+    def _begin(self, job_id: int, params: GenerationParams) -> None:
+        self.compose_job, self.compose_params = job_id, params
+        seeds = [params.seed + i for i in range(params.images)]
+        self.sheet.begin(params.images, seeds, params.width, params.height, job_id)
+        self.center.setCurrentWidget(self.sheet)
+
+    def _started(self, job_id: int) -> None:
+        params = self.queued.pop(job_id, None)
+        if params is not None:
+            self._begin(job_id, params)
 
     def decode(self, items: list[Any]) -> None:
         """Decode each picked composition (or image) with its own seed as the decoder seed."""
         for item in items:
-            self.from_sheet.add(self.service.submit(self.job(None, JobKind.DECODE, (item.path,))))
+            job_id = self.service.submit(self.job(None, JobKind.DECODE, (item.path,)))
+            self.from_sheet.add(job_id)
+            self.decoding[job_id] = item.path
         if items:
             self.message(self.tr("Decoding {0} composition(s)…").format(len(items)))
 
@@ -127,6 +155,23 @@ class ComposeFlow(QObject):
         self.service.submit(job)
         self.center.setCurrentWidget(self.view)
 
+    def upscale(self, item: Any) -> None:
+        """Upscale 2x (experimental): Stage B draws the image again at twice its size, with new detail."""
+        changes = (("strength", DEFAULT_UPSCALE_STRENGTH), ("decoder_seed", random_seed()))
+        self.service.submit(self.job(None, JobKind.UPSCALE, changes=changes, start=item.path))
+        self.center.setCurrentWidget(self.view)
+
+    def add_upscale_action(self, menu: QMenu, item: Any) -> None:
+        """ "Upscale 2x", enabled for an image small enough that its double can be made."""
+        action = menu.addAction(self.tr("Upscale 2x (experimental)"), lambda: self.upscale(item))
+        width, height = getattr(item, "width", 0) or 0, getattr(item, "height", 0) or 0
+        fits = 0 < max(width, height) <= UPSCALE_LARGEST
+        action.setEnabled(getattr(item, "kind", "image") == "image" and fits)
+        action.setToolTip(
+            self.tr("A new image at twice the size: the same picture, its fine detail drawn anew (at most "
+                    "{0} pixels a side)").format(UPSCALE_LARGEST)
+        )  # fmt: skip
+
     def decode_with_steps(self, item: Any, steps: int | None = None) -> None:
         """Decode the item's composition again with more decoder steps (asked for when not given)."""
         if steps is None:
@@ -151,6 +196,9 @@ class ComposeFlow(QObject):
     def add_menu_actions(self, menu: QMenu, item: Any) -> None:
         """The gallery's context-menu entries for this workflow."""
         has_latent = bool(item.has_latent)
+        well = self.panel.picture
+        start = menu.addAction(self.tr("Start from this picture"), lambda: well.set_picture(item.path))
+        start.setToolTip(self.tr("Put it in the prompt panel's picture well: the next images start from it"))
         if getattr(item, "kind", "image") == "composition":
             decode = menu.addAction(self.tr("Decode"), lambda: self.decode([item]))
             decode.setEnabled(has_latent)
@@ -172,6 +220,7 @@ class ComposeFlow(QObject):
             action.setToolTip(tip)
         more = menu.addAction(self.tr("Decode with more steps…"), lambda: self.decode_with_steps(item))
         more.setEnabled(has_latent)
+        self.add_upscale_action(menu, item)
 
     # -- worker reports -----------------------------------------------------------------------------
     def show_preview(self, preview: Preview) -> None:
@@ -207,6 +256,9 @@ class ComposeFlow(QObject):
                 self._fill(result.paths, self.compose_params)
             return "sheet"
         self.from_sheet.discard(result.job_id)
+        composition = self.decoding.pop(result.job_id, None)
+        if composition is not None and result.paths:
+            self.sheet.mark_decoded(composition, result.paths[0])
         on_sheet = self.center.currentWidget() is self.sheet
         return "behind" if on_sheet and self.from_sheet else "show"
 
@@ -216,8 +268,11 @@ class ComposeFlow(QObject):
         self._stopped(error.job_id, self.tr("Compose failed: {0}").format(error.message))
 
     def _stopped(self, job_id: int, message: str) -> None:
-        self._latest = None
+        if self._latest is not None and self._latest.job_id == job_id:
+            self._latest = None  # a waiting job taken off the queue leaves the running one's preview
+        self.queued.pop(job_id, None)
         self.from_sheet.discard(job_id)
+        self.decoding.pop(job_id, None)
         if job_id == self.compose_job:
             self.compose_job = None
             self.sheet.stop(message)

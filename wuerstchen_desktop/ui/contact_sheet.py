@@ -6,6 +6,7 @@ or two to blend.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QRect, Qt, Signal
@@ -42,6 +43,8 @@ class ContactSheet(QWidget):
     decode_requested = Signal(list)  # the Items to decode
     blend_requested = Signal(object, object, float)  # item a, item b, the weight of b in [0, 1]
     compose_again_requested = Signal()
+    image_requested = Signal(object)  # the Path of a decoded composition's image, to show it
+    composition_shown = Signal(object)  # an Item now on the sheet: the window looks up its decoded image
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -156,7 +159,14 @@ class ContactSheet(QWidget):
         if tile is None:
             tile = self._add_tile(item.seed)
         tile.set_item(item)
+        self.composition_shown.emit(item)
         self._after_change()
+
+    def mark_decoded(self, composition: Path, image: Path) -> None:
+        """``image`` was decoded from the composition in ``composition``: its tile says so and links to it."""
+        for tile in self.grid.tiles:
+            if tile.item is not None and tile.item.path == composition:
+                tile.set_decoded(image)
 
     def set_items(self, items: list[Any]) -> None:
         """Show existing compositions, e.g. picked from the history."""
@@ -166,6 +176,7 @@ class ContactSheet(QWidget):
         )
         for tile, item in zip(self.grid.tiles, items, strict=True):
             tile.set_item(item)
+            self.composition_shown.emit(item)
         self._after_change()
 
     def stop(self, message: str) -> None:
@@ -196,6 +207,7 @@ class ContactSheet(QWidget):
         tile.toggled.connect(self._selection_changed)
         tile.activated.connect(lambda t=tile: self.decode_requested.emit([t.item]))
         tile.navigate.connect(lambda key, t=tile: self._navigate(t, key))
+        tile.show_decoded.connect(self.image_requested)
         self.grid.tiles.append(tile)
         tile.show()
         self.grid.relayout()

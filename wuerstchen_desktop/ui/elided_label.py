@@ -11,6 +11,8 @@ MIN_CHARS = 8
 
 
 class ElidedLabel(QLabel):
+    explanation = ""  # shown on hover below the whole text
+
     def minimumSizeHint(self) -> QSize:
         hint = super().minimumSizeHint()
         return QSize(min(hint.width(), self.fontMetrics().averageCharWidth() * MIN_CHARS), hint.height())
@@ -26,7 +28,9 @@ class ElidedLabel(QLabel):
 
     def event(self, event: QEvent) -> bool:
         asked = event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent)
-        if asked and not self.toolTip() and self.shown_text() != self.text():
-            QToolTip.showText(event.globalPos(), self.text(), self)  # type: ignore[attr-defined]
+        whole = self.text() if self.shown_text() != self.text() else ""
+        tip = "\n\n".join(part for part in (whole, self.explanation) if part)
+        if asked and not self.toolTip() and tip:
+            QToolTip.showText(event.globalPos(), tip, self)  # type: ignore[attr-defined]
             return True
         return super().event(event)

@@ -1,9 +1,10 @@
 """The history gallery: thumbnails from the history index, newest first, loaded page by page and
 thumbnail by thumbnail as they come into view, with search and favourites. Compositions (Stage C results
-not decoded yet) carry a badge."""
+not decoded yet) carry a badge; a filter shows images, compositions or both."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
@@ -16,10 +17,12 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QListView,
     QStyle,
@@ -32,8 +35,10 @@ from PySide6.QtWidgets import (
 from wuerstchen_desktop.worker.history import PAGE, HistoryService
 
 THUMB = 160
+STAR_PX = 26  # the favourite star on a thumbnail, in logical pixels
 ITEM_ROLE = Qt.ItemDataRole.UserRole + 1
 Index = QModelIndex | QPersistentModelIndex
+KINDS = ("", "image", "composition")  # the filter's choices: all, images, compositions
 
 
 def is_composition(item: Any) -> bool:
@@ -41,7 +46,10 @@ def is_composition(item: Any) -> bool:
 
 
 class GalleryModel(QAbstractListModel):
-    """Rows are history items (``core.library.history.Item``); pixmaps arrive from the history thread."""
+    """Rows are history items (``core.library.history.Item``); pixmaps arrive from the history thread.
+    ``listed`` says a page came in (the panel then says when nothing matches)."""
+
+    listed = Signal()
 
     def __init__(self, history: HistoryService, scale: float = 1.0) -> None:
         super().__init__()
@@ -50,6 +58,8 @@ class GalleryModel(QAbstractListModel):
         self.items: list[Any] = []
         self.query = ""
         self.favourites_only = False
+        self.kind = ""
+        self._places: dict[Path, int] = {}  # deleted item's file -> its row, where undo puts it back
         self._request = 0
         self._exhausted = False
         self._loading = False
@@ -59,13 +69,18 @@ class GalleryModel(QAbstractListModel):
         history.worker.thumbnail_ready.connect(self._on_thumbnail)
 
     # -- loading ----------------------------------------------------------------------------------
-    def reload(self, query: str | None = None, favourites_only: bool | None = None) -> None:
+    def reload(
+        self, query: str | None = None, favourites_only: bool | None = None, kind: str | None = None
+    ) -> None:
         self.beginResetModel()
         self.items = []
+        self._places.clear()
         if query is not None:
             self.query = query
         if favourites_only is not None:
             self.favourites_only = favourites_only
+        if kind is not None:
+            self.kind = kind
         self._exhausted = False
         self._loading = False
         self.endResetModel()
@@ -75,7 +90,9 @@ class GalleryModel(QAbstractListModel):
     def _load_more(self) -> None:
         if not self._loading and not self._exhausted:
             self._loading = True
-            self.history.list_page(self._request, self.query, self.favourites_only, len(self.items), PAGE)
+            self.history.list_page(
+                self._request, self.query, self.favourites_only, len(self.items), PAGE, self.kind
+            )
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008 - Qt's signature
         return not parent.isValid() and not self._exhausted and not self._loading
@@ -94,6 +111,12 @@ class GalleryModel(QAbstractListModel):
             self.beginInsertRows(QModelIndex(), len(self.items), len(self.items) + len(fresh) - 1)
             self.items.extend(fresh)
             self.endInsertRows()
+        self.listed.emit()
+
+    @property
+    def exhausted(self) -> bool:
+        """Every matching item is listed."""
+        return self._exhausted
 
     def _on_thumbnail(self, item_id: int, px: int, data: bytes) -> None:
         pixmap = QPixmap()
@@ -110,6 +133,8 @@ class GalleryModel(QAbstractListModel):
     def matches(self, item: Any) -> bool:
         if self.favourites_only and not item.favourite:
             return False
+        if self.kind and getattr(item, "kind", "image") != self.kind:
+            return False
         prompt = item.prompt.casefold()
         return all(word in prompt for word in self.query.casefold().split())
 
@@ -122,9 +147,22 @@ class GalleryModel(QAbstractListModel):
     def remove(self, item_id: int) -> None:
         row = self.row_of(item_id)
         if row is not None:
+            self._places[self.items[row].path] = row
             self.beginRemoveRows(QModelIndex(), row, row)
             del self.items[row]
             self.endRemoveRows()
+
+    def put_back(self, item: Any) -> None:
+        """A deleted item restored (its id is new): at the row it had, or where its date sorts it."""
+        if self.row_of(item.id) is not None or not self.matches(item):
+            return
+        row = self._places.pop(item.path, None)
+        if row is None or row > len(self.items):
+            key = (item.created, item.id)
+            row = next((i for i, o in enumerate(self.items) if (o.created, o.id) < key), len(self.items))
+        self.beginInsertRows(QModelIndex(), row, row)
+        self.items.insert(row, item)
+        self.endInsertRows()
 
     def replace(self, item: Any) -> None:
         row = self.row_of(item.id)
@@ -189,15 +227,27 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.fillRect(cell, option.palette.alternateBase())
         item = index.data(ITEM_ROLE)
         if item is not None and item.favourite:
-            painter.setPen(QPen(Qt.GlobalColor.yellow))
-            painter.drawText(
-                target.adjusted(4, 2, -4, -2), Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignRight, "★"
-            )
+            self._star(painter, target)
         if is_composition(item):
             self._badge(painter, target)
         if option.state & QStyle.StateFlag.State_Selected:
             painter.setPen(QPen(option.palette.highlight(), 3))
             painter.drawRect(target.adjusted(-2, -2, 1, 1))
+
+    def _star(self, painter: QPainter, target: QRect) -> None:
+        """A large gold star outlined in black in the top-right corner: seen at a glance on any picture."""
+        painter.save()
+        font = painter.font()
+        font.setPixelSize(STAR_PX)
+        path = QPainterPath()
+        path.addText(0, 0, font, "★")
+        box = path.boundingRect()
+        path.translate(target.right() - 5 - box.right(), target.top() + 4 - box.top())
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor(0, 0, 0, 200), 2))
+        painter.setBrush(QColor(255, 200, 0))
+        painter.drawPath(path)
+        painter.restore()
 
     def _badge(self, painter: QPainter, target: QRect) -> None:
         """A dark pill with white text at the bottom left: readable on any picture and in either theme."""
@@ -224,7 +274,8 @@ class ThumbnailDelegate(QStyledItemDelegate):
 
 
 class GalleryPanel(QWidget):
-    """Search box, favourites filter and the thumbnail grid."""
+    """Search box, the kind and favourites filters, and the thumbnail grid; a line says when nothing
+    matches."""
 
     item_activated = Signal(object)  # Item
 
@@ -234,8 +285,18 @@ class GalleryPanel(QWidget):
         self.search.setPlaceholderText(self.tr("Search prompts…"))
         self.search.setClearButtonEnabled(True)
         self.search.setAccessibleName(self.tr("Search the history"))
-        self.favourites = QCheckBox(self.tr("★ only"))
-        self.favourites.setToolTip(self.tr("Show favourites only"))
+        self.kind = QComboBox()
+        for text in (self.tr("All"), self.tr("Images"), self.tr("Compositions")):
+            self.kind.addItem(text)
+        self.kind.setAccessibleName(self.tr("Show"))
+        self.kind.setToolTip(self.tr("Show images and compositions together or apart"))
+        self.favourites = QCheckBox(self.tr("Favourites"))
+        self.favourites.setToolTip(self.tr("Show only the images marked with a star"))
+        self.empty = QLabel()
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setAccessibleName(self.tr("No results"))
+        self.empty.hide()
         self.view = QListView()
         self.view.setAccessibleName(self.tr("History"))
         self.view.setViewMode(QListView.ViewMode.IconMode)
@@ -249,16 +310,53 @@ class GalleryPanel(QWidget):
         self.model = GalleryModel(history, self.devicePixelRatioF() or 1.0)
         self.view.setModel(self.model)
         self.view.selectionModel().currentChanged.connect(self._current_changed)
-        self.search.textChanged.connect(lambda text: self.model.reload(query=text))
-        self.favourites.toggled.connect(lambda on: self.model.reload(favourites_only=on))
+        self.search.textChanged.connect(self._search)
+        self.kind.currentIndexChanged.connect(self._kind)
+        self.favourites.toggled.connect(self._favourites)
+        self.model.listed.connect(self._update_empty)
+        self.model.rowsInserted.connect(self._update_empty)
+        self.model.rowsRemoved.connect(self._update_empty)
+        self.model.modelReset.connect(self._update_empty)
 
         bar = QHBoxLayout()
         bar.addWidget(self.search, 1)
+        bar.addWidget(self.kind)
         bar.addWidget(self.favourites)
         root = QVBoxLayout(self)
         root.setContentsMargins(0, 0, 0, 0)
         root.addLayout(bar)
+        root.addWidget(self.empty)
         root.addWidget(self.view, 1)
+
+    def _search(self, text: str) -> None:
+        self.model.reload(query=text)
+
+    def _kind(self, index: int) -> None:
+        self.model.reload(kind=KINDS[index])
+
+    def _favourites(self, on: bool) -> None:
+        self.model.reload(favourites_only=on)
+
+    def _update_empty(self, *_args: Any) -> None:
+        """Say why the grid is empty, and what to do, once the index has answered."""
+        m = self.model
+        if m.rowCount() or not m.exhausted:
+            self.empty.hide()
+            return
+        what = (self.tr("images and compositions"), self.tr("images"), self.tr("compositions"))
+        kind = what[KINDS.index(m.kind)]
+        if m.query.strip():
+            text = self.tr("No {0} match “{1}”. Try other words or clear the search.").format(
+                kind, m.query.strip()
+            )
+        elif m.favourites_only:
+            text = self.tr("No favourite {0} yet: right-click a picture → Add to favourites.").format(kind)
+        elif m.kind:
+            text = self.tr("No {0} yet.").format(kind)
+        else:
+            text = self.tr("No images yet: they appear here as you generate them.")
+        self.empty.setText(text)
+        self.empty.show()
 
     def count(self) -> int:
         return self.model.rowCount()

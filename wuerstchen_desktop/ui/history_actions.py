@@ -1,9 +1,12 @@
 """The gallery's side of the main window: parameters read from images (dropped, opened, pasted, copied),
-delete and undo, export, and the gallery's context menu. The history worker answers on its own thread;
+delete and undo, export, the context menus of the gallery and of the image view, and what the image
+view learns from the history (seeds, a batch's thumbnails). The history worker answers on its own thread;
 what each answer is for is kept here by request id."""
 
 from __future__ import annotations
 
+import functools
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,11 +16,21 @@ from PySide6.QtWidgets import QFileDialog, QMenu
 
 from wuerstchen_desktop.core.imagefile.record import format_parameters
 from wuerstchen_desktop.core.imagefile.reuse import carry_over
+from wuerstchen_desktop.core.jobs.job import JobKind, JobResult
+from wuerstchen_desktop.ui.compose_flow import VARY_STRONG, VARY_SUBTLE
+from wuerstchen_desktop.ui.gallery import THUMB
 
 if TYPE_CHECKING:
     from wuerstchen_desktop.ui.main_window import MainWindow
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp)"
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """A file in the image view the history has not listed yet: all a variation needs is its path."""
+
+    path: Path
 
 
 class HistoryActions(QObject):
@@ -35,10 +48,19 @@ class HistoryActions(QObject):
         h.added.connect(self.added)
         h.changed.connect(window.gallery.model.replace)
         h.removed.connect(self.removed)
-        h.restored.connect(self.added)
+        h.restored.connect(self.restored)
+        h.thumbnail_ready.connect(self.thumbnail_ready)
         h.parameters_read.connect(self.parameters_read)
         h.exported.connect(self.exported)
         h.failed.connect(self.failed)
+        # Before the window's own slots (connected later): the view knows the batch and the item first.
+        window.service.job_finished.connect(self.job_finished)
+        window.gallery.item_activated.connect(window.view.know)
+        window.view.batch_picked.connect(window.show_image)
+        window.view.menu_requested.connect(self.view_menu)
+        window.flow.sheet.image_requested.connect(window.show_image)
+        window.flow.sheet.composition_shown.connect(self.composition_shown)
+        h.decoded_found.connect(window.flow.sheet.mark_decoded)
 
     def copy_parameters(self) -> None:
         item = self.w.gallery.current_item()
@@ -121,6 +143,28 @@ class HistoryActions(QObject):
 
     def added(self, item: Any) -> None:
         self.w.gallery.model.insert_newest(item)
+        self._tell_view(item)
+
+    def restored(self, item: Any) -> None:
+        self.w.gallery.model.put_back(item)
+        self._tell_view(item)
+
+    def _tell_view(self, item: Any) -> None:
+        view = self.w.view
+        view.know(item)
+        if view.strip.know(item.id, item.path):
+            self.w.history.thumbnail(item.id, THUMB, self.w.gallery.model.scale)
+
+    def composition_shown(self, item: Any) -> None:
+        if item.id >= 0:  # indexed (a provisional tile's item has a negative id)
+            self.w.history.find_decoded(item.id)
+
+    def thumbnail_ready(self, item_id: int, _px: int, data: bytes) -> None:
+        self.w.view.strip.set_thumbnail(item_id, data)
+
+    def job_finished(self, result: JobResult) -> None:
+        if result.kind is not JobKind.COMPOSE and result.paths:
+            self.w.view.set_batch(list(result.paths))
 
     def removed(self, item_id: int, token: str) -> None:
         self.w.gallery.model.remove(item_id)
@@ -156,6 +200,36 @@ class HistoryActions(QObject):
         menu.addSeparator()
         menu.addAction(self.tr("Delete"), lambda: self.w.history.delete(item.id))
         menu.exec(self.w.gallery.view.viewport().mapToGlobal(pos))
+
+    def image_menu(self) -> QMenu:
+        """The image view's menu: what can be done with the file it shows (not with a live preview)."""
+        view, menu = self.w.view, QMenu(self.w)
+        path = view.path if view.has_image() else None
+        item = view.item() or (_Shown(path) if path is not None else None)
+        kind, latent = getattr(item, "kind", "image"), getattr(item, "has_latent", True)
+        for label, strength, tip in (
+            (self.tr("Vary (subtle)"), VARY_SUBTLE, self.tr("A new image close to this one")),
+            (self.tr("Vary (strong)"), VARY_STRONG, self.tr("A new image on this one's layout")),
+        ):
+            action = menu.addAction(label, functools.partial(self.w.flow.vary_picture, item, strength))
+            action.setEnabled(item is not None and kind == "image" and latent)
+            action.setToolTip(tip)
+        if item is not None:
+            self.w.flow.add_upscale_action(menu, item)
+        menu.addSeparator()
+        copy = menu.addAction(self.tr("Copy image"), self.w.copy_image)
+        folder = menu.addAction(
+            self.tr("Show in folder"),
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent if path else ""))),
+        )
+        for action in (copy, folder):
+            action.setEnabled(path is not None)
+        menu.addSeparator()
+        menu.addAction(self.w.menus.fit)
+        return menu
+
+    def view_menu(self, pos: QPoint) -> None:
+        self.image_menu().exec(pos)
 
     def use_prompt(self, item: Any) -> None:
         self.w.panel.prompt.setPlainText(item.prompt)

@@ -1,5 +1,5 @@
-"""The main window: prompt panel, image view, history gallery, and a status bar that always says what
-is happening and how long it will take."""
+"""The main window: prompt panel, image view, history gallery, the queue, the menu bar (menus.py) and a
+status bar (status_area.py) that always says what is happening and how long it will take."""
 
 from __future__ import annotations
 
@@ -8,39 +8,24 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import (
-    QAction,
-    QCloseEvent,
-    QDragEnterEvent,
-    QDropEvent,
-    QGuiApplication,
-    QKeySequence,
-    QPixmap,
-)
-from PySide6.QtWidgets import (
-    QApplication,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QProgressBar,
-    QPushButton,
-    QSplitter,
-    QTabWidget,
-)
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QGuiApplication, QPixmap
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMessageBox, QSplitter, QTabWidget
 
-from wuerstchen_desktop.core.engine.sysinfo import memory_in_use
-from wuerstchen_desktop.core.jobs.job import EngineConfig, JobError, JobKind, JobResult
+from wuerstchen_desktop.core.jobs.job import EngineConfig, JobKind
 from wuerstchen_desktop.core.settings import Settings
 from wuerstchen_desktop.ui.closing import Closer
 from wuerstchen_desktop.ui.compose_flow import ComposeFlow
-from wuerstchen_desktop.ui.elided_label import ElidedLabel
 from wuerstchen_desktop.ui.first_run import FirstRunDialog
 from wuerstchen_desktop.ui.gallery import GalleryPanel
 from wuerstchen_desktop.ui.history_actions import HistoryActions
 from wuerstchen_desktop.ui.image_view import ImageView
+from wuerstchen_desktop.ui.job_reports import JobReports
+from wuerstchen_desktop.ui.menus import Menus
 from wuerstchen_desktop.ui.prompt_panel import PromptPanel
+from wuerstchen_desktop.ui.queue_panel import QueuePanel
 from wuerstchen_desktop.ui.settings_dialog import SettingsDialog, SettingsStore
+from wuerstchen_desktop.ui.status_area import StatusArea
 from wuerstchen_desktop.ui.theme import apply_theme
 from wuerstchen_desktop.ui.window_geometry import WindowPlace
 from wuerstchen_desktop.worker.downloads import DownloadService
@@ -72,6 +57,7 @@ class MainWindow(QMainWindow):
         self.log_file = log_file
         self.index_path = index_path
         self.auto_choice = ""
+        self.error_box: QMessageBox | None = None  # the last job error shown
         self.shown: Path | None = None  # the file in the image view (not a live preview)
         self.closer = Closer(self)
         self.setWindowTitle(self.tr("Würstchen Desktop"))
@@ -100,51 +86,38 @@ class MainWindow(QMainWindow):
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([360, 760, 360])
         self.setCentralWidget(splitter)
-        self._status_bar()
+        self.status = StatusArea(self, service)
+        st = self.status
+        self.engine_label, self.progress, self.cancel_button = st.engine_label, st.progress, st.cancel_button
+        self.undo_button, self.previewer_button, self.memory_label = (
+            st.undo_button,
+            st.previewer_button,
+            st.memory_label,
+        )
+        self.queue = QueuePanel(service)
+        self.queue_dock = QDockWidget(self.tr("Queue"), self)
+        self.queue_dock.setObjectName("queue")
+        self.queue_dock.setWidget(self.queue)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.queue_dock)
+        self.resizeDocks([self.queue_dock], [self.queue.sizeHint().height()], Qt.Orientation.Vertical)
         self.gallery_actions = HistoryActions(self)
-        self._actions()
+        self.menus = Menus(self)
+        self.copy_image_action, self.copy_params_action = self.menus.copy_image, self.menus.copy_params
+        self.reports = JobReports(self)
         self._connect()
         self._open_history()
         self.place = WindowPlace(self, splitter, place)  # where it was, inside the screen
         self.place.restore()
+        self.place.remember("panel/advanced", self.panel.advanced.toggle)
+        self._restore_queue()
         self.panel.show_prior(settings.prior)
         self.panel.prompt.setFocus()
-
-    def _status_bar(self) -> None:
-        self.engine_label = ElidedLabel(self.tr("Starting…"))
-        self.stage_label = ElidedLabel()
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(240)
-        self.progress.setTextVisible(False)
-        self.progress.hide()
-        self.cancel_button = QPushButton(self.tr("Cancel"))
-        self.cancel_button.setToolTip(self.tr("Cancel the running job (Esc)"))
-        self.cancel_button.hide()
-        self.undo_button = QPushButton(self.tr("Undo"))
-        self.undo_button.hide()
-        self.previewer_button = QPushButton(self.tr("True-colour previews…"))
-        self.previewer_button.setToolTip(
-            self.tr("Live previews are approximate: download the live preview model (45 MB)")
-        )
-        self.previewer_button.hide()
-        status = self.statusBar()
-        status.addPermanentWidget(self.previewer_button)
-        status.addPermanentWidget(self.undo_button)
-        status.addPermanentWidget(self.stage_label)
-        status.addPermanentWidget(self.progress)
-        status.addPermanentWidget(self.cancel_button)
-        status.addPermanentWidget(self.engine_label)
-        self.memory_label = QLabel()
-        self.memory_label.setToolTip(self.tr("Memory this app uses now"))
-        status.addPermanentWidget(self.memory_label)
-        self.memory_timer = QTimer(self)
-        self.memory_timer.timeout.connect(self.update_memory)
-        self.memory_timer.start(2000)
-        self.update_memory()
 
     def _connect(self) -> None:
         self.panel.generate_requested.connect(self.generate)
         self.panel.compose_requested.connect(self.flow.compose)
+        self.panel.picture.message.connect(self.statusBar().showMessage)
+        self.panel.picture.encoder_wanted.connect(self.get_encoder)
         self.panel.prior_chosen.connect(
             lambda ref: self.apply_settings(dataclasses.replace(self.settings, prior=ref))
         )
@@ -158,14 +131,11 @@ class MainWindow(QMainWindow):
         self.gallery.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.gallery.view.customContextMenuRequested.connect(self.gallery_actions.menu)
         s = self.service
-        s.engine_status.connect(self.engine_label.setText)
         s.engine_ready.connect(self._engine_ready)
-        s.job_started.connect(self._job_started)
-        s.progress.connect(self._progress)
-        s.job_finished.connect(self._job_finished)
-        s.job_failed.connect(self._job_failed)
-        s.job_cancelled.connect(self._job_cancelled)
         s.queue_changed.connect(self.panel.set_busy_hint)
+        self.queue.cancel_all_button.clicked.connect(self.menus.cancel_all.trigger)
+        self.queue.message.connect(lambda text: self.statusBar().showMessage(text, 5_000))
+        self.menus.show_queue.triggered.connect(self._save_queue)
         # The history worker's answers go to self.gallery_actions.
         self.downloads.worker.checked.connect(self._checked)
         self.downloads.worker.counter_ready.connect(self.panel.set_token_counter)
@@ -205,6 +175,7 @@ class MainWindow(QMainWindow):
         if self.first_run is not None:
             self.first_run.close()
         self.first_run = FirstRunDialog(self.downloads, [], self.settings.offline, self, encoder_only=True)
+        self.first_run.ready.connect(self.panel.encoder_arrived)
         self.first_run.show()
 
     def _go_online(self) -> None:
@@ -218,47 +189,12 @@ class MainWindow(QMainWindow):
         prior, decoder = found.get("prior", self.settings.prior), found.get("decoder", self.settings.decoder)
         self.apply_settings(dataclasses.replace(self.settings, prior=prior, decoder=decoder))  # checks again
 
-    def update_memory(self) -> None:
-        use = memory_in_use()
-        parts = []
-        if use.ram is not None:
-            label = self.tr("RAM peak") if use.ram_is_peak else self.tr("RAM")
-            parts.append(f"{label} {use.ram / 1e9:.1f} GB")
-        if use.vram is not None:
-            parts.append(self.tr("VRAM {0:.1f} GB").format(use.vram / 1e9))
-        self.memory_label.setText(" · ".join(parts))
-
     # -- actions ----------------------------------------------------------------------------------
-    def _actions(self) -> None:
-        def action(text: str, keys: list[str], slot: Any) -> QAction:
-            act = QAction(text, self)
-            act.setShortcuts([QKeySequence(k) for k in keys])
-            act.triggered.connect(slot)
-            self.addAction(act)
-            return act
-
-        g = self.gallery_actions
-        self.generate_action = action(self.tr("Generate"), ["Ctrl+Return", "Ctrl+Enter"], self.generate)
-        self.compose_action = action(
-            self.tr("Compose"), ["Ctrl+Shift+Return", "Ctrl+Shift+Enter"], self.flow.compose
-        )
-        self.cancel_action = action(self.tr("Cancel"), ["Esc"], self.service.cancel_current)
-        self.cancel_all_action = action(self.tr("Cancel all jobs"), ["Shift+Esc"], self.service.cancel_all)
-        self.copy_image_action = action(self.tr("Copy image"), ["Ctrl+C"], self.copy_image)
-        self.copy_params_action = action(self.tr("Copy parameters"), ["Ctrl+Shift+C"], g.copy_parameters)
-        self.open_action = action(self.tr("Open image…"), ["Ctrl+O"], g.open_image)
-        self.paste_action = action(self.tr("Paste parameters"), ["Ctrl+Shift+V"], g.paste_parameters)
-        self.delete_action = action(self.tr("Delete"), ["Del"], g.delete_current)
-        self.undo_action = action(self.tr("Undo delete"), ["Ctrl+Z"], g.undo_delete)
-        self.settings_action = action(self.tr("Settings…"), ["Ctrl+,"], self.open_settings)
-        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
-        self.fit_action = action(self.tr("Fit / 100%"), ["Ctrl+0"], self.view.toggle_fit)
-
     def generate(self) -> None:
         params = self.panel.job_params()
         if params is None:
             return
-        self.service.submit(self.flow.job(params, JobKind.GENERATE))
+        self.service.submit(self.flow.panel_job(params, JobKind.GENERATE))
         self.center.setCurrentWidget(self.view)  # where its live previews and its image appear
 
     def _open_history(self) -> None:
@@ -284,7 +220,7 @@ class MainWindow(QMainWindow):
                 self.tr("Cannot show {0}: the file is missing or damaged.").format(path)
             )
             return
-        self.view.set_pixmap(pixmap)
+        self.view.show_file(path, pixmap)
         self.view.set_caption("")
         self.shown, self.flow.previewing = path, None
         if switch:
@@ -310,6 +246,7 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if isinstance(app, QApplication):
             apply_theme(app, settings.theme)
+        self.menus.show_theme(settings.theme)
         if settings.output_dir != old.output_dir:
             self._open_history()
         self.downloads.models_dir = settings.models_folder
@@ -317,6 +254,14 @@ class MainWindow(QMainWindow):
         where = ("prior", "decoder", "models_dir")
         if any(getattr(settings, name) != getattr(old, name) for name in where):
             self.start_engine()  # other checkpoints: download them first if they are not on disk
+
+    def _restore_queue(self) -> None:
+        stored = self.place.settings.value("window/queue", True) if self.place.settings is not None else True
+        self.queue_dock.setVisible(str(stored).lower() != "false")
+
+    def _save_queue(self, shown: bool) -> None:
+        if self.place.settings is not None:
+            self.place.settings.setValue("window/queue", shown)
 
     # -- drag and drop ----------------------------------------------------------------------------
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:
@@ -327,72 +272,9 @@ class MainWindow(QMainWindow):
         if self.gallery_actions.dropped(event.mimeData(), dry_run=False):
             event.acceptProposedAction()
 
-    # -- worker reports ---------------------------------------------------------------------------
+    # -- worker reports ---------------------------------------------------------------------------------
     def _engine_ready(self, description: str, reasons: str) -> None:
         self.auto_choice = self.tr("Now using {0}: {1}").format(description, reasons)
-
-    def _job_started(self, job_id: int) -> None:
-        self.statusBar().clearMessage()
-        self.progress.setRange(0, 0)
-        self.progress.show()
-        self.cancel_button.show()
-        self.stage_label.setText(self.tr("Starting…"))
-
-    def _progress(self, job_id: int, stage: str, step: int, total: int, seconds_left: float) -> None:
-        names = {"prior": self.tr("Composing"), "decoder": self.tr("Decoding"), "vqgan": self.tr("Finishing")}
-        self.progress.setRange(0, total)
-        self.progress.setValue(step)
-        eta = self.tr(" · about {0} s left").format(round(seconds_left)) if seconds_left >= 0 else ""
-        self.stage_label.setText(f"{names.get(stage, stage)} {step}/{total}{eta}")
-
-    def _job_done(self) -> None:
-        if not self.service.busy:
-            self.progress.hide()
-            self.cancel_button.hide()
-            self.stage_label.setText("")
-
-    def _job_finished(self, result: JobResult) -> None:
-        for path in result.paths:
-            self.history.add(path)
-        where = self.flow.finished(result)
-        if where != "sheet" and result.paths:
-            self.show_image(result.paths[-1], switch=where == "show")
-        note = " ".join(result.warnings)
-        self.statusBar().showMessage(
-            self.tr("Done in {0:.1f} s. {1}").format(result.seconds, note).strip(), 10_000
-        )
-        self._job_done()
-
-    def _drop_preview(self, job_id: int) -> None:
-        """A job that ended without an image leaves no preview behind: the last image comes back."""
-        if self.flow.previewing != job_id:
-            return
-        self.flow.previewing = None
-        if self.shown is not None and self.shown.is_file():
-            self.show_image(self.shown, switch=False)
-        else:
-            self.view.set_pixmap(QPixmap())
-            self.view.set_caption("")
-
-    def _job_failed(self, error: JobError) -> None:
-        self._drop_preview(error.job_id)
-        for path in error.paths:  # written before the failure: listed like any other
-            self.history.add(path)
-        self._job_done()
-        if error.missing_files:
-            self.start_engine()
-            return
-        box = QMessageBox(QMessageBox.Icon.Warning, self.tr("Could not generate"), error.message, parent=self)
-        if self.log_file is not None:
-            box.setInformativeText(self.tr("Details are in the log: {0}").format(self.log_file))
-        box.setDetailedText(error.details)
-        box.open()
-        self.error_box = box
-
-    def _job_cancelled(self, job_id: int) -> None:
-        self._drop_preview(job_id)
-        self.statusBar().showMessage(self.tr("Cancelled."), 5_000)
-        self._job_done()
 
     # -- shutdown ---------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:

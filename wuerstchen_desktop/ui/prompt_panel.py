@@ -5,21 +5,17 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from PySide6.QtCore import QRegularExpression, QSize, Qt, Signal
+from PySide6.QtCore import QRegularExpression, Qt, Signal
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
-    QFrame,
-    QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -28,44 +24,21 @@ from PySide6.QtWidgets import (
 from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.params import (
     ASPECT_RATIOS,
-    MAX_DECODER_STEPS,
-    MAX_GUIDANCE,
     MAX_IMAGES,
-    MAX_PRIOR_STEPS,
     MAX_SEED,
     MAX_SIZE,
     MIN_SIZE,
-    PRIOR_VARIANTS,
     SIZE_STEP,
     GenerationParams,
     random_seed,
     size_for_aspect,
     stage_c_size,
 )
+from wuerstchen_desktop.ui.advanced_fields import AdvancedFields
+from wuerstchen_desktop.ui.fields_scroll import FieldsScroll
+from wuerstchen_desktop.ui.picture_well import PictureWell
 
 CUSTOM = "custom"
-MIN_FIELDS_HEIGHT = 120  # the prompt box and a little more; the rest scrolls
-
-
-class FieldsScroll(QScrollArea):
-    """Scrolls the panel's fields up and down, never sideways: as wide as they need, as short as asked."""
-
-    def __init__(self, fields: QWidget) -> None:
-        super().__init__()
-        self.fields = fields
-        self.setWidget(fields)
-        self.setWidgetResizable(True)
-        self.setFrameShape(QFrame.Shape.NoFrame)
-        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-
-    def minimumSizeHint(self) -> QSize:
-        inner = self.fields.minimumSizeHint()
-        bar = self.verticalScrollBar().sizeHint().width()
-        return QSize(inner.width() + bar, min(inner.height(), MIN_FIELDS_HEIGHT))
-
-    def sizeHint(self) -> QSize:
-        inner = self.fields.sizeHint()
-        return QSize(inner.width() + self.verticalScrollBar().sizeHint().width(), inner.height())
 
 
 class PromptPanel(QWidget):
@@ -91,6 +64,8 @@ class PromptPanel(QWidget):
         self.negative.setAccessibleName(self.tr("Negative prompt"))
         self.negative.setTabChangesFocus(True)
         self.negative.setMaximumHeight(70)
+        self.picture = PictureWell()
+        self.picture.size_proposed.connect(self.set_size)
 
         self.aspect = QComboBox()
         self.aspect.setAccessibleName(self.tr("Image size"))
@@ -114,32 +89,16 @@ class PromptPanel(QWidget):
         self.images.setRange(1, MAX_IMAGES)
         self.images.setAccessibleName(self.tr("Images per job"))
 
-        self.official = QCheckBox(self.tr("Official schedule (29 steps)"))
-        self.official.setChecked(True)
-        self.official.setAccessibleName(self.tr("Official prior schedule"))
-        self.prior_steps = QSpinBox()
-        self.prior_steps.setRange(1, MAX_PRIOR_STEPS)
-        self.prior_steps.setValue(30)
-        self.prior_steps.setAccessibleName(self.tr("Prior steps"))
-        self.prior_guidance = self._guidance_box(4.0, self.tr("Prior guidance"))
-        self.decoder_steps = QSpinBox()
-        self.decoder_steps.setRange(1, MAX_DECODER_STEPS)
-        self.decoder_steps.setValue(12)
-        self.decoder_steps.setAccessibleName(self.tr("Decoder steps"))
-        self.decoder_guidance = self._guidance_box(0.0, self.tr("Decoder guidance"))
-        self.prior_variant = QComboBox()
-        self.prior_variant.setAccessibleName(self.tr("Prior variant"))
-        self.prior_variant.setToolTip(self.tr("Which Stage C weights compose the image"))
-        # A long folder path of the user's own prior must not widen the panel.
-        self.prior_variant.setSizeAdjustPolicy(
-            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        self.advanced = AdvancedFields()
+        a = self.advanced
+        self.quality, self.official, self.prior_steps = a.quality, a.official, a.prior_steps
+        self.prior_guidance, self.decoder_steps, self.decoder_guidance = (
+            a.prior_guidance,
+            a.decoder_steps,
+            a.decoder_guidance,
         )
-        self.prior_variant.setMinimumContentsLength(10)
-        for repo, label in PRIOR_VARIANTS:
-            self.prior_variant.addItem(self.tr(label), repo)
-        self.prior_variant.activated.connect(
-            lambda _i: self.prior_chosen.emit(self.prior_variant.currentData())
-        )
+        self.prior_variant = a.prior_variant
+        a.prior_chosen.connect(self.prior_chosen)
 
         self.generate_button = QPushButton(self.tr("Generate"))
         self.generate_button.setDefault(True)
@@ -169,23 +128,41 @@ class PromptPanel(QWidget):
         self.note_label.hide()
 
         self._layout()
-        self.tab_order = [
-            self.prompt, self.negative, self.aspect, self.width_box, self.height_box, self.seed,
-            self.random_seed, self.images, self.official, self.prior_steps, self.prior_guidance,
-            self.decoder_steps, self.decoder_guidance, self.prior_variant, self.generate_button,
-            self.compose_button, self.compose_count,
-        ]  # fmt: skip
-        for first, second in pairwise(self.tab_order):
-            QWidget.setTabOrder(first, second)
+        self._chain_tabs()
+        self.advanced.toggle.toggled.connect(self._chain_tabs)
+        self.advanced.toggle.toggled.connect(self._refit)
+        self.picture.changed.connect(self._refit)
+        self.picture.changed.connect(self._chain_tabs)
         self.prompt.textChanged.connect(self._update_tokens)
         self.aspect.currentIndexChanged.connect(self._aspect_changed)
         self.width_box.valueChanged.connect(self._update_latent_label)
         self.height_box.valueChanged.connect(self._update_latent_label)
         self.random_seed.toggled.connect(lambda on: self.seed.setReadOnly(on))
-        self.official.toggled.connect(lambda on: self.prior_steps.setEnabled(not on))
-        self.prior_steps.setEnabled(False)
         self.seed.setReadOnly(True)
         self._aspect_changed()
+
+    @property
+    def tab_order(self) -> list[QWidget]:
+        """The panel's focusable widgets in reading order, as far as they are shown."""
+        well = self.picture
+        picture = [well, well.open_button, well.paste_button]
+        if well.path is not None:
+            picture += [well.clear_button, well.strength]
+        return [
+            self.prompt, self.negative, *picture, self.aspect, self.width_box, self.height_box, self.seed,
+            self.random_seed, self.images, self.quality, *self.advanced.fields(), self.generate_button,
+            self.compose_button, self.compose_count,
+        ]  # fmt: skip
+
+    def _refit(self) -> None:
+        # Fields shown or hidden change the width the panel needs: the splitter must hear of it.
+        self.fields_scroll.fields.adjustSize()
+        self.fields_scroll.updateGeometry()
+        self.updateGeometry()
+
+    def _chain_tabs(self) -> None:
+        for first, second in pairwise(self.tab_order):
+            QWidget.setTabOrder(first, second)
 
     def _size_box(self, name: str) -> QSpinBox:
         box = QSpinBox()
@@ -194,16 +171,6 @@ class PromptPanel(QWidget):
         box.setSuffix(" px")
         box.setAccessibleName(name)
         box.setValue(1024)
-        return box
-
-    def _guidance_box(self, value: float, name: str) -> QDoubleSpinBox:
-        box = QDoubleSpinBox()
-        box.setRange(0.0, MAX_GUIDANCE)
-        box.setSingleStep(0.5)
-        box.setDecimals(2)
-        box.setValue(value)
-        box.setAccessibleName(name)
-        box.setToolTip(self.tr("Classifier-free guidance; used above 1."))
         return box
 
     def _layout(self) -> None:
@@ -219,6 +186,7 @@ class PromptPanel(QWidget):
         root.addWidget(self.token_label)
         root.addWidget(QLabel(self.tr("Negative prompt")))
         root.addWidget(self.negative)
+        root.addWidget(self.picture)
 
         form = QFormLayout()
         form.addRow(self.tr("Size"), self.aspect)
@@ -233,17 +201,10 @@ class PromptPanel(QWidget):
         seed_row.addWidget(self.random_seed)
         form.addRow(self.tr("Seed"), seed_row)
         form.addRow(self.tr("Images"), self.images)
-        root.addLayout(form)
 
-        advanced = QGroupBox(self.tr("Advanced"))
-        adv = QFormLayout(advanced)
-        adv.addRow(self.official)
-        adv.addRow(self.tr("Prior steps"), self.prior_steps)
-        adv.addRow(self.tr("Prior guidance"), self.prior_guidance)
-        adv.addRow(self.tr("Decoder steps"), self.decoder_steps)
-        adv.addRow(self.tr("Decoder guidance"), self.decoder_guidance)
-        adv.addRow(self.tr("Prior"), self.prior_variant)
-        root.addWidget(advanced)
+        form.addRow(self.tr("Quality"), self.quality)
+        root.addLayout(form)
+        root.addWidget(self.advanced)
         outer.addWidget(self.note_label)
         outer.addWidget(self.error_label)
         outer.addWidget(self.generate_button)
@@ -269,9 +230,7 @@ class PromptPanel(QWidget):
 
     def show_prior(self, prior: str) -> None:
         """Show the prior in use: a published variant, or the user's own checkpoints."""
-        if self.prior_variant.findData(prior) < 0:
-            self.prior_variant.addItem(self.tr("Custom: {0}").format(prior), prior)
-        self.prior_variant.setCurrentIndex(self.prior_variant.findData(prior))
+        self.advanced.show_prior(prior)
 
     def set_token_counter(self, counter: Any) -> None:
         """Count tokens against CLIP's limit as the user types (the counter comes from the prior's files)."""
@@ -308,7 +267,7 @@ class PromptPanel(QWidget):
             height=self.height_box.value(),
             seed=self.next_seed(),
             images=self.images.value(),
-            prior_steps=None if self.official.isChecked() else self.prior_steps.value(),
+            prior_steps=self.advanced.steps()[0],
             prior_guidance=self.prior_guidance.value(),
             decoder_steps=self.decoder_steps.value(),
             decoder_guidance=self.decoder_guidance.value(),
@@ -328,6 +287,10 @@ class PromptPanel(QWidget):
         if not params.prompt:
             self.show_error(self.tr("Type a prompt first."))
             return None
+        problem = self.picture.problem((params.width, params.height))
+        if problem:
+            self.show_error(problem)
+            return None
         self.show_error("")
         return params
 
@@ -335,18 +298,18 @@ class PromptPanel(QWidget):
         """Fill every widget from ``p``; the seed is locked so the same image can be made again."""
         self.prompt.setPlainText(p.prompt)
         self.negative.setPlainText(p.negative_prompt)
-        index = self.aspect.findData((p.width, p.height))
-        self.aspect.setCurrentIndex(index if index >= 0 else self.aspect.findData(CUSTOM))
-        self.width_box.setValue(p.width)
-        self.height_box.setValue(p.height)
+        self.set_size(p.width, p.height)
         self.set_seed(p.seed, lock=lock_seed)
         self.images.setValue(p.images)
-        self.official.setChecked(p.prior_steps is None)
-        if p.prior_steps is not None:
-            self.prior_steps.setValue(p.prior_steps)
+        self.advanced.set_steps(p.prior_steps, p.decoder_steps)
         self.prior_guidance.setValue(p.prior_guidance)
-        self.decoder_steps.setValue(p.decoder_steps)
         self.decoder_guidance.setValue(p.decoder_guidance)
+
+    def set_size(self, width: int, height: int) -> None:
+        index = self.aspect.findData((width, height))
+        self.aspect.setCurrentIndex(index if index >= 0 else self.aspect.findData(CUSTOM))
+        self.width_box.setValue(width)
+        self.height_box.setValue(height)
 
     def set_seed(self, seed: int, *, lock: bool = True) -> None:
         self.seed.setText(str(seed))
@@ -363,7 +326,7 @@ class PromptPanel(QWidget):
                 height=self.height_box.value(),
                 seed=seed,
                 images=self.images.value(),
-                prior_steps=None if self.official.isChecked() else self.prior_steps.value(),
+                prior_steps=self.advanced.steps()[0],
                 prior_guidance=self.prior_guidance.value(),
                 decoder_steps=self.decoder_steps.value(),
                 decoder_guidance=self.decoder_guidance.value(),
@@ -375,6 +338,12 @@ class PromptPanel(QWidget):
         """What could not be carried over from a dropped or opened image."""
         self.note_label.setText(message)
         self.note_label.setVisible(bool(message))
+
+    def encoder_arrived(self) -> None:
+        """The image encoder is on this computer now: what the panel said about it no longer holds."""
+        self.picture.encoder_button.hide()
+        if self.picture.needs_encoder():
+            self.show_error("")
 
     def show_error(self, message: str) -> None:
         self.error_label.setText(message)

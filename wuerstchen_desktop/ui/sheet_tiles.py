@@ -4,6 +4,7 @@ grid that sizes them to show a whole compose batch at once."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QPoint, QRect, QSize, Qt, Signal
@@ -47,10 +48,12 @@ NAV_KEYS = (
 class Tile(QAbstractButton):
     """One composition: a placeholder while waiting, the live preview, then the saved file. Checkable once
     saved (click or Space toggles); ``activated`` is a double-click or Enter: decode just this one. A
-    double-click's two clicks toggle twice, so it leaves the selection as it was."""
+    double-click's two clicks toggle twice, so it leaves the selection as it was. Once decoded, a
+    "Decoded" link on it shows the image (``show_decoded``)."""
 
     activated = Signal()
     navigate = Signal(int)  # a Qt.Key: the sheet moves the focus
+    show_decoded = Signal(object)  # the Path of the image decoded from this composition
 
     def __init__(self, seed: int | None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -59,6 +62,9 @@ class Tile(QAbstractButton):
         self.state = "waiting"  # "preview", "ready" or "broken" later
         self.approximate = False
         self.image = QImage()
+        self.decoded: Path | None = None
+        self._link = QRect()  # where the "Decoded" link was drawn
+        self._link_pressed = False
         self._scaled: tuple[tuple[int, int, float], QPixmap] | None = None
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setCheckable(False)
@@ -86,6 +92,11 @@ class Tile(QAbstractButton):
             self.set_image(image, "ready")
         self.setCheckable(not image.isNull())  # a broken file cannot be decoded
 
+    def set_decoded(self, image: Path) -> None:
+        self.decoded = image
+        self._describe()
+        self.update()
+
     def _describe(self) -> None:
         seed = fill(self.tr("seed %1"), self.seed) if self.seed is not None else ""
         texts = {
@@ -94,7 +105,10 @@ class Tile(QAbstractButton):
             "ready": self.tr("Composition %1: click or Space to select, double-click or Enter to decode"),
             "broken": self.tr("Composition %1: the file could not be loaded"),
         }
-        self.setAccessibleName(fill(texts[self.state], seed))
+        name = fill(texts[self.state], seed)
+        if self.decoded is not None:
+            name += self.tr(" (decoded: click “Decoded” to show the image)")
+        self.setAccessibleName(name)
         if self.state != "broken":
             self.setToolTip(self.accessibleName())
 
@@ -148,6 +162,9 @@ class Tile(QAbstractButton):
             p.drawRect(target.adjusted(2, 2, -2, -2))
         if self.isCheckable():
             self._check_mark(p, QRect(target.right() - 29, target.top() + 7, 22, 22))
+        self._link = (
+            self._pill(p, target, self.tr("✓ Decoded · show"), bottom=True) if self.decoded else QRect()
+        )
         if self.hasFocus():
             p.setPen(QPen(pal.color(QPalette.ColorRole.Highlight), 1, Qt.PenStyle.DashLine))
             p.drawRect(self.rect().adjusted(0, 0, -1, -1))
@@ -170,11 +187,14 @@ class Tile(QAbstractButton):
             p.drawPolyline([c + QPoint(-5, 0), c + QPoint(-1, 4), c + QPoint(6, -4)])
         p.restore()
 
-    def _pill(self, p: QPainter, target: QRect, text: str) -> None:
-        """White text on a dark pill in the top-left corner: readable on any picture, in either theme."""
+    def _pill(self, p: QPainter, target: QRect, text: str, bottom: bool = False) -> QRect:
+        """White text on a dark pill in the top-left (or bottom-left) corner: readable on any picture, in
+        either theme. Returns where it was drawn."""
         fm = self.fontMetrics()
-        text = fm.elidedText(text, Qt.TextElideMode.ElideRight, target.width() - 60)
+        text = fm.elidedText(text, Qt.TextElideMode.ElideRight, target.width() - (12 if bottom else 60))
         box = QRect(target.left() + 6, target.top() + 7, fm.horizontalAdvance(text) + 12, fm.height() + 4)
+        if bottom:
+            box.moveBottom(target.bottom() - 6)
         p.save()
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.setPen(Qt.PenStyle.NoPen)
@@ -183,9 +203,29 @@ class Tile(QAbstractButton):
         p.setPen(QColor(255, 255, 255))
         p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
         p.restore()
+        return box
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        """A press on the "Decoded" link shows the image and leaves the selection alone."""
+        self._link_pressed = self.decoded is not None and self._link.contains(event.position().toPoint())
+        if self._link_pressed:
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._link_pressed:
+            self._link_pressed = False
+            if self._link.contains(event.position().toPoint()):
+                self.show_decoded.emit(self.decoded)
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
 
     def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        if event.button() == Qt.MouseButton.LeftButton and self.item is not None and self.state == "ready":
+        on_link = self.decoded is not None and self._link.contains(event.position().toPoint())
+        ready = self.item is not None and self.state == "ready"
+        if event.button() == Qt.MouseButton.LeftButton and ready and not on_link:
             self.activated.emit()
         event.accept()
 

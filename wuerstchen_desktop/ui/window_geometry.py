@@ -11,7 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import QEvent, QMargins, QObject, QRect, QSettings, QSize, Qt
 from PySide6.QtGui import QGuiApplication, QWindow
-from PySide6.QtWidgets import QMainWindow, QSplitter
+from PySide6.QtWidgets import QAbstractButton, QMainWindow, QSplitter
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +106,7 @@ class WindowPlace(QObject):
         self.splitter = splitter
         self.settings = settings
         self.frame_checked = False
+        self.buttons: dict[str, QAbstractButton] = {}
         window.installEventFilter(self)
 
     def saved(self) -> Place | None:
@@ -130,9 +131,18 @@ class WindowPlace(QObject):
         log.debug("window placed at %s on screen %r", place.rect, place.screen)
         return place
 
+    def remember(self, key: str, button: QAbstractButton) -> None:
+        """Keep a checkable button's state (a folded section's, say) between runs."""
+        self.buttons[key] = button
+        value = self.settings.value(key) if self.settings is not None else None
+        if value is not None:
+            button.setChecked(str(value).lower() == "true")
+
     def save(self) -> None:
         if self.settings is None:
             return
+        for key, button in self.buttons.items():
+            self.settings.setValue(key, button.isChecked())
         rect = self.window.normalGeometry()
         if not rect.isValid():
             rect = self.window.geometry()

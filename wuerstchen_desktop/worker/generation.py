@@ -7,6 +7,7 @@ takes effect within one step even while the worker thread is busy.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import logging
 import time
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from wuerstchen_desktop.core.errors import Cancelled, OfflineError, WuerstchenError
+from wuerstchen_desktop.core.jobs.estimate import JobProgress, JobTracker, StageCosts
 from wuerstchen_desktop.core.jobs.job import EngineConfig, Job, JobError, JobResult, Preview
 
 if TYPE_CHECKING:
@@ -33,11 +35,12 @@ PROGRESS_INTERVAL_S = 0.05  # at most 20 progress signals a second reach the GUI
 class GenerationWorker(QObject):
     """Runs one job at a time on the worker thread. Create it, move it to a QThread, call via signals."""
 
-    engine_status = Signal(str)  # "Loading models…", "Ready: cpu, float32"
+    engine_status = Signal(str)  # "Loading models…", "Ready · CPU · float32 · high memory"
     engine_failed = Signal(str)
-    engine_ready = Signal(str, str)  # "cpu, float32", and why auto chose it
+    engine_ready = Signal(str, str)  # "CPU · float32 · high memory", and why auto chose it
     job_started = Signal(int)
     progress = Signal(int, str, int, int, float)  # job id, stage, step, total, seconds left (-1: unknown)
+    job_progress = Signal(object)  # JobProgress: the whole job, its stages weighted by their cost
     job_finished = Signal(object)  # JobResult
     job_failed = Signal(object)  # JobError
     job_cancelled = Signal(int)
@@ -48,6 +51,8 @@ class GenerationWorker(QObject):
         self.config = config
         self._pipeline: Pipeline | None = None
         self._description = ""  # device, precision and memory mode of the loaded engine
+        self._costs = StageCosts()  # what a step of each stage costs here, timed as jobs run
+        self._busy = False
 
     def _ensure_pipeline(self) -> Pipeline:
         if self._pipeline is None:
@@ -67,10 +72,16 @@ class GenerationWorker(QObject):
             )
             pipe.previewer_path = self._previewer()
             self._pipeline = pipe
-            self._description = choice.describe()
-            self.engine_status.emit(self.tr("Ready: {0}").format(self._description))
-            self.engine_ready.emit(choice.describe(), "; ".join(choice.reasons))
+            self._description = choice.summary()
+            self._say_engine()
+            self.engine_ready.emit(choice.summary(), "; ".join(choice.reasons))
         return self._pipeline
+
+    def _say_engine(self) -> None:
+        """The engine's line in the status bar: never "Ready" while a job runs."""
+        if self._description:
+            text = self.tr("Working · {0}") if self._busy else self.tr("Ready · {0}")
+            self.engine_status.emit(text.format(self._description))
 
     def _previewer(self) -> Path | None:
         """The converted previewer network, when it was downloaded; else previews are approximate."""
@@ -97,6 +108,7 @@ class GenerationWorker(QObject):
             return
         self.config = config
         self._pipeline = None
+        self._description = ""  # no engine is ready until the new one loads
         gc.collect()
         self.engine_status.emit(self.tr("Settings changed: the engine reloads for the next job"))
 
@@ -105,7 +117,7 @@ class GenerationWorker(QObject):
         """Import torch and load the models ahead of the first job, so it starts at once."""
         try:
             self._ensure_pipeline().load()
-            self.engine_status.emit(self.tr("Ready: {0}").format(self._description))
+            self._say_engine()
         except WuerstchenError as exc:
             log.warning("engine not ready: %s", exc)
             self.engine_failed.emit(str(exc))
@@ -115,7 +127,16 @@ class GenerationWorker(QObject):
 
     @Slot(object)
     def run_job(self, job: Job) -> None:
+        self._busy = True
         self.job_started.emit(job.id)
+        self._say_engine()
+        try:
+            self._run(job)
+        finally:
+            self._busy = False
+            self._say_engine()
+
+    def _run(self, job: Job) -> None:
         started = time.monotonic()
         try:
             if job.cancel.is_set():
@@ -123,8 +144,10 @@ class GenerationWorker(QObject):
             pipe = self._ensure_pipeline()
             from wuerstchen_desktop.core.jobs.runner import execute
 
-            on_step = self._progress_reporter(pipe, job)
+            tracker = JobTracker(job, self._costs, time.monotonic())
+            on_step = self._progress_reporter(pipe, job, tracker)
             paths, warnings = execute(pipe, job, on_step, job.cancel.is_set)
+            tracker.finish(time.monotonic())
             seconds = time.monotonic() - started
             self.job_finished.emit(JobResult(job.id, paths, seconds, tuple(warnings), job.kind))
         except Cancelled:
@@ -141,7 +164,9 @@ class GenerationWorker(QObject):
             message = self.tr("Something went wrong while generating: {0}").format(exc)
             self.job_failed.emit(JobError(job.id, message, traceback.format_exc()))
 
-    def _progress_reporter(self, pipe: Pipeline, job: Job) -> Callable[[StepEvent], None]:
+    def _progress_reporter(
+        self, pipe: Pipeline, job: Job, tracker: JobTracker
+    ) -> Callable[[StepEvent], None]:
         stage_started: dict[str, float] = {}
         last_emit = [0.0]
         seeds: tuple[int, ...] = ()
@@ -152,13 +177,17 @@ class GenerationWorker(QObject):
             now = time.monotonic()
             started = stage_started.setdefault(event.stage, now)
             last = event.step == event.total
-            if event.denoised is not None and event.stage == "prior":
+            whole = tracker.step(event.stage, event.step, event.total, now)
+            # A step with a preview always reports its progress too: the caption and the status agree.
+            previewed = event.denoised is not None and event.stage == "prior"
+            if previewed:
                 self._send_preview(pipe, job.id, event, seeds)
-            if not last and now - last_emit[0] < PROGRESS_INTERVAL_S:
+            if not (last or previewed) and now - last_emit[0] < PROGRESS_INTERVAL_S:
                 return
             last_emit[0] = now
             left = (now - started) / event.step * (event.total - event.step) if event.step else -1.0
             self.progress.emit(job.id, event.stage, event.step, event.total, left)
+            self.job_progress.emit(whole)
 
         return report
 
@@ -188,9 +217,10 @@ class GenerationService(QObject):
     engine_status = Signal(str)
     engine_failed = Signal(str)
     engine_ready = Signal(str, str)
-    queue_changed = Signal(int)  # jobs waiting, not counting the running one
+    queue_changed = Signal(int)  # jobs waiting, not counting the running one (also sent when reordered)
     job_started = Signal(int)
     progress = Signal(int, str, int, int, float)
+    job_progress = Signal(object)  # JobProgress of the running job, with the time left for the queue
     job_finished = Signal(object)
     job_failed = Signal(object)
     job_cancelled = Signal(int)
@@ -204,6 +234,8 @@ class GenerationService(QObject):
         super().__init__(parent)
         self._pending: deque[Job] = deque()
         self._running: Job | None = None
+        self._costs = StageCosts()  # the worker's timings, as of its latest report
+        self.last_progress: JobProgress | None = None  # the running job's
         self._thread = QThread()
         self._thread.setObjectName("generation")
         self._worker = GenerationWorker(config)
@@ -217,6 +249,7 @@ class GenerationService(QObject):
         self._worker.engine_failed.connect(self.engine_failed)
         self._worker.job_started.connect(self.job_started)
         self._worker.progress.connect(self.progress)
+        self._worker.job_progress.connect(self._job_progress)
         self._worker.preview.connect(self.preview)
         for done in (self._worker.job_finished, self._worker.job_failed, self._worker.job_cancelled):
             done.connect(self._on_done)
@@ -233,6 +266,44 @@ class GenerationService(QObject):
     @property
     def pending(self) -> int:
         return len(self._pending)
+
+    @property
+    def running(self) -> Job | None:
+        return self._running
+
+    def jobs(self) -> list[Job]:
+        """The running job (if any), then the waiting ones in the order they will run."""
+        return ([self._running] if self._running is not None else []) + list(self._pending)
+
+    def remove(self, job_id: int) -> bool:
+        """Take a waiting job off the queue (it reports as cancelled); False if it is not waiting."""
+        job = self._waiting(job_id)
+        if job is None:
+            return False
+        self._pending.remove(job)
+        self.job_cancelled.emit(job_id)
+        self.queue_changed.emit(len(self._pending))
+        return True
+
+    def move(self, job_id: int, index: int) -> bool:
+        """Put a waiting job at ``index`` among the waiting ones; False (and nothing moves) if the worker
+        has already taken it."""
+        job = self._waiting(job_id)
+        if job is None:
+            return False
+        self._pending.remove(job)
+        self._pending.insert(max(0, min(index, len(self._pending))), job)
+        self.queue_changed.emit(len(self._pending))
+        return True
+
+    def _waiting(self, job_id: int) -> Job | None:
+        return next((job for job in self._pending if job.id == job_id), None)
+
+    def waiting_seconds(self) -> float:
+        """The waiting jobs' estimated seconds, -1 until this machine has timed a step."""
+        if not self._costs.known:
+            return -1.0
+        return sum(self._costs.job_seconds(job) for job in self._pending)
 
     def warm_up(self) -> None:
         """Load the engine in the background now; jobs submitted meanwhile wait for it."""
@@ -280,6 +351,17 @@ class GenerationService(QObject):
             self._dispatch.emit(self._running)
 
     @Slot(object)
+    def _job_progress(self, progress: JobProgress) -> None:
+        self._costs = progress.costs
+        if self._running is None or progress.job_id != self._running.id:
+            return
+        waiting = self.waiting_seconds()
+        queue = progress.seconds_left + waiting if progress.seconds_left >= 0 and waiting >= 0 else -1.0
+        self.last_progress = dataclasses.replace(progress, queue_seconds_left=queue)
+        self.job_progress.emit(self.last_progress)
+
+    @Slot(object)
     def _on_done(self, _outcome: object) -> None:
         self._running = None
+        self.last_progress = None
         self._next()

@@ -43,6 +43,7 @@ class HistoryWorker(QObject):
     changed = Signal(object)  # Item
     parameters_read = Signal(int, object, object)  # request id, ImageParameters or None, error text or None
     exported = Signal(object)  # the shared copy's path
+    decoded_found = Signal(object, object)  # a composition's path, the path of the image decoded from it
     failed = Signal(str)
 
     def __init__(self) -> None:
@@ -96,10 +97,14 @@ class HistoryWorker(QObject):
 
         self._run(do)
 
-    @Slot(int, str, bool, int, int)
-    def list_page(self, request: int, query: str, favourites: bool, offset: int, limit: int) -> None:
+    @Slot(int, str, bool, int, int, str)
+    def list_page(
+        self, request: int, query: str, favourites: bool, offset: int, limit: int, kind: str = ""
+    ) -> None:
         if self._history is not None:
-            items = self._run(lambda: self._history.items(query, favourites, limit=limit, offset=offset))
+            items = self._run(
+                lambda: self._history.items(query, favourites, limit=limit, offset=offset, kind=kind or None)
+            )
             self.page.emit(request, items or [])
 
     @Slot(int, int, float)
@@ -137,6 +142,14 @@ class HistoryWorker(QObject):
             item = self._run(lambda: self._history.get(item_id))
             if item is not None:
                 self.changed.emit(item)
+
+    @Slot(int)
+    def find_decoded(self, item_id: int) -> None:
+        if self._history is not None:
+            composition = self._run(lambda: self._history.get(item_id))
+            image = self._run(lambda: self._history.decoded_from(item_id)) if composition else None
+            if composition is not None and image is not None:
+                self.decoded_found.emit(composition.path, image.path)
 
     @Slot(int, object)
     def export_clean(self, item_id: int, folder: Path) -> None:
@@ -181,7 +194,7 @@ class HistoryService(QObject):
     """The window's handle on the history thread. Requests are queued signals; answers are signals."""
 
     _open = Signal(object, object)
-    _list = Signal(int, str, bool, int, int)
+    _list = Signal(int, str, bool, int, int, str)
     _thumb = Signal(int, int, float)
     _add = Signal(object)
     _delete = Signal(int)
@@ -191,6 +204,7 @@ class HistoryService(QObject):
     _read_text = Signal(int, str)
     _close = Signal()
     _export = Signal(int, object)
+    _find_decoded = Signal(int)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -206,6 +220,7 @@ class HistoryService(QObject):
             (self._favourite, self.worker.set_favourite), (self._read_file, self.worker.read_file),
             (self._read_text, self.worker.read_text),
             (self._close, self.worker.close), (self._export, self.worker.export_clean),
+            (self._find_decoded, self.worker.find_decoded),
         ):  # fmt: skip
             signal.connect(slot)
         self._thread.finished.connect(self.worker.deleteLater)
@@ -218,8 +233,11 @@ class HistoryService(QObject):
     def open(self, output: Path, index_path: Path | None = None) -> None:
         self._open.emit(output, index_path)
 
-    def list_page(self, request: int, query: str, favourites: bool, offset: int, limit: int = PAGE) -> None:
-        self._list.emit(request, query, favourites, offset, limit)
+    def list_page(
+        self, request: int, query: str, favourites: bool, offset: int, limit: int = PAGE, kind: str = ""
+    ) -> None:
+        """A page of the history; ``kind`` "image" or "composition" keeps only that kind, "" lists all."""
+        self._list.emit(request, query, favourites, offset, limit, kind)
 
     def thumbnail(self, item_id: int, logical: int, scale: float) -> None:
         self._thumb.emit(item_id, logical, scale)
@@ -238,6 +256,10 @@ class HistoryService(QObject):
 
     def export_clean(self, item_id: int, folder: Path) -> None:
         self._export.emit(item_id, folder)
+
+    def find_decoded(self, item_id: int) -> None:
+        """Ask which image was decoded from the composition ``item_id``; ``decoded_found`` answers if any."""
+        self._find_decoded.emit(item_id)
 
     def read_file(self, path: Path) -> int:
         request = self.next_request()

@@ -108,6 +108,12 @@ class DeviceChoice:
     def describe(self) -> str:
         return f"{self.device.type}, {dtype_name(self.dtype)}, {self.memory} memory"
 
+    def summary(self) -> str:
+        """The same for the window's status bar: "CPU · bfloat16 · high memory"."""
+        names = {"cpu": "CPU", "cuda": "CUDA GPU", "mps": "Apple GPU"}
+        device = names.get(self.device.type, self.device.type)
+        return f"{device} · {dtype_name(self.dtype)} · {self.memory} memory"
+
 
 def dtype_name(dtype: torch.dtype) -> str:
     return str(dtype).removeprefix("torch.")

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from wuerstchen_desktop.core.engine import recipe
-from wuerstchen_desktop.core.engine.noise import image_generators
+from wuerstchen_desktop.core.engine.noise import decoder_generators, image_generators
 from wuerstchen_desktop.core.engine.outputs import GenerationResult, to_pil
 from wuerstchen_desktop.core.engine.progress import CancelCheck, Run, StepCallback
 from wuerstchen_desktop.core.engine.stage_models import StageModels
@@ -58,6 +58,35 @@ class Pipeline(StageModels):
         stage_c, pixels = self.run(steps, warnings)
         # 6. The images, each with its composition and its own parameters.
         return GenerationResult(to_pil(pixels), pixels, stage_c.float().cpu(), images, warnings)
+
+    def upscale(
+        self,
+        params: GenerationParams,
+        stage_c: torch.Tensor,
+        pixels: torch.Tensor | None,
+        on_step: StepCallback | None = None,
+        cancel: CancelCheck | None = None,
+    ) -> GenerationResult:
+        """Upscale 2x (experimental): Stage B at ``params``' size, twice the composition ``stage_c``'s
+        ``(1, 16, h, w)``, from the VQGAN latent of ``pixels`` (the picture already enlarged to that size,
+        ``(1, 3, H, W)`` in [0, 1]) noised to ``params.strength``, with noise seeded by the decoder seed.
+        Strength 1 needs no pixels: it decodes the composition at twice its size from noise alone."""
+        images = as_batch(params)
+        if params.upscale < 2 or params.decoder_seed is None or params.images != 1:
+            raise ValueError("an upscale is one image with a decoder seed")
+        warnings = self.prompt_warnings(images)
+
+        def steps() -> torch.Tensor:
+            run = Run(decoder_generators(images), on_step, cancel, warnings)
+            start = None
+            if params.strength < 1:
+                if pixels is None:
+                    raise ValueError("an upscale below strength 1 starts from the picture's pixels")
+                start = recipe.Start(recipe.vqgan_latent(self, pixels, run), params.strength)
+            return recipe.decode_latents(self, stage_c, images, run, start)
+
+        out = self.run(steps, warnings)
+        return GenerationResult(to_pil(out), out, stage_c.float().cpu(), images, warnings)
 
     def prompt_warnings(self, jobs: Sequence[GenerationParams]) -> list[str]:
         """What the job should be told about its prompts: replaced bytes, words past the 77 tokens."""

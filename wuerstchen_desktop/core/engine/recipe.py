@@ -82,9 +82,15 @@ def decoder_start(
 
 
 def decode_latents(
-    models: StageModels, stage_c: torch.Tensor, jobs: Sequence[GenerationParams], run: Run
+    models: StageModels,
+    stage_c: torch.Tensor,
+    jobs: Sequence[GenerationParams],
+    run: Run,
+    start: Start | None = None,
 ) -> torch.Tensor:
-    """Steps 3 to 5: pixels ``(B, 3, H, W)`` in [0, 1], float32 on the CPU, from compositions ``stage_c``."""
+    """Steps 3 to 5: pixels ``(B, 3, H, W)`` in [0, 1], float32 on the CPU, from compositions ``stage_c``,
+    at the jobs' size. ``start`` (Upscale 2x): Stage B starts from that VQGAN latent noised to its strength.
+    """
     job = jobs[0]
     cfg = job.decoder_guidance > 1
     # 3. Encode the prompt (and for guidance the negative prompt) with the decoder's CLIP text encoder.
@@ -93,7 +99,7 @@ def decode_latents(
     effnet = stage_c.to(models.device, torch.float32)  # resized in float32 by the decoder
     if cfg:
         effnet = torch.cat([effnet, torch.zeros_like(effnet)])
-    z = models.guarded(STAGE_DECODER, run, _stage_b, job, effnet, clip)
+    z = models.guarded(STAGE_DECODER, run, _stage_b, job, effnet, clip, start)
     del effnet, clip
     if run.cancelled():
         raise Cancelled()
@@ -107,6 +113,12 @@ def stage_b_size(models: StageModels, stage_c_hw: tuple[int, int]) -> tuple[int,
     """(height, width) of the VQGAN latent Stage B makes from a Stage C latent of ``stage_c_hw``."""
     s = models.decoder_source.latent_dim_scale
     return int(stage_c_hw[0] * s), int(stage_c_hw[1] * s)
+
+
+def vqgan_latent(models: StageModels, pixels: torch.Tensor, run: Run) -> torch.Tensor:
+    """Pixels ``(B, 3, H, W)`` in [0, 1] as the Stage B latent that Stage A decodes back to them: the
+    VQGAN's encoding, unquantised, divided by the scale Stage A multiplies by."""
+    return models.guarded(STAGE_VQGAN, dataclasses.replace(run, generators=[]), _encode_pixels, pixels)
 
 
 # -- the stages' work, run by StageModels.guarded ---------------------------------------------------
@@ -151,14 +163,30 @@ def _stage_c(
 
 
 def _stage_b(
-    models: StageModels, job: GenerationParams, effnet: torch.Tensor, clip: torch.Tensor, run: Run
+    models: StageModels,
+    job: GenerationParams,
+    effnet: torch.Tensor,
+    clip: torch.Tensor,
+    start: Start | None,
+    run: Run,
 ) -> torch.Tensor:
     decoder = models.decoder
-    hw = stage_b_size(models, (effnet.shape[2], effnet.shape[3]))
-    z = draw(run.generators, (decoder.c_in, *hw), models.device)
+    # The job's size, not the composition's: an upscale draws at twice the composition's size, and the
+    # decoder resizes its Stage C conditioning to each level's size (as the reference's does).
+    hw = stage_b_size(models, stage_c_size(job.width, job.height, models.prior_source.resolution_multiple))
+    z = draw(run.generators, (decoder.c_in, *hw), models.device)  # the same first draw with a start
+    steps = uniform_timesteps(job.decoder_steps)
+    if start is not None and start.strength < 1:
+        latent = start.latent.to(models.device, torch.float32)
+        if latent.shape[1:] != z.shape[1:] or latent.shape[0] not in (1, z.shape[0]):
+            raise InvalidParams(
+                f"The picture's latent {tuple(latent.shape)} does not fit this job's {tuple(z.shape)}.",
+                "Start from the picture at half the job's size.",
+            )
+        steps = from_strength(steps, start.strength)
+        z = _sampler(models, STAGE_DECODER).add_noise(latent.expand_as(z), z, start.strength)
     cache: StepCache = {}  # the resized Stage C latent and the text, mapped at the first step
     cond = (effnet, clip.to(models.stage_dtype(STAGE_DECODER)), cache)
-    steps = uniform_timesteps(job.decoder_steps)
     return _denoise(models, STAGE_DECODER, decoder, cond, z, steps, job.decoder_guidance, run)
 
 
@@ -168,6 +196,12 @@ def _stage_a(models: StageModels, z: torch.Tensor, run: Run) -> torch.Tensor:
     if models.memory == "low":
         return vqgan.decode_tiled(latent, models.vqgan_tile).float()
     return vqgan.decode(latent).float()
+
+
+def _encode_pixels(models: StageModels, pixels: torch.Tensor, run: Run) -> torch.Tensor:
+    vqgan = models.vqgan
+    latent = vqgan.encode(pixels.to(models.device, models.stage_dtype(STAGE_VQGAN)))
+    return latent.float() / vqgan.scale_factor
 
 
 def _denoise(

@@ -33,6 +33,7 @@ KINDS = ("image", "composition")
 APP_NAME = appdirs.PROGRAM
 SAMPLER_NAME = "Würstchen DDPM"
 OFFICIAL_PRIOR_CALLS = 29
+UPSCALER = "Lanczos"  # how Upscale 2x enlarges the picture before Stage B redraws its detail
 LATENT_KEY = "stage_c"
 MAX_RECORD_CHARS = 4_000_000
 MAX_LATENT_BYTES = 2_000_000
@@ -333,7 +334,8 @@ def _settings(record: ImageRecord) -> list[tuple[str, str]]:
         ("Sampler", SAMPLER_NAME),
         ("CFG scale", repr(float(p.prior_guidance))),
         ("Seed", str(p.seed)),
-        ("Size", f"{p.width}x{p.height}"),
+        # As A1111 writes a hires result: the first pass's size, and the factor under "Hires upscale".
+        ("Size", f"{p.width // p.upscale}x{p.height // p.upscale}"),
     ]
     if record.model_hash:
         items.append(("Model hash", record.model_hash[:10]))
@@ -344,8 +346,13 @@ def _settings(record: ImageRecord) -> list[tuple[str, str]]:
     ]
     if p.decoder_seed is not None:
         items.append(("Decoder seed", str(p.decoder_seed)))
-    if p.strength < 1:  # as A1111 writes image-to-image
+    if p.source is not None:  # as A1111 writes image-to-image and hires, then the picture it started from
         items.append(("Denoising strength", repr(float(p.strength))))
+        if p.upscale > 1:
+            items += [("Hires upscale", str(p.upscale)), ("Hires upscaler", UPSCALER)]
+        items.append(("Source sha256", p.source))
+        if p.source_width is not None:
+            items.append(("Source size", f"{p.source_width}x{p.source_height}"))
     if record.blend is not None:
         other = record.blend.other
         items += [("Blend seed", str(other.seed)), ("Blend weight", repr(float(record.blend.weight)))]

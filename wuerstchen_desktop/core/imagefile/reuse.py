@@ -6,7 +6,13 @@ import dataclasses
 
 from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.imagefile.record import ImageParameters
-from wuerstchen_desktop.core.params import MAX_GUIDANCE, MAX_SEED, GenerationParams, nearest_valid_sizes
+from wuerstchen_desktop.core.params import (
+    MAX_GUIDANCE,
+    MAX_SEED,
+    GenerationParams,
+    composition_job,
+    nearest_valid_sizes,
+)
 
 
 def carry_over(found: ImageParameters, current: GenerationParams) -> tuple[GenerationParams, list[str]]:
@@ -23,7 +29,9 @@ def carry_over(found: ImageParameters, current: GenerationParams) -> tuple[Gener
             "This image was made from a picture, which is not carried over: the job starts from text. "
             "Start from the picture again to make it the same way."
         )
-        return params.replace(strength=1.0, source=None), [note]
+        return composition_job(params).replace(
+            strength=1.0, source=None, source_width=None, source_height=None
+        ), [note]
     notes: list[str] = []
     changes: dict[str, object] = {"prompt": found.prompt, "negative_prompt": found.negative_prompt}
     if found.seed is not None:

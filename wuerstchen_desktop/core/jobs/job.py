@@ -46,6 +46,7 @@ class JobKind(str, Enum):
     DECODE = "decode"  # decode the composition stored in ``sources[0]`` with ``changes`` (vary detail, …)
     BLEND = "blend"  # mix the compositions of ``sources[0]`` and ``sources[1]`` by ``weight``, then decode
     REPRODUCE = "reproduce"  # make ``sources[0]`` again from its record alone, saved like the original
+    UPSCALE = "upscale"  # Upscale 2x the picture ``start``, with ``changes`` (strength, decoder seed, prompt)
 
 
 COMPOSITIONS_FOLDER = "compositions"
@@ -76,7 +77,9 @@ class Job:
         wanted = _SOURCES.get(self.kind)
         if wanted is not None and len(self.sources) != wanted:
             raise ValueError(f"a {self.kind.value} job needs {wanted} source file(s)")
-        if self.params is None and not self.sources:
+        if self.kind is JobKind.UPSCALE and self.start is None:
+            raise ValueError("an upscale job needs the picture it upscales")
+        if self.params is None and not self.sources and self.start is None:
             raise ValueError("a job needs parameters or a source file")
 
 

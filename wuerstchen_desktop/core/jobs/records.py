@@ -10,7 +10,7 @@ import torch
 from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.imagefile.record import Blend, ImageRecord, decode_latent
 from wuerstchen_desktop.core.imagefile.write import make_record
-from wuerstchen_desktop.core.params import GenerationParams, stage_c_size
+from wuerstchen_desktop.core.params import GenerationParams, composition_size, stage_c_size
 
 if TYPE_CHECKING:
     from wuerstchen_desktop.core.engine.pipeline import Pipeline
@@ -52,12 +52,12 @@ def record_latent(record: ImageRecord) -> torch.Tensor:
 def checked_latent(pipe: Pipeline, record: ImageRecord) -> torch.Tensor:
     """A record's stored composition, refused unless it has the shape its recorded size gives."""
     latent = record_latent(record)
-    p = record.params
-    expected = (1, 16, *stage_c_size(p.width, p.height, pipe.prior_source.resolution_multiple))
+    width, height = composition_size(record.params)  # an upscale's composition is half its size
+    expected = (1, 16, *stage_c_size(width, height, pipe.prior_source.resolution_multiple))
     if tuple(latent.shape) != expected:
         raise InvalidParams(
             f"The composition stored in this file has the shape {tuple(latent.shape)}, not the {expected} "
-            f"its recorded size of {p.width}x{p.height} gives: the file is damaged.",
+            f"its recorded size of {width}x{height} gives: the file is damaged.",
             "Generate it again from its parameters.",
         )
     return latent

@@ -27,8 +27,9 @@ from wuerstchen_desktop.core.jobs.job import COMPOSITIONS_FOLDER, Job, JobKind
 from wuerstchen_desktop.core.jobs.records import checked_latent, image_record
 from wuerstchen_desktop.core.jobs.reproduce import reproduce
 from wuerstchen_desktop.core.jobs.start import Picture, read_picture, start_for, with_picture
+from wuerstchen_desktop.core.jobs.upscale import upscale_inputs, upscale_params
 from wuerstchen_desktop.core.library.outputdir import check_output_dir
-from wuerstchen_desktop.core.params import GenerationParams
+from wuerstchen_desktop.core.params import GenerationParams, composition_job
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -53,7 +54,8 @@ _Save = tuple[Any, ImageRecord, str, str]  # image, record, format, name pattern
 
 
 def _params(job: Job, record: ImageRecord | None, picture: Picture | None) -> GenerationParams:
-    base = record.params.replace(images=1) if record is not None else job.params
+    # A new job from an upscaled image starts from the text job that composed it.
+    base = composition_job(record.params).replace(images=1) if record is not None else job.params
     if base is None:
         raise InvalidParams("This job has no parameters.")
     changes = dict(job.changes)
@@ -77,6 +79,9 @@ def _check(job: Job) -> _Checked:
     check_output_dir(job.out_dir)  # a folder unplugged or replaced since start: said now, not after the work
     records = [read_record(p) for p in job.sources]  # no record of ours: a clear NoParametersFound
     picture = read_picture(job.start) if job.start is not None else None
+    if job.kind is JobKind.UPSCALE and picture is not None:
+        params = upscale_params(picture, dict(job.changes))
+        return _Checked(records, params, check_fits(params, job.image_format), picture)
     if job.kind is JobKind.REPRODUCE:
         params = records[0].params
     else:
@@ -107,6 +112,8 @@ def execute(
     of each file as soon as it is on disk."""
     checked = _check(job)
     records, params, notes = checked.records, checked.params, checked.notes
+    if params.upscale > 1 and checked.picture is not None:  # an upscale, or one made again
+        return _upscale(pipe, job, params, checked.picture, notes, on_step, cancel, on_saved)
     picture = checked.picture if job.kind in _RUN_STAGE_C and params.source is not None else None
     start = None
     if picture is not None:
@@ -157,6 +164,33 @@ def execute(
         prior_revision=first.prior_revision,
         model_hash=first.model_hash,
     )
+    saves = [(result.images[0], record, job.image_format, job.name_pattern)]
+    return _save_all(saves, job.out_dir, notes, on_saved), [*notes, *result.warnings]
+
+
+def _upscale(
+    pipe: Pipeline,
+    job: Job,
+    params: GenerationParams,
+    picture: Picture,
+    notes: list[str],
+    on_step: StepCallback | None,
+    cancel: CancelCheck | None,
+    on_saved: OnSaved | None,
+) -> tuple[tuple[Path, ...], list[str]]:
+    """Upscale 2x ``picture``; its record names the picture, and keeps the composition's own prior."""
+    stage_c, pixels, said = upscale_inputs(pipe, params, picture)
+    notes = [*notes, *said]
+    result = pipe.upscale(params, stage_c, pixels, on_step, cancel)
+    record = image_record(pipe, params, result.stage_c[0])
+    made = picture.record
+    if made is not None and made.latent is not None:  # Stage C ran when the picture was made
+        record = dataclasses.replace(
+            record,
+            prior_model=made.prior_model,
+            prior_revision=made.prior_revision,
+            model_hash=made.model_hash,
+        )
     saves = [(result.images[0], record, job.image_format, job.name_pattern)]
     return _save_all(saves, job.out_dir, notes, on_saved), [*notes, *result.warnings]
 

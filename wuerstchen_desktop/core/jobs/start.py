@@ -18,7 +18,7 @@ from wuerstchen_desktop.core.errors import InvalidParams, NoParametersFound
 from wuerstchen_desktop.core.imagefile.read import open_regular, read_record
 from wuerstchen_desktop.core.imagefile.record import ImageRecord
 from wuerstchen_desktop.core.jobs.records import record_latent
-from wuerstchen_desktop.core.params import GenerationParams
+from wuerstchen_desktop.core.params import DEFAULT_STRENGTH, GenerationParams, composition_size
 
 if TYPE_CHECKING:
     from wuerstchen_desktop.core.engine.pipeline import Pipeline
@@ -47,9 +47,6 @@ def read_picture(path: Path) -> Picture:
     return Picture(path, digest.hexdigest(), record)
 
 
-DEFAULT_STRENGTH = 0.5
-
-
 def starting_point(
     path: Path | None, strength: float | None
 ) -> tuple[tuple[tuple[str, Any], ...], Path | None]:
@@ -67,7 +64,7 @@ def starting_point(
 def with_picture(params: GenerationParams, picture: Picture | None) -> GenerationParams:
     """``params`` naming ``picture`` as their source, when the job starts from one. A job whose parameters
     already name a source (reproducing a file) must be given that very picture."""
-    if params.strength >= 1:
+    if params.source is None:
         if picture is not None:
             raise InvalidParams(
                 "A picture to start from needs a strength below 1.", "Choose a strength below 1."
@@ -91,15 +88,44 @@ def with_picture(params: GenerationParams, picture: Picture | None) -> Generatio
                 "Fetch it with `wuerstchen-desktop download --encoder` (about 81 MB), or start from an image "
                 "made with this app: it carries its composition.",
             )
-        return params.replace(source=picture.sha256)
-    made = picture.record.params
-    if (made.width, made.height) != (params.width, params.height):
+        return _named(params, picture)
+    made, (width, height) = picture.record.params, composition_size(params)
+    if not _composition_fits(picture, params) and encoder_file() is None:
+        mw, mh = composition_size(made)
         raise InvalidParams(
-            f"{picture.path.name} was composed at {made.width}x{made.height}, not at this job's "
-            f"{params.width}x{params.height}.",
-            f"Start from it at {made.width}x{made.height}.",
+            f"{picture.path.name} was composed at {mw}x{mh}, not at this job's {width}x{height}; another "
+            "size needs the image encoder.",
+            f"Start from it at {mw}x{mh}, or fetch the encoder with `wuerstchen-desktop download --encoder`.",
         )
-    return params.replace(source=picture.sha256)
+    return _named(params, picture)
+
+
+def _named(params: GenerationParams, picture: Picture) -> GenerationParams:
+    width, height = picture_size(picture.path) or (None, None)
+    return params.replace(source=picture.sha256, source_width=width, source_height=height)
+
+
+def picture_size(path: Path) -> tuple[int, int] | None:
+    """A picture's width and height as a person sees it (turned as its EXIF orientation says), read from
+    its header; None when its header cannot be read (reading its pixels then says why)."""
+    from PIL import Image
+
+    try:
+        with open_regular(path) as f, Image.open(f) as im:
+            width, height = im.size
+            orientation = im.getexif().get(0x0112)  # EXIF Orientation: 5 to 8 turn it a quarter
+    except Exception:  # Pillow raises many types for damaged headers and EXIF
+        return None
+    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+
+
+def _composition_fits(picture: Picture, params: GenerationParams) -> bool:
+    """Whether the picture's stored composition is the job's start: ours, and made at the job's size.
+    Otherwise its pixels go through the image encoder."""
+    record = picture.record
+    if record is None or record.latent is None:
+        return False
+    return composition_size(record.params) == composition_size(params)
 
 
 def encoder_file() -> Path | None:
@@ -115,7 +141,7 @@ def start_for(pipe: Pipeline, params: GenerationParams, picture: Picture) -> tup
     what was done to the picture to fit the job)."""
     from wuerstchen_desktop.core.engine.recipe import Start
 
-    if picture.record is not None and picture.record.latent is not None:
+    if picture.record is not None and _composition_fits(picture, params):
         return Start(pipe.prior_space(record_latent(picture.record)), params.strength), []
     import numpy as np
     import torch

@@ -31,7 +31,7 @@ from PIL import Image
 
 from wuerstchen_desktop.core import appdirs
 from wuerstchen_desktop.core.atomicfile import clean_orphans, fsync_dir, move_no_replace
-from wuerstchen_desktop.core.errors import HistoryError
+from wuerstchen_desktop.core.errors import HistoryError, WuerstchenError
 from wuerstchen_desktop.core.imagefile.read import open_pixels, read_parameters
 from wuerstchen_desktop.core.imagefile.record import ImageParameters
 from wuerstchen_desktop.core.library.index import connect, discard, is_damage, transaction
@@ -225,7 +225,7 @@ class History:
     def get(self, item_id: int) -> Item | None:
         return self._one("id = ?", (item_id,))
 
-    def _where(self, query: str, favourites_only: bool) -> tuple[str, list[Any]]:
+    def _where(self, query: str, favourites_only: bool, kind: str | None) -> tuple[str, list[Any]]:
         clauses, args = ["1"], []
         for word in query.casefold().split():
             escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -233,6 +233,9 @@ class History:
             args.append(f"%{escaped}%")
         if favourites_only:
             clauses.append("favourite = 1")
+        if kind:
+            clauses.append("kind = ?")
+            args.append(kind)
         return " AND ".join(clauses), args
 
     def items(
@@ -242,16 +245,41 @@ class History:
         newest_first: bool = True,
         limit: int = 100,
         offset: int = 0,
+        kind: str | None = None,
     ) -> list[Item]:
-        """A page of items whose prompt holds every word of ``query``, sorted by date."""
-        where, args = self._where(query, favourites_only)
+        """A page of items whose prompt holds every word of ``query``, sorted by date; ``kind`` ("image" or
+        "composition") keeps only that kind."""
+        where, args = self._where(query, favourites_only, kind)
         order = "DESC" if newest_first else "ASC"
         sql = f"SELECT {_COLUMNS} FROM items WHERE {where} ORDER BY created {order}, id {order}"
         return [self._item(r) for r in self._con.execute(sql + " LIMIT ? OFFSET ?", [*args, limit, offset])]
 
-    def count(self, query: str = "", favourites_only: bool = False) -> int:
-        where, args = self._where(query, favourites_only)
+    def count(self, query: str = "", favourites_only: bool = False, kind: str | None = None) -> int:
+        where, args = self._where(query, favourites_only, kind)
         return int(self._con.execute(f"SELECT count(*) FROM items WHERE {where}", args).fetchone()[0])
+
+    def decoded_from(self, item_id: int) -> Item | None:
+        """The newest image decoded from the composition ``item_id``: same prompt, seed and size, and the
+        very latent its file holds (a decode stores the composition's latent unchanged)."""
+        composition = self._require(item_id)
+        if composition.kind != "composition" or not composition.has_latent:
+            return None
+        own = read_parameters(composition.path).record
+        if own is None or own.latent is None:
+            return None
+        rows = self._con.execute(
+            f"SELECT {_COLUMNS} FROM items WHERE kind = 'image' AND has_latent = 1 AND prompt = ?"
+            " AND seed IS ? AND width IS ? AND height IS ? ORDER BY created DESC, id DESC LIMIT 50",
+            (composition.prompt, composition.seed, composition.width, composition.height),
+        )
+        for item in (self._item(r) for r in rows):
+            try:
+                record = read_parameters(item.path).record
+            except WuerstchenError:
+                continue  # gone or damaged since it was indexed
+            if record is not None and record.latent == own.latent:
+                return item
+        return None
 
     def parameters(self, item_id: int) -> ImageParameters:
         """The parameters read from the file itself, the source of truth."""
