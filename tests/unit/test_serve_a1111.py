@@ -64,6 +64,7 @@ def test_txt2img_images_carry_our_parameters(server, prior_dir, tmp_path) -> Non
 
 def test_sd_parsers_reads_the_answer(server) -> None:
     import sd_parsers
+
     result = api(server).txt2img(prompt="a red fox", negative_prompt="fog", **FAST)
     info = sd_parsers.ParserManager().parse(result.images[0])
     assert info is not None and info.full_prompt == "a red fox" and info.full_negative_prompt == "fog"
