@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from PySide6.QtCore import QRegularExpression, Qt, Signal
+from PySide6.QtCore import QRegularExpression, QSize, Qt, Signal
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -41,6 +41,15 @@ from wuerstchen_desktop.ui.picture_well import PictureWell
 CUSTOM = "custom"
 
 
+class PromptEdit(QPlainTextEdit):
+    """The prompt box: five lines when room is short, so the fields below it stay in sight; it grows into any
+    height the panel has to spare."""
+
+    def sizeHint(self) -> QSize:
+        frame = 2 * self.frameWidth() + int(self.document().documentMargin() * 2)
+        return QSize(super().sizeHint().width(), self.fontMetrics().lineSpacing() * 5 + frame)
+
+
 class PromptPanel(QWidget):
     """Emits ``generate_requested`` when the user asks for images; ``params()`` reads the widgets."""
 
@@ -50,7 +59,7 @@ class PromptPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.prompt = QPlainTextEdit()
+        self.prompt = PromptEdit()
         self.prompt.setPlaceholderText(self.tr("Describe the image…"))
         self.prompt.setAccessibleName(self.tr("Prompt"))
         self.prompt.setTabChangesFocus(True)

@@ -40,8 +40,8 @@ class QueueList(QListWidget):
         self.setUniformItemSizes(True)
 
     def sizeHint(self) -> QSize:
-        # Four rows: the running job and the next three; the panel stays small beside the image.
-        return QSize(320, self.fontMetrics().height() * 4 + 2 * self.frameWidth() + 8)
+        # Three rows: the running job and the next two; the panel stays small below the image.
+        return QSize(320, self.fontMetrics().height() * 3 + 2 * self.frameWidth() + 8)
 
     def selected_job(self) -> int | None:
         item = self.currentItem()
@@ -102,14 +102,17 @@ class QueuePanel(QWidget):
         self.remove_button = QPushButton(self.tr("Remove"))
         self.remove_button.setToolTip(self.tr("Take the selected waiting job off the queue (Del)"))
         self.cancel_all_button = QPushButton(self.tr("Cancel all…"))
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.empty)
-        buttons.addStretch(1)
+        # The buttons beside the list, not below it: the dock costs the image as little height as it can.
+        jobs = QVBoxLayout()
+        jobs.addWidget(self.list, 1)
+        jobs.addWidget(self.empty)
+        buttons = QVBoxLayout()
         buttons.addWidget(self.remove_button)
         buttons.addWidget(self.cancel_all_button)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.list, 1)
+        buttons.addStretch(1)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 0, 4, 4)
+        layout.addLayout(jobs, 1)
         layout.addLayout(buttons)
         self.remove_button.clicked.connect(self._remove_selected)
         self.list.remove_requested.connect(self.remove_job)
