@@ -28,7 +28,8 @@ from bench_pipeline import CACHE, PROMPT, SEED, ensure_checkpoints
 from wuerstchen_desktop.core.engine.build import build_pipeline
 from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
 from wuerstchen_desktop.core.engine.recipe import Start
-from wuerstchen_desktop.core.params import DEFAULT_UPSCALE_STRENGTH, GenerationParams
+from wuerstchen_desktop.core.models.effnet_encoder import EffNetEncoder, encode_image
+from wuerstchen_desktop.core.params import DEFAULT_UPSCALE_STRENGTH, GenerationParams, stage_c_size
 from wuerstchen_desktop.testing import checkpoints
 
 
@@ -78,6 +79,13 @@ def main() -> None:
         pixels = torch.from_numpy(np.asarray(enlarged).copy()).permute(2, 0, 1)[None].float() / 255
         label = f"Upscale 2x to {2 * s}x{2 * s} at strength {args.strength:g}"
         _, t_up = timed(label, lambda: pipe.upscale(up, made.stage_c, pixels))
+        # The image encoder a picture made elsewhere goes through (random weights: the same arithmetic).
+        encoder = EffNetEncoder().eval().to(pipe.device)
+        hw = stage_c_size(2 * s, 2 * s, pipe.prior_source.resolution_multiple)
+        with torch.inference_mode():
+            encode_image(encoder, pixels, hw)  # warm-up
+            label = f"image encoder, a {2 * s}x{2 * s} picture (float32)"
+            timed(label, lambda: encode_image(encoder, pixels, hw))
     print()
     print(f"image-to-image at 0.5 / text-to-image:              {t_i2i / t_text:6.2f}")
     print(f"Upscale 2x / text-to-image at the doubled size:     {t_up / t_big:6.2f}")
