@@ -34,3 +34,23 @@ def compose_and_wait(qtbot, window, prompt: str, seed: int, count: int = 2):
         window.flow.compose()
     qtbot.waitUntil(lambda: all(t.item is not None for t in sheet.tiles), timeout=WAIT_MS)
     return sheet
+
+
+def drop_on(widget, data) -> bool:
+    """A real drop on ``widget``'s centre, as a file manager's drag sends it: drag-enter, then (if the
+    enter was accepted) drop. Returns whether the drag-enter was accepted."""
+    from PySide6.QtCore import QPointF, Qt
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+
+    where = QPointF(widget.rect().center())
+    action, buttons = Qt.DropAction.CopyAction, Qt.MouseButton.LeftButton
+    mods = Qt.KeyboardModifier.NoModifier
+    try:
+        enter = QDragEnterEvent(where, action, data, buttons, mods)
+    except TypeError:  # PySide6 before 6.8 takes a QPoint
+        enter = QDragEnterEvent(where.toPoint(), action, data, buttons, mods)
+    QApplication.sendEvent(widget, enter)
+    if enter.isAccepted():
+        QApplication.sendEvent(widget, QDropEvent(where, action, data, buttons, mods))
+    return enter.isAccepted()

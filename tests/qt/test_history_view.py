@@ -9,7 +9,7 @@ import hashlib
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QPixmap
 
-from tests.helpers.window import WAIT_MS, compose_and_wait, fast, generate_and_wait
+from tests.helpers.window import WAIT_MS, compose_and_wait, drop_on, fast, generate_and_wait
 from wuerstchen_desktop.core.imagefile.read import read_record
 
 
@@ -170,9 +170,7 @@ def test_a_decoded_composition_is_marked_and_links_to_its_image(qtbot, make_wind
 
 def test_an_image_dropped_on_the_empty_view_fills_the_panel(qtbot, make_window, tmp_path) -> None:
     from PIL import Image, PngImagePlugin
-    from PySide6.QtCore import QMimeData, QPointF, QUrl
-    from PySide6.QtGui import QDragEnterEvent, QDropEvent
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QMimeData, QUrl
 
     window = make_window()
     assert window.view.hint.isVisible() and "drop an image here" in window.view.hint.text()
@@ -182,12 +180,7 @@ def test_an_image_dropped_on_the_empty_view_fills_the_panel(qtbot, make_window, 
     Image.new("RGB", (64, 64)).save(path, pnginfo=info)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
-    port, at = window.view.viewport(), QPointF(window.view.viewport().rect().center())
-    actions, left = Qt.DropAction.CopyAction, Qt.MouseButton.LeftButton
-    enter = QDragEnterEvent(at, actions, mime, left, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(port, enter)  # unhandled by the view, it goes up to the window
-    assert enter.isAccepted()
-    QApplication.sendEvent(port, QDropEvent(at, actions, mime, left, Qt.KeyboardModifier.NoModifier))
+    assert drop_on(window.view.viewport(), mime)  # unhandled by the view, it goes up to the window
     qtbot.waitUntil(lambda: window.panel.prompt.toPlainText() == "a lake at dawn", timeout=WAIT_MS)
 
 

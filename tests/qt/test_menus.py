@@ -35,6 +35,8 @@ def menu_entries(window) -> dict[str, list[QAction]]:
     def walk(menu: QMenu) -> list[QAction]:
         found = []
         for action in menu.actions():
+            if action.isSeparator():
+                continue  # PySide6 6.7 may drop a separator's wrapper once this walk has ended
             sub = action.menu()
             found.extend(walk(sub) if isinstance(sub, QMenu) else [action])
         return found

@@ -10,26 +10,12 @@ import pytest
 from PIL import Image
 
 from tests.helpers.encoder import write_encoder_weights
-from tests.helpers.window import WAIT_MS, fast, generate_and_wait
+from tests.helpers.window import WAIT_MS, drop_on, fast, generate_and_wait
 from wuerstchen_desktop.core.imagefile.read import read_record
 
 
 def drop(qtbot, widget, data) -> None:
-    """A real drop: Qt's drag-enter then drop events, as a file manager's drag sends them."""
-    from PySide6.QtCore import QPointF, Qt
-    from PySide6.QtGui import QDragEnterEvent, QDropEvent
-    from PySide6.QtWidgets import QApplication
-
-    where = QPointF(widget.rect().center())
-    action = Qt.DropAction.CopyAction
-    buttons, mods = Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
-    try:
-        enter = QDragEnterEvent(where, action, data, buttons, mods)
-    except TypeError:  # PySide6 before the QPointF form
-        enter = QDragEnterEvent(where.toPoint(), action, data, buttons, mods)
-    QApplication.sendEvent(widget, enter)
-    assert enter.isAccepted()
-    QApplication.sendEvent(widget, QDropEvent(where, action, data, buttons, mods))
+    assert drop_on(widget, data)
 
 
 def urls(*paths: Path):
