@@ -37,8 +37,11 @@ def test_the_queue_lists_running_and_waiting_jobs(qtbot, make_window) -> None:
     queue_three(window)
     rows = window.queue.list
     assert window.queue_dock.isVisible() and rows.count() == 4
-    qtbot.waitUntil(lambda: rows.item(0).text().startswith("Running "), timeout=WAIT_MS)
-    assert "%" in rows.item(0).text() and "the running one" in rows.item(0).text()
+    # The running row shows its share done once the job's first step has reported.
+    qtbot.waitUntil(
+        lambda: rows.item(0).text().startswith("Running ") and "%" in rows.item(0).text(), timeout=WAIT_MS
+    )
+    assert "the running one" in rows.item(0).text()
     assert rows.item(1).text() == "Waiting · Generate · a red fox · 256x256 · 1 image(s)"
     assert rows.item(3).text().endswith("256x256 · 2 image(s)") and "…" in rows.item(3).text()
     assert rows.item(3).toolTip().startswith("a blue whale a blue whale")
