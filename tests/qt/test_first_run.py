@@ -28,6 +28,10 @@ def test_first_run_downloads_then_generates(qtbot, make_window, hub) -> None:
         dialog.download_button.click()
     assert reports and reports[-1].done == reports[-1].total
     assert "decoder/diffusion_pytorch_model.bin" not in hub.gets
+    # The prompt's token count appears once the tokenizer is on disk, not only at the next start.
+    window.panel.prompt.setPlainText("a lighthouse")
+    qtbot.waitUntil(lambda: window.panel.token_label.isVisible(), timeout=WAIT_MS)
+    assert window.panel.token_label.text().endswith("/ 77 tokens")
     fast(window)
     with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
         window.generate()

@@ -147,18 +147,21 @@ class MainWindow(QMainWindow):
 
     def _checked(self, missing: list[str]) -> None:
         if not missing:
-            self.downloads.load_counter(self.settings.prior)
-            self.service.warm_up()
+            self._models_ready()
             return
         self.engine_label.setText(self.tr("Model files needed"))
         if self.first_run is not None:
             self.first_run.close()
         dialog = FirstRunDialog(self.downloads, missing, self.settings.offline, self)
-        dialog.ready.connect(self.service.warm_up)
+        dialog.ready.connect(self._models_ready)  # the token count, too, without waiting for a restart
         dialog.folders_chosen.connect(self._folder_chosen)
         dialog.go_online.connect(self._go_online)
         dialog.show()
         self.first_run = dialog
+
+    def _models_ready(self) -> None:
+        self.downloads.load_counter(self.settings.prior)
+        self.service.warm_up()
 
     def get_previewer(self) -> None:
         """Fetch the optional live-preview model (models downloaded before it was offered lack it)."""
