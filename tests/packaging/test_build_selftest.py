@@ -3,28 +3,17 @@ app's output is read (and the app is killed), a flaky command is retried, the pi
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import stat
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.packaging_scripts import load_packaging
 
-
-def load_build() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bundle_build", ROOT / "packaging" / "build.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-build = load_build()
+build = load_packaging("build", "bundle_build")
 
 
 def fake_app(tmp_path: Path, body: str) -> Path:

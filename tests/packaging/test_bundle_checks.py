@@ -4,28 +4,15 @@ parts of an archive too big for a GitHub Release."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from importlib import metadata
 from pathlib import Path, PureWindowsPath
-from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.packaging_scripts import load_packaging
 
-
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "packaging" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-checks = load("bundle_checks")
-bundle_info = load("bundle_info")
+checks = load_packaging("bundle_checks")
+bundle_info = load_packaging("bundle_info")
 
 
 def touch(path: Path, text: str = "x") -> Path:

@@ -8,32 +8,20 @@ no installation).
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import re
 import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
-from types import ModuleType
 
 import tomllib
 from packaging.requirements import Requirement
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.packaging_scripts import ROOT, load_packaging
 
-
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "packaging" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-checks = load("bundle_checks")
-bundle_info = load("bundle_info")
+checks = load_packaging("bundle_checks")
+bundle_info = load_packaging("bundle_info")
 
 
 def build_runner() -> tuple[str, str]:
