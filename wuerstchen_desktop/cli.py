@@ -116,11 +116,12 @@ def build_parser() -> argparse.ArgumentParser:
     rd.add_argument("image", type=Path, metavar="IMAGE")
     sv = sub.add_parser("serve", help="serve the A1111 web API (txt2img, progress, interrupt) over HTTP")
     add_serve_args(sv)
+    _add_engine_args(sv, image_format=False)  # answers carry PNG, as A1111's do
     _add_model_args(sv)
     return parser
 
 
-def _add_engine_args(p: argparse.ArgumentParser) -> None:
+def _add_engine_args(p: argparse.ArgumentParser, image_format: bool = True) -> None:
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--dtype", default="auto", choices=DTYPES)
     p.add_argument(
@@ -132,7 +133,8 @@ def _add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out", type=Path, default=None, metavar="DIR", help="output folder (default: Pictures/Wuerstchen)"
     )
-    p.add_argument("--format", default="png", choices=["png", "jpeg", "webp"])
+    if image_format:
+        p.add_argument("--format", default="png", choices=["png", "jpeg", "webp"])
 
 
 def _output_dir(args: argparse.Namespace) -> Path:

@@ -8,31 +8,18 @@ import logging
 import sys
 from pathlib import Path
 
-from wuerstchen_desktop.core.choices import DEVICES, DTYPES, MEMORY_HELP, MEMORY_MODES
-
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 7861
 log = logging.getLogger(__name__)
 
 
 def add_serve_args(p: argparse.ArgumentParser) -> None:
-    """The server's own options; the model options are the ones ``generate`` takes."""
+    """The server's own options; the engine and model options are the ones ``generate`` takes."""
     p.add_argument(
         "--host",
         default=DEFAULT_HOST,
         help=f"address to listen on (default {DEFAULT_HOST}: this computer only; any other asks a token)",
     )
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
-    p.add_argument("--device", default="auto", choices=DEVICES)
-    p.add_argument("--dtype", default="auto", choices=DTYPES)
-    p.add_argument(
-        "--memory",
-        default="auto",
-        choices=MEMORY_MODES,
-        help="; ".join(f"{mode}: {text}" for mode, text in MEMORY_HELP.items()),
-    )
-    p.add_argument(
-        "--out", type=Path, default=None, metavar="DIR", help="output folder (default: Pictures/Wuerstchen)"
-    )
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
