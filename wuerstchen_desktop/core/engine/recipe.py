@@ -139,6 +139,28 @@ def _embeddings(encoder: TextEncoder, jobs: Sequence[GenerationParams], negative
     return encoded[torch.tensor(rows, device=encoded.device)]
 
 
+def _from_start(
+    models: StageModels,
+    stage: str,
+    start: Start | None,
+    x: torch.Tensor,
+    steps: torch.Tensor,
+    what: str,
+    hint: str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A stage's first latent and schedule: ``x`` (its own first draw) and ``steps``, or, from ``start``, its
+    latent noised to the strength with that draw and the schedule from the strength's point down."""
+    if start is None or start.strength >= 1:
+        return x, steps
+    latent = start.latent.to(models.device, torch.float32)
+    if latent.shape[1:] != x.shape[1:] or latent.shape[0] not in (1, x.shape[0]):
+        raise InvalidParams(
+            f"The picture's {what} {tuple(latent.shape)} does not fit this job's {tuple(x.shape)}.", hint
+        )
+    noised = _sampler(models, stage).add_noise(latent.expand_as(x), x, start.strength)
+    return noised, from_strength(steps, start.strength)
+
+
 def _stage_c(
     models: StageModels, job: GenerationParams, text: torch.Tensor, start: Start | None, run: Run
 ) -> torch.Tensor:
@@ -148,15 +170,9 @@ def _stage_c(
         run.generators, (prior.c_in, *hw), models.device
     )  # the same first draw with or without a picture
     steps = prior_timesteps(job.prior_steps)
-    if start is not None and start.strength < 1:
-        latent = start.latent.to(models.device, torch.float32)
-        if latent.shape[1:] != x.shape[1:] or latent.shape[0] not in (1, x.shape[0]):
-            raise InvalidParams(
-                f"The picture's composition {tuple(latent.shape)} does not fit this job's {tuple(x.shape)}.",
-                "Start from the picture at the job's size.",
-            )
-        steps = from_strength(steps, start.strength)
-        x = _sampler(models, STAGE_PRIOR).add_noise(latent.expand_as(x), x, start.strength)
+    x, steps = _from_start(
+        models, STAGE_PRIOR, start, x, steps, "composition", "Start from the picture at the job's size."
+    )
     cache: StepCache = {}  # the text conditioning, mapped at the first step
     cond = (text.to(models.stage_dtype(STAGE_PRIOR)), cache)
     return _denoise(models, STAGE_PRIOR, prior, cond, x, steps, job.prior_guidance, run)
@@ -176,15 +192,9 @@ def _stage_b(
     hw = stage_b_size(models, stage_c_size(job.width, job.height, models.prior_source.resolution_multiple))
     z = draw(run.generators, (decoder.c_in, *hw), models.device)  # the same first draw with a start
     steps = uniform_timesteps(job.decoder_steps)
-    if start is not None and start.strength < 1:
-        latent = start.latent.to(models.device, torch.float32)
-        if latent.shape[1:] != z.shape[1:] or latent.shape[0] not in (1, z.shape[0]):
-            raise InvalidParams(
-                f"The picture's latent {tuple(latent.shape)} does not fit this job's {tuple(z.shape)}.",
-                "Start from the picture at half the job's size.",
-            )
-        steps = from_strength(steps, start.strength)
-        z = _sampler(models, STAGE_DECODER).add_noise(latent.expand_as(z), z, start.strength)
+    z, steps = _from_start(
+        models, STAGE_DECODER, start, z, steps, "latent", "Start from the picture at half the job's size."
+    )
     cache: StepCache = {}  # the resized Stage C latent and the text, mapped at the first step
     cond = (effnet, clip.to(models.stage_dtype(STAGE_DECODER)), cache)
     return _denoise(models, STAGE_DECODER, decoder, cond, z, steps, job.decoder_guidance, run)
