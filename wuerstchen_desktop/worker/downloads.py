@@ -4,10 +4,11 @@ download request gets its own, so a cancel never reaches the request after it.""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,26 +73,21 @@ class DownloadWorker(QObject):
                 )
             )
             return
-        try:
-            # The live-preview model comes along when missing; if it cannot, the plan's warnings say so.
-            the_plan = plan(repos, optional=list(OPTIONAL), cache_dir=cache_dir, cancel=self._stop(cancel))
-            self.planned.emit(the_plan)
-        except Cancelled:
-            self.cancelled.emit()
-        except Unreachable:
-            log.info("planning the download: the server cannot be reached", exc_info=True)
-            self.failed.emit(
-                self.tr(
-                    "This computer cannot reach the server the model files come from: it may not be "
-                    "connected to the internet. Check the connection and press Retry, or use folders "
-                    "you already have."
+        with self._reporting("planning the download", self.tr("Could not prepare the download: {0}")):
+            try:
+                # The live-preview model comes along when missing; if it cannot, the plan's warnings say so.
+                stop = self._stop(cancel)
+                the_plan = plan(repos, optional=list(OPTIONAL), cache_dir=cache_dir, cancel=stop)
+                self.planned.emit(the_plan)
+            except Unreachable:
+                log.info("planning the download: the server cannot be reached", exc_info=True)
+                self.failed.emit(
+                    self.tr(
+                        "This computer cannot reach the server the model files come from: it may not be "
+                        "connected to the internet. Check the connection and press Retry, or use folders "
+                        "you already have."
+                    )
                 )
-            )
-        except WuerstchenError as exc:
-            self.failed.emit(in_window(exc))
-        except Exception as exc:  # reported as a sentence; the window stays usable
-            log.exception("planning the download failed")
-            self.failed.emit(self.tr("Could not prepare the download: {0}").format(exc))
 
     @Slot(object)
     def plan_encoder(self, data_dir: Path | None) -> None:
@@ -111,16 +107,9 @@ class DownloadWorker(QObject):
             self._encoder(the_plan, cancel)
             return
         report = self._throttled()
-        try:
+        with self._reporting("the download", self.tr("The download failed: {0}")):
             download(the_plan, on_progress=report, cancel=self._stop(cancel))
             self.finished.emit(list(the_plan.warnings))
-        except Cancelled:
-            self.cancelled.emit()
-        except WuerstchenError as exc:
-            self.failed.emit(in_window(exc))
-        except Exception as exc:
-            log.exception("download failed")
-            self.failed.emit(self.tr("The download failed: {0}").format(exc))
 
     def _encoder(self, the_plan: Any, cancel: threading.Event) -> None:
         """The encoder's tensors by byte ranges; the whole checkpoint only once the user agreed to it."""
@@ -137,27 +126,36 @@ class DownloadWorker(QObject):
         bar = ByteProgress(self._throttled(), EFFNET_FILE, the_plan.to_fetch)
         source = Path(f"{EFFNET_REPO}/{EFFNET_FILE}")
         hint = "The published file is not the encoder this app knows; please report it."
+        with self._reporting("the image encoder's download", self.tr("The download failed: {0}")):
+            try:
+                if the_plan.whole:
+                    fetch_encoder_whole(the_plan.cache, cancelled=self._stop(cancel), on_bytes=bar)
+                else:
+                    fetch_encoder_weights(
+                        the_plan.cache,
+                        cancelled=self._stop(cancel),
+                        on_bytes=bar,
+                        check=lambda shapes: check_shapes(shapes, source, hint),
+                    )
+                bar.end()
+                self.finished.emit([])
+            except NoRanges as exc:
+                plan = dataclasses.replace(the_plan, to_fetch=exc.size, whole=True)
+                self.whole_needed.emit(exc.message, plan)
+
+    @contextlib.contextmanager
+    def _reporting(self, doing: str, failed: str) -> Iterator[None]:
+        """How a request inside ends when it does not end well, told as signals: cancelled, or a
+        sentence (``failed`` takes an unexpected error's text; its traceback goes to the log)."""
         try:
-            if the_plan.whole:
-                fetch_encoder_whole(the_plan.cache, cancelled=self._stop(cancel), on_bytes=bar)
-            else:
-                fetch_encoder_weights(
-                    the_plan.cache,
-                    cancelled=self._stop(cancel),
-                    on_bytes=bar,
-                    check=lambda shapes: check_shapes(shapes, source, hint),
-                )
-            bar.end()
-            self.finished.emit([])
-        except NoRanges as exc:
-            self.whole_needed.emit(exc.message, dataclasses.replace(the_plan, to_fetch=exc.size, whole=True))
+            yield
         except Cancelled:
             self.cancelled.emit()
         except WuerstchenError as exc:
             self.failed.emit(in_window(exc))
         except Exception as exc:
-            log.exception("the image encoder's download failed")
-            self.failed.emit(self.tr("The download failed: {0}").format(exc))
+            log.exception("%s failed", doing)
+            self.failed.emit(failed.format(exc))
 
     def _throttled(self) -> Callable[[Any], None]:
         """``progress`` every PROGRESS_INTERVAL_S at most; a change of phase and the last report always."""
