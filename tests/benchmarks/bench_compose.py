@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_pipeline import CACHE, PROMPT, SEED, ensure_checkpoints
+from bench_pipeline import CACHE, PROMPT, SEED, ensure_checkpoints, timed
 
 from wuerstchen_desktop.core.engine import compose as c
 from wuerstchen_desktop.core.engine.build import build_pipeline
@@ -36,14 +35,6 @@ def random_previewer(folder: Path) -> Path:
 
     pt = checkpoints.write_previewer_pt(folder / Path(PREVIEWER_FILE).name, c_hidden=PREVIEWER_C_HIDDEN)
     return convert_previewer(pt, folder / "previewer.safetensors")
-
-
-def timed(label: str, work):
-    start = time.perf_counter()
-    out = work()
-    seconds = time.perf_counter() - start
-    print(f"{label:<40} {seconds:8.1f} s", flush=True)
-    return out, seconds
 
 
 def main() -> None:

@@ -32,6 +32,15 @@ TFLOP = {512: (0.606, 0.642, 0.543), 1024: (2.31, 2.86, 2.17), 1536: (5.47, 7.79
 STAGES = ("prior", "decoder", "vqgan")
 
 
+def timed(label: str, work, width: int = 40, digits: int = 1):
+    """``work()`` and the seconds it took, printed beside ``label``."""
+    start = time.perf_counter()
+    out = work()
+    seconds = time.perf_counter() - start
+    print(f"{label:<{width}} {seconds:8.{digits}f} s", flush=True)
+    return out, seconds
+
+
 def ensure_checkpoints(root: Path) -> tuple[Path, Path]:
     """The published configs with random weights, written once."""
     from wuerstchen_desktop.core.models import StageAConfig, StageBConfig, StageCConfig

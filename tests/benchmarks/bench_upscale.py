@@ -15,7 +15,6 @@ import argparse
 import hashlib
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +23,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_pipeline import CACHE, PROMPT, SEED, ensure_checkpoints
+from bench_pipeline import timed as bench_timed
 
 from wuerstchen_desktop.core.engine.build import build_pipeline
 from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
@@ -34,11 +34,7 @@ from wuerstchen_desktop.testing import checkpoints
 
 
 def timed(label: str, work):
-    start = time.perf_counter()
-    out = work()
-    seconds = time.perf_counter() - start
-    print(f"{label:<52} {seconds:8.2f} s", flush=True)
-    return out, seconds
+    return bench_timed(label, work, width=52, digits=2)
 
 
 def main() -> None:
