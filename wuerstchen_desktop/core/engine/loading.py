@@ -1,7 +1,8 @@
 """From published checkpoint folders to modules: safetensors only, strict keys, one copy in memory.
 
 A stage is built on the meta device (no memory), then each tensor is read from the safetensors file,
-converted to the requested dtype and device, and assigned into the module. Pickle files (``.bin``,
+converted to the requested dtype and device, and assigned into the module: in memory of its own, never
+left as a view of the file's mapping. Pickle files (``.bin``,
 ``.pt``, ``.ckpt``) are refused and never opened.
 """
 
@@ -118,9 +119,13 @@ def iter_tensors(
                     f"{path} is damaged: cannot read tensor {key!r} ({exc}).", REDOWNLOAD_HINT
                 ) from exc
             read += t.numel() * t.element_size()
-            if dtype is not None and t.is_floating_point() and t.dtype != dtype:
-                t = t.to(dtype)
-            yield key, t.to(device), path
+            out = t.to(dtype) if dtype is not None and t.is_floating_point() and t.dtype != dtype else t
+            out = out.to(device)
+            if out.data_ptr() == t.data_ptr():
+                # Still the file's mapping, whose pages would be read on the first job's first use of each
+                # weight (a third of the first job at 512x512): read it now, while loading.
+                out = out.clone()
+            yield key, out, path
         del handle
 
 
