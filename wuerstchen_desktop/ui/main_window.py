@@ -161,7 +161,7 @@ class MainWindow(QMainWindow):
 
     def _models_ready(self) -> None:
         self.downloads.load_counter(self.settings.prior)
-        self.service.warm_up()
+        self.service.warm_up(self.panel.current_or_default())
 
     def get_previewer(self) -> None:
         """Fetch the optional live-preview model (models downloaded before it was offered lack it)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import logging
+import threading
 import time
 import traceback
 from collections import deque
@@ -26,6 +27,7 @@ from wuerstchen_desktop.core.jobs.job import EngineConfig, Job, JobError, JobRes
 if TYPE_CHECKING:
     from wuerstchen_desktop.core.engine.pipeline import Pipeline
     from wuerstchen_desktop.core.engine.progress import StepEvent
+    from wuerstchen_desktop.core.params import GenerationParams
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ class GenerationWorker(QObject):
     job_failed = Signal(object)  # JobError
     job_cancelled = Signal(int)
     preview = Signal(object)  # Preview
+    warmed = Signal(int)  # the warm-up after loading is over: how many sizes it warmed
 
     def __init__(self, config: EngineConfig) -> None:
         super().__init__()
@@ -53,6 +56,9 @@ class GenerationWorker(QObject):
         self._description = ""  # device, precision and memory mode of the loaded engine
         self._costs = StageCosts()  # what a step of each stage costs here, timed as jobs run
         self._busy = False
+        # Set by the service (on the GUI thread) when it hands over a job: a warm-up stops at the next
+        # model call so the job starts.
+        self.job_waiting = threading.Event()
 
     def _ensure_pipeline(self) -> Pipeline:
         if self._pipeline is None:
@@ -112,12 +118,15 @@ class GenerationWorker(QObject):
         gc.collect()
         self.engine_status.emit(self.tr("Settings changed: the engine reloads for the next job"))
 
-    @Slot()
-    def prepare(self) -> None:
-        """Import torch and load the models ahead of the first job, so it starts at once."""
+    @Slot(object)
+    def prepare(self, likely: GenerationParams | None = None) -> None:
+        """Import torch and load the models ahead of the first job, so it starts at once; then warm them
+        up at ``likely``'s size and the default one, unless a job is already waiting."""
         try:
-            self._ensure_pipeline().load()
+            pipe = self._ensure_pipeline()
+            pipe.load()
             self._say_engine()
+            self._warm_up(pipe, likely)
         except WuerstchenError as exc:
             log.warning("engine not ready: %s", exc)
             self.engine_failed.emit(str(exc))
@@ -125,8 +134,20 @@ class GenerationWorker(QObject):
             log.exception("engine failed to start")
             self.engine_failed.emit(self.tr("The engine could not start: {0}").format(exc))
 
+    def _warm_up(self, pipe: Pipeline, likely: GenerationParams | None) -> None:
+        from wuerstchen_desktop.core.engine.warmup import likely_jobs, warm_up
+
+        warmed = 0
+        if not self.job_waiting.is_set():
+            try:
+                warmed = warm_up(pipe, likely_jobs(likely), self.job_waiting.is_set)
+            except Exception:  # only time is lost: the first job pays what the warm-up would have
+                log.warning("the warm-up failed", exc_info=True)
+        self.warmed.emit(warmed)
+
     @Slot(object)
     def run_job(self, job: Job) -> None:
+        self.job_waiting.clear()
         self._busy = True
         self.job_started.emit(job.id)
         self._say_engine()
@@ -225,8 +246,9 @@ class GenerationService(QObject):
     job_failed = Signal(object)
     job_cancelled = Signal(int)
     preview = Signal(object)  # Preview of the running job's Stage C
+    warmed = Signal(int)
     _dispatch = Signal(object)
-    _prepare = Signal()
+    _prepare = Signal(object)
     _configure = Signal(object)
     _refresh_previewer = Signal()
 
@@ -251,6 +273,7 @@ class GenerationService(QObject):
         self._worker.progress.connect(self.progress)
         self._worker.job_progress.connect(self._job_progress)
         self._worker.preview.connect(self.preview)
+        self._worker.warmed.connect(self.warmed)
         for done in (self._worker.job_finished, self._worker.job_failed, self._worker.job_cancelled):
             done.connect(self._on_done)
         self._worker.job_finished.connect(self.job_finished)
@@ -305,9 +328,11 @@ class GenerationService(QObject):
             return -1.0
         return sum(self._costs.job_seconds(job) for job in self._pending)
 
-    def warm_up(self) -> None:
-        """Load the engine in the background now; jobs submitted meanwhile wait for it."""
-        self._prepare.emit()
+    def warm_up(self, likely: GenerationParams | None = None) -> None:
+        """Load the engine in the background now (jobs submitted meanwhile wait for it), then run each model
+        once at ``likely``'s size and the default one, so the first job costs what the next ones do. That
+        warm-up gives way to a submitted job within one model call, and writes and reports nothing."""
+        self._prepare.emit(likely)
 
     def reconfigure(self, config: EngineConfig) -> None:
         """Takes effect between jobs: the running job finishes with the engine it started with."""
@@ -347,6 +372,7 @@ class GenerationService(QObject):
     def _next(self) -> None:
         if self._running is None and self._pending:
             self._running = self._pending.popleft()
+            self._worker.job_waiting.set()
             self.queue_changed.emit(len(self._pending))
             self._dispatch.emit(self._running)
 
