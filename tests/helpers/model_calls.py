@@ -48,7 +48,7 @@ class CallLog:
             if self._held == stage:
                 self._held = None
                 self.entered.set()
-                assert self._gate.wait(60), "the held model call was never released"
+                assert self._gate.wait(600), "the held model call was never released"
             return method(model, *args, **kwargs)
 
         return call

@@ -3,6 +3,7 @@ and reports nothing."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,24 @@ def test_a_job_submitted_during_the_warm_up_waits_for_one_model_call(
     assert "decoder" not in calls.log[:held] and "vqgan" not in calls.log[:held]
     assert warmed == [0]  # the warm-up gave up its sizes
     assert len(finished.args[0].paths) == 1 and finished.args[0].paths[0].is_file()
+
+
+def test_closing_stops_the_warm_up_within_one_model_call(qtbot, service, monkeypatch) -> None:
+    calls = CallLog().install(monkeypatch)
+    calls.hold("prior")
+    service.warm_up(PANEL)
+    qtbot.waitUntil(calls.entered.is_set, timeout=WAIT_MS)
+    # The held call ends once closing has told the worker to stop (shutdown blocks this thread), or, if it
+    # never does, after a while: then the warm-up would go on to its next calls.
+    stopping = service._worker.stop_warm_up
+
+    def release_once_stopping() -> None:
+        stopping.wait(30)
+        calls.release()
+
+    threading.Thread(target=release_once_stopping, daemon=True).start()
+    assert service.shutdown(WAIT_MS)
+    assert calls.log[calls.log.index("prior") :] == ["prior"]
 
 
 def test_the_warm_up_runs_every_model_and_writes_and_reports_nothing(

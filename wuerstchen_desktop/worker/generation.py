@@ -56,9 +56,9 @@ class GenerationWorker(QObject):
         self._description = ""  # device, precision and memory mode of the loaded engine
         self._costs = StageCosts()  # what a step of each stage costs here, timed as jobs run
         self._busy = False
-        # Set by the service (on the GUI thread) when it hands over a job: a warm-up stops at the next
-        # model call so the job starts.
-        self.job_waiting = threading.Event()
+        # Set by the service (on the GUI thread) when it hands over a job or shuts down: a warm-up stops at
+        # the next model call. A job clears it.
+        self.stop_warm_up = threading.Event()
 
     def _ensure_pipeline(self) -> Pipeline:
         if self._pipeline is None:
@@ -138,16 +138,16 @@ class GenerationWorker(QObject):
         from wuerstchen_desktop.core.engine.warmup import likely_jobs, warm_up
 
         warmed = 0
-        if not self.job_waiting.is_set():
+        if not self.stop_warm_up.is_set():
             try:
-                warmed = warm_up(pipe, likely_jobs(likely), self.job_waiting.is_set)
+                warmed = warm_up(pipe, likely_jobs(likely), self.stop_warm_up.is_set)
             except Exception:  # only time is lost: the first job pays what the warm-up would have
                 log.warning("the warm-up failed", exc_info=True)
         self.warmed.emit(warmed)
 
     @Slot(object)
     def run_job(self, job: Job) -> None:
-        self.job_waiting.clear()
+        self.stop_warm_up.clear()
         self._busy = True
         self.job_started.emit(job.id)
         self._say_engine()
@@ -363,6 +363,7 @@ class GenerationService(QObject):
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
         """Cancel everything, wait for the worker to stop, and end its thread. True if it stopped."""
         self.cancel_all()
+        self._worker.stop_warm_up.set()
         self._thread.quit()
         stopped = self._thread.wait(timeout_ms)
         if not stopped:
@@ -372,7 +373,7 @@ class GenerationService(QObject):
     def _next(self) -> None:
         if self._running is None and self._pending:
             self._running = self._pending.popleft()
-            self._worker.job_waiting.set()
+            self._worker.stop_warm_up.set()
             self.queue_changed.emit(len(self._pending))
             self._dispatch.emit(self._running)
 
