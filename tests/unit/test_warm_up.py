@@ -69,3 +69,25 @@ def test_low_memory_mode_is_not_warmed(fresh, monkeypatch) -> None:
     calls = CallLog().install(monkeypatch)
     assert warm_up(pipe, [warm_job(SMALL)], lambda: False) == 0
     assert calls.log == []
+
+
+def test_out_of_memory_ends_the_warm_up_and_keeps_the_memory_mode(fresh, monkeypatch) -> None:
+    """A job that runs out of memory moves the engine to a lower memory mode; a warm-up only stops."""
+    import torch
+
+    from wuerstchen_desktop.core.models import StageB
+
+    pipe = fresh()
+    calls = CallLog().install(monkeypatch)
+    forward = StageB.forward
+
+    def huge(model, x, *args, **kwargs):  # the 1024x1024 default does not fit, the panel's size does
+        if x.shape[-1] > 64:
+            raise torch.OutOfMemoryError("CUDA out of memory (injected)")
+        return forward(model, x, *args, **kwargs)
+
+    monkeypatch.setattr(StageB, "forward", huge)
+    jobs = likely_jobs(SMALL)
+    assert warm_up(pipe, jobs, lambda: False) == 1
+    assert pipe.memory == "high" and pipe.step_down_on_oom
+    assert calls.count("vqgan") == 1  # the panel's size was warmed before the default ran out

@@ -67,6 +67,7 @@ class StageModels:
         self.compile = compile
         self.vqgan_tile = vqgan_tile  # latent pixels per tile in low memory mode (512 image pixels)
         self.stage_dtypes: dict[str, torch.dtype] = {}  # stages moved off float16 by the overflow guard
+        self.step_down_on_oom = True  # False: out of memory fails the task (a warm-up must not change mode)
         self._prior_text: TextEncoder | None = None
         self._decoder_text: TextEncoder | None = None
         folders = {
@@ -164,7 +165,7 @@ class StageModels:
                 lower = step_down(self.memory)
                 if not is_oom(exc):
                     raise
-                if attempt == 2 or lower is None:
+                if attempt == 2 or lower is None or not self.step_down_on_oom:
                     raise OutOfMemory(
                         f"Not enough memory for this job, even in {self.memory} memory mode.",
                         "Close other programs, or choose a smaller size or fewer images.",

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from wuerstchen_desktop.core.engine.pipeline import Pipeline
 from wuerstchen_desktop.core.engine.progress import StepEvent
 from wuerstchen_desktop.core.engine.stage_models import STAGE_PRIOR, STAGE_VQGAN
-from wuerstchen_desktop.core.errors import Cancelled
+from wuerstchen_desktop.core.errors import Cancelled, OutOfMemory
 from wuerstchen_desktop.core.params import GenerationParams
 
 log = logging.getLogger(__name__)
@@ -69,6 +69,22 @@ def warm_up(pipe: Pipeline, jobs: Sequence[GenerationParams], stop: Callable[[],
             if stop():
                 raise Cancelled()
 
+    # Out of memory ends the warm-up; it never moves the engine to a lower memory mode as a job would.
+    pipe.step_down_on_oom = False
+    try:
+        warmed = _warm(pipe, jobs, stop, after_step)
+    finally:
+        pipe.step_down_on_oom = True
+    log.info("warmed up %d of %d sizes", warmed, len(jobs))
+    return warmed
+
+
+def _warm(
+    pipe: Pipeline,
+    jobs: Sequence[GenerationParams],
+    stop: Callable[[], bool],
+    after_step: Callable[[StepEvent], None],
+) -> int:
     # The text towers first, one call per text as a job makes them, each followed by a look at ``stop``;
     # the jobs below then find their text encoded.
     for encoder in (pipe.prior_text, pipe.decoder_text):
@@ -83,10 +99,11 @@ def warm_up(pipe: Pipeline, jobs: Sequence[GenerationParams], stop: Callable[[],
             break
         try:
             pipe.generate(job, on_step=after_step, cancel=stop)
-        except Cancelled:
+        except (Cancelled, OutOfMemory) as exc:
+            if isinstance(exc, OutOfMemory):
+                log.info("the warm-up stopped: %s", exc)
             break
         warmed += 1
-    log.info("warmed up %d of %d sizes", warmed, len(jobs))
     return warmed
 
 
