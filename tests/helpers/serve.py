@@ -60,3 +60,36 @@ def api(server: Server, token: str | None = None):
     if token is not None:
         client.session.headers["Authorization"] = f"Bearer {token}"
     return client
+
+
+def session_from(address: str, token: str | None = None):
+    """A ``requests`` session whose connections leave from ``address`` (say 127.0.0.2): to the server,
+    another client on this computer."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    class FromAddress(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            kwargs["source_address"] = (address, 0)
+            super().init_poolmanager(*args, **kwargs)
+
+    session = requests.Session()
+    session.mount("http://", FromAddress())
+    session.mount("https://", FromAddress())
+    if token is not None:
+        session.headers["Authorization"] = f"Bearer {token}"
+    return session
+
+
+def sse_events(response) -> list[tuple[str, dict]]:
+    """The (event, data) pairs of a server-sent event stream, read to its end."""
+    import json
+
+    events, name = [], "message"
+    for line in response.iter_lines(decode_unicode=True):
+        if line.startswith("event: "):
+            name = line[len("event: ") :]
+        elif line.startswith("data: "):
+            events.append((name, json.loads(line[len("data: ") :])))
+            name = "message"
+    return events
