@@ -13,13 +13,18 @@ from wuerstchen_desktop.server.run import Server, open_socket
 
 @contextlib.contextmanager
 def running_server(
-    prior: Path, decoder: Path, out: Path, host: str = "127.0.0.1", token: str | None = None
+    prior: Path,
+    decoder: Path,
+    out: Path,
+    host: str = "127.0.0.1",
+    token: str | None = None,
+    tls: tuple[Path, Path] | None = None,
 ) -> Iterator[Server]:
     from wuerstchen_desktop.core.engine.build import build_pipeline
     from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
 
     pipe, _ = build_pipeline(prior_source(str(prior)), decoder_source(str(decoder)), "cpu", "float32")
-    server = Server(pipe, out, open_socket(host, 0), token)
+    server = Server(pipe, out, open_socket(host, 0), token, tls)
     thread = threading.Thread(target=server.run, name="test-serve", daemon=True)
     thread.start()
     try:
@@ -93,3 +98,24 @@ def sse_events(response) -> list[tuple[str, dict]]:
             events.append((name, json.loads(line[len("data: ") :])))
             name = "message"
     return events
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made by the ``openssl`` command (skips without it)."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is not installed")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+        + ["-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key
