@@ -156,7 +156,7 @@ def test_the_event_stream_says_each_step_in_order_with_previews(server) -> None:
     assert decoder == [("decoder", n, 2) for n in (1, 2)]
     assert stages.index(prior[-1]) < stages.index(decoder[0])  # Stage C, then Stage B
     progress = [s["progress"] for s in steps]
-    assert progress == sorted(progress) and 0 < progress[0] and progress[-1] <= 1
+    assert progress == sorted(progress) and progress[0] > 0 and progress[-1] <= 1
     assert all(s["job"] == queued["job"] for s in steps)
     previews = [s["preview"] for s in steps if s["preview"]]
     assert len(previews) == 3 and all(pixels(p).shape == (24, 24, 3) for p in previews)

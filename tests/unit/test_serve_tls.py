@@ -4,7 +4,6 @@ the ``openssl`` command), trusted by the client; a certificate that cannot be us
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 
 import pytest
 import requests
