@@ -93,6 +93,11 @@ def progress_of(state: State) -> tuple[float, float]:
     return done, (elapsed / done - elapsed) if done > 0 else 0.0
 
 
+def _turn(served: dict[str, int], waiting: dict[str, deque[Request]]) -> str:
+    """Whose request runs next: the client served least, then the one whose oldest request came first."""
+    return min(waiting, key=lambda c: (served.get(c, 0), waiting[c][0].seq))
+
+
 Run = Callable[[Request, "JobQueue"], Any]  # runs a request on the worker thread; returns its result
 
 
@@ -145,7 +150,7 @@ class JobQueue:
                 self._lock.wait()
             if self._closed:
                 return None
-            client = min(self._waiting, key=lambda c: (self._served.get(c, 0), self._waiting[c][0].seq))
+            client = _turn(self._served, self._waiting)
             mine = self._waiting[client]
             request = mine.popleft()
             self._served[client] = self._served.get(client, 0) + 1
@@ -210,19 +215,27 @@ class JobQueue:
             request = self._known.get(job_id)
             return request if request is not None and request.client == client else None
 
-    def of_client(self, client: str) -> list[tuple[Request, int | None]]:
-        """``client``'s requests known here, oldest first, each with its place among all waiting (1: next
-        unless another client's turn comes first; None once it runs or ran)."""
+    def of_client(self, client: str) -> list[Request]:
+        """``client``'s requests known here (waiting, running, recently finished), oldest first."""
         with self._lock:
-            waiting = sorted((r for q in self._waiting.values() for r in q), key=lambda r: r.seq)
-            places = {r.id: n for n, r in enumerate(waiting, 1)}
-            return [(r, places.get(r.id)) for r in self._known.values() if r.client == client]
+            return [r for r in self._known.values() if r.client == client]
 
     def place(self, request: Request) -> int | None:
-        """``request``'s place among all requests waiting, oldest first; None unless it waits."""
+        """``request``'s place in the order the worker will take the requests waiting now (1: next), turns
+        across clients included; None unless it waits."""
         with self._lock:
-            waiting = sorted((r for q in self._waiting.values() for r in q), key=lambda r: r.seq)
-            return next((n for n, r in enumerate(waiting, 1) if r is request), None)
+            served = dict(self._served)
+            waiting = {c: deque(q) for c, q in self._waiting.items()}
+            place = 0
+            while waiting:
+                client = _turn(served, waiting)
+                place += 1
+                if waiting[client].popleft() is request:
+                    return place
+                served[client] = served.get(client, 0) + 1
+                if not waiting[client]:
+                    del waiting[client]
+            return None
 
     def cancel(self, request: Request) -> str:
         """Take ``request`` out of the queue if it waits, stop it if it runs; returns its status after."""

@@ -257,7 +257,7 @@ def router(engine: Engine, queue: JobQueue) -> APIRouter:
     async def my_queue(request: Request) -> m.QueueAnswer:
         """The caller's own jobs, oldest first."""
         own = queue.of_client(client_of(request))
-        jobs = [answer(queue, r, out_dir, False) for r, _ in own]
+        jobs = [answer(queue, r, out_dir, False) for r in own]
         return m.QueueAnswer(jobs=jobs, waiting=queue.state().waiting, limit=queue.per_client)
 
     stream_doc: dict[int | str, dict[str, Any]] = {
