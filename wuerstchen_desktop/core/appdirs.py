@@ -53,6 +53,11 @@ def server_token_file() -> Path:
     return data_dir() / "server-token"
 
 
+def client_token_file() -> Path:
+    """The token the window sends to the server it runs on (Settings → Run on), owner-only."""
+    return data_dir() / "client-token"
+
+
 def pictures_dir() -> Path:
     """Pictures pasted into the window to start from, kept as PNG under their sha256 so that an image
     made from one can be reproduced from it."""

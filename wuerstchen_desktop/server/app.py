@@ -170,6 +170,8 @@ def create_app(engine: Engine, queue: JobQueue, token: str | None) -> FastAPI:
             "sd_checkpoint_hash": engine.model_hash,
             "samples_format": "png",
             "wuerstchen_decoder": engine.pipe.decoder_source.ref,
+            "wuerstchen_device": str(engine.pipe.device),  # the window's Settings → Test connection
+            "wuerstchen_dtype": str(engine.pipe.dtype).removeprefix("torch."),
         }
 
     @app.get("/sdapi/v1/scripts")
