@@ -76,13 +76,17 @@ def test_generate_compose_decode_and_cancel_on_a_server(
         assert path.read_bytes() == theirs.read_bytes()
         qtbot.waitUntil(lambda: window.gallery.count() == 1, timeout=WAIT_MS)
 
-        # Compose four seeds: the contact sheet fills with compositions saved here; decode one of them.
+        # Compose four seeds: live previews on the sheet, then the compositions saved here; decode one.
+        previews = []
+        window.service.preview.connect(lambda p: previews.append(p))
         fast(window, prompt="a remote sheet", seed=40, steps=2)
         window.panel.compose_count.setValue(4)
         sheet = window.flow.sheet
         with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS) as composed:
             window.flow.compose()
         assert composed.args[0].kind is JobKind.COMPOSE and len(composed.args[0].paths) == 4
+        assert previews and all(p.job_id == composed.args[0].job_id and p.seeds == (40,) for p in previews)
+        assert previews[-1].step == previews[-1].total == 2 and len(previews[-1].images) == 1
         assert all(p.parent.parent.name == "compositions" for p in composed.args[0].paths)
         qtbot.waitUntil(lambda: all(t.item is not None for t in sheet.tiles), timeout=WAIT_MS)
         assert sorted(t.item.seed for t in sheet.tiles) == [40, 41, 42, 43]
