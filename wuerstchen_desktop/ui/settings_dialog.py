@@ -165,19 +165,20 @@ class SettingsDialog(QDialog):
         self.test_result = QLabel()
         self.test_result.setWordWrap(True)
         row.addWidget(self.test_button)
-        row.addWidget(self.test_result, 1)
+        row.addStretch(1)
         self.probe = ServerProbe(self)
         self.test_button.clicked.connect(self.test_connection)
         self.probe.found.connect(self._tested)
         self.restart_note = QLabel(self.tr("Where jobs run changes when the app starts next."))
         self.restart_note.setEnabled(False)
-        self.server_rows = [self.server_url, self.token, test_row, self.restart_note]
+        self.server_rows = [self.server_url, self.token, test_row, self.test_result, self.restart_note]
         self.combos["run_on"].currentIndexChanged.connect(self._show_server_rows)
         self._show_server_rows()
         return [
             (self.tr("Server address"), self.server_url),
             (self.tr("Token"), self.token),
             ("", test_row),
+            ("", self.test_result),
             ("", self.restart_note),
         ]
 

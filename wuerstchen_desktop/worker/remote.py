@@ -66,6 +66,7 @@ class RemoteService(GenerationService):
         self.lost = False  # the server stopped answering: the queue waits for it
         self.refused = ""  # why the server refuses us (the token): jobs fail at once until it changes
         self._retry_s = RETRY_FIRST_S
+        self._short = ""  # the server's address, device and precision, once it has said them
         self._retry = QTimer(self, singleShot=True)
         self._retry.timeout.connect(self._ask_again)
         self._stream_no = 0  # which stream is the running job's (an old one may report after it)
@@ -166,6 +167,7 @@ class RemoteService(GenerationService):
         if job.id not in self._started:
             self._started.add(job.id)
             self.job_started.emit(job.id)
+            self._say_engine()
         self._follow(job)
 
     def _follow(self, job: Job) -> None:
@@ -263,6 +265,7 @@ class RemoteService(GenerationService):
         self._started.discard(job.id)
         signal.emit(outcome)
         self._next()
+        self._say_engine()
 
     def _fail(self, job: Job, why: str | BaseException) -> None:
         message = str(why)
@@ -313,7 +316,7 @@ class RemoteService(GenerationService):
             self._lose(answer)
             return
         self.lost, self._retry_s = False, RETRY_FIRST_S
-        self.engine_status.emit(self.tr("Working · {0}").format(self.base))
+        self._say_engine()
         job = self._running
         if job is None:
             self._next()
@@ -327,11 +330,20 @@ class RemoteService(GenerationService):
     def _probed(self, answer: Answer) -> None:
         ok, sentence, short = describe(self.base, answer, bool(self.http.token))
         if ok:
+            self._short = short
             self.engine_ready.emit(short, sentence)
-            self.engine_status.emit(self.tr("Ready · {0}").format(short))
+            self._say_engine()
         else:
             self.refused = sentence if answer.status == 401 else ""
             self._say_failure(sentence)
+
+    def _say_engine(self) -> None:
+        """The engine line, as the local one says it: never "Ready" while a job runs."""
+        if self.lost or self.refused:
+            return  # the line says why the queue waits
+        where = self._short or self.base.split("://", 1)[-1]
+        text = self.tr("Working · {0}") if self._running is not None else self.tr("Ready · {0}")
+        self.engine_status.emit(text.format(where))
 
     def _say_failure(self, sentence: str) -> None:
         self.engine_status.emit(sentence)  # the status area's engine line, whoever listens to failures
