@@ -2,8 +2,8 @@
 
 It is asynchronous (a reply reports when it has ended, and as its bytes arrive, so a server-sent event
 stream is read while it flows), it answers on the thread that asked (no locks, no thread to stop) and it
-comes with PySide6-Essentials: no new dependency. HTTPS goes through Qt's TLS backend: OpenSSL 3 on Linux
-(the system's libraries), Schannel on Windows, Secure Transport on macOS, all plugins shipped in the wheel.
+comes with PySide6-Essentials: no new dependency. HTTPS goes through Qt's TLS plugin (``plugins/tls`` in
+the wheel; on Linux it loads the system's OpenSSL 3), which a bundle must carry.
 """
 
 from __future__ import annotations
