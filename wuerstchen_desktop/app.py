@@ -128,7 +128,7 @@ def main(argv: Sequence[str]) -> int:
     from wuerstchen_desktop.ui.main_window import MainWindow
     from wuerstchen_desktop.ui.settings_dialog import SettingsStore
     from wuerstchen_desktop.ui.theme import apply_theme
-    from wuerstchen_desktop.worker.remote import service_for
+    from wuerstchen_desktop.worker.run_on import RunOn
 
     existing = QApplication.instance()
     app = (
@@ -159,7 +159,7 @@ def main(argv: Sequence[str]) -> int:
     )
     apply_theme(app, settings.theme)
 
-    service = service_for(settings)  # this computer's engine, or a server's (Settings → Run on)
+    service = RunOn(settings)  # this computer's engine, or a server's (Settings → Run on)
     window = MainWindow(service, settings, store, log_file, place=store.qsettings)
     service.engine_failed.connect(window.engine_label.setText)
     window.show()

@@ -22,22 +22,22 @@ pytestmark = pytest.mark.skipif(os.name != "posix", reason="SIGKILL, XDG_DATA_HO
 
 @pytest.fixture
 def remote_window(qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A real main window whose service is a RemoteService for ``url`` (with ``token``)."""
+    """A real main window, as the app makes it, set to run on the server at ``url`` (with ``token``)."""
     from wuerstchen_desktop.core import appdirs
     from wuerstchen_desktop.ui.main_window import MainWindow
     from wuerstchen_desktop.ui.settings_dialog import SettingsStore
-    from wuerstchen_desktop.worker.remote import RemoteService, service_for
     from wuerstchen_desktop.worker.remote_jobs import save_token
+    from wuerstchen_desktop.worker.run_on import RunOn
 
     token_file = tmp_path / "client-data" / "client-token"
     monkeypatch.setattr(appdirs, "client_token_file", lambda: token_file)
     made = []
 
-    def make(url: str, token: str = "") -> MainWindow:
+    def make(url: str, token: str = "", **local: str) -> MainWindow:
         save_token(token)
-        settings = Settings(output_dir=tmp_path / "out", run_on="server", server_url=url)
-        service = service_for(settings)
-        assert isinstance(service, RemoteService)
+        settings = Settings(output_dir=tmp_path / "out", run_on="server", server_url=url, **local)
+        service = RunOn(settings)
+        assert service.on_server
         store = SettingsStore(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
         window = MainWindow(service, settings, store, tmp_path / "app.log", index_path=tmp_path / "i.sqlite3")
         qtbot.addWidget(window)
@@ -167,5 +167,30 @@ def test_a_wrong_token_is_said_plainly(qtbot, remote_window, prior_dir, decoder_
         qtbot.waitUntil(lambda: window.engine_label.text().startswith("Ready"), timeout=WAIT_MS)
         with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS):
             window.generate()
+    finally:
+        server.kill()
+
+
+def test_run_on_switches_without_a_restart(qtbot, remote_window, prior_dir, decoder_dir, tmp_path):
+    """This computer, then the server, then this computer again: each job runs where the settings say."""
+    import dataclasses
+
+    server = ServeProcess(prior_dir, decoder_dir, tmp_path / "server-out")
+    try:
+        window = remote_window(
+            server.url, prior=str(prior_dir), decoder=str(decoder_dir), device="cpu", dtype="float32"
+        )
+        qtbot.waitUntil(lambda: window.engine_label.text().startswith("Ready · 127.0.0.1"), timeout=WAIT_MS)
+        made = []
+        for run_on, seed in (("local", 1), ("server", 2), ("local", 3)):
+            window.apply_settings(dataclasses.replace(window.settings, run_on=run_on))
+            assert window.service.on_server == (run_on == "server")
+            fast(window, seed=seed)
+            with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS) as done:
+                window.generate()
+            made += done.args[0].paths
+        assert [read_record(p).params.seed for p in made] == [1, 2, 3]
+        assert [read_record(p).params.seed for p in saved(tmp_path / "server-out")] == [2]  # the server's
+        assert window.engine_label.text() == "Ready · CPU · float32 · high memory"  # this computer again
     finally:
         server.kill()

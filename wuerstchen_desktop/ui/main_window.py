@@ -31,7 +31,7 @@ from wuerstchen_desktop.ui.window_geometry import WindowPlace
 from wuerstchen_desktop.worker.downloads import DownloadService
 from wuerstchen_desktop.worker.generation import GenerationService
 from wuerstchen_desktop.worker.history import HistoryService
-from wuerstchen_desktop.worker.remote import RemoteService
+from wuerstchen_desktop.worker.run_on import RunOn
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class MainWindow(QMainWindow):
     # -- start-up ---------------------------------------------------------------------------------
     def start_engine(self) -> None:
         """Load the engine if its files are on disk; otherwise offer to download them (first run)."""
-        if isinstance(self.service, RemoteService):
+        if isinstance(self.service, RunOn) and self.service.on_server:
             self.service.warm_up()  # the server has its own models
             return
         self.downloads.check(self.settings.prior, self.settings.decoder)
@@ -258,10 +258,9 @@ class MainWindow(QMainWindow):
             self._open_history()
         self.downloads.models_dir = settings.models_folder
         self.service.reconfigure(EngineConfig.from_settings(settings))
-        if isinstance(self.service, RemoteService):
-            self.service.use(settings)
+        moved = isinstance(self.service, RunOn) and self.service.use(settings)  # Settings → Run on
         where = ("prior", "decoder", "models_dir")
-        if any(getattr(settings, name) != getattr(old, name) for name in where):
+        if moved or any(getattr(settings, name) != getattr(old, name) for name in where):
             self.start_engine()  # other checkpoints: download them first if they are not on disk
 
     def _restore_queue(self) -> None:

@@ -112,7 +112,6 @@ class SettingsDialog(QDialog):
         self.compile.setChecked(settings.compile)
         self.offline = QCheckBox(self.tr("Never use the network"))
         self.offline.setChecked(settings.offline)
-        self.run_on = settings.run_on
         server_rows = self._server_rows(settings)
 
         form = QFormLayout()
@@ -169,9 +168,7 @@ class SettingsDialog(QDialog):
         self.probe = ServerProbe(self)
         self.test_button.clicked.connect(self.test_connection)
         self.probe.found.connect(self._tested)
-        self.restart_note = QLabel(self.tr("Where jobs run changes when the app starts next."))
-        self.restart_note.setEnabled(False)
-        self.server_rows = [self.server_url, self.token, test_row, self.test_result, self.restart_note]
+        self.server_rows = [self.server_url, self.token, test_row, self.test_result]
         self.combos["run_on"].currentIndexChanged.connect(self._show_server_rows)
         self._show_server_rows()
         return [
@@ -179,14 +176,12 @@ class SettingsDialog(QDialog):
             (self.tr("Token"), self.token),
             ("", test_row),
             ("", self.test_result),
-            ("", self.restart_note),
         ]
 
     def _show_server_rows(self) -> None:
         remote = self.combos["run_on"].currentData() == "server"
         for widget in self.server_rows[:3]:
             widget.setEnabled(remote)
-        self.restart_note.setVisible(self.combos["run_on"].currentData() != self.run_on)
 
     def test_connection(self) -> None:
         """Ask the server in the background; the answer is one sentence beside the button."""

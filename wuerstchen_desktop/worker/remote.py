@@ -382,10 +382,3 @@ def _preview(job: Job, step: int, total: int, png_base64: str) -> Preview | None
         return None
     seeds = (job.params.seed,) if job.params is not None else (0,)
     return Preview(job.id, step, total, rgb.width, rgb.height, (rgb.tobytes(),), seeds, False)
-
-
-def service_for(settings: Settings) -> GenerationService:
-    """The service the settings ask for: this computer's engine, or the server's."""
-    if settings.run_on == "server" and settings.server_url:
-        return RemoteService(settings.server_url, load_token())
-    return GenerationService(EngineConfig.from_settings(settings))
