@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 
@@ -47,10 +48,20 @@ class ServeProcess:
         assert "://" in line, line
         self.port = int(line.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
         self.url = f"http://127.0.0.1:{self.port}"
+        # Read on, so that a server with much to say never waits on a full pipe; kept for a failure's report.
+        self.said = [line]
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.said.append(line)
 
     def kill(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
         self.process.wait(60)
+        self._reader.join(60)
         assert self.process.stderr is not None
         self.process.stderr.close()

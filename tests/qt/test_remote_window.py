@@ -85,7 +85,8 @@ def test_generate_compose_decode_and_cancel_on_a_server(
         with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS) as composed:
             window.flow.compose()
         assert composed.args[0].kind is JobKind.COMPOSE and len(composed.args[0].paths) == 4
-        assert previews and all(p.job_id == composed.args[0].job_id and p.seeds == (40,) for p in previews)
+        assert previews, "".join(server.said)
+        assert all(p.job_id == composed.args[0].job_id and p.seeds == (40,) for p in previews)
         assert previews[-1].step == previews[-1].total == 2 and len(previews[-1].images) == 1
         assert all(p.parent.parent.name == "compositions" for p in composed.args[0].paths)
         qtbot.waitUntil(lambda: all(t.item is not None for t in sheet.tiles), timeout=WAIT_MS)
