@@ -293,13 +293,13 @@ class RemoteService(GenerationService):
         log.warning("the server at %s stopped answering: %s", self.base, answer.error or why)
         self.lost = True
         kept = len(self._pending) + (self._running is not None)
-        self.engine_status.emit(
-            why
-            or self.tr(
-                "The server at {0} stopped answering; your {1} waiting jobs are kept and resume when it "
-                "is back."
-            ).format(self.base, kept)
-        )
+        jobs = self.tr("your {0} waiting jobs are kept and resume").format(kept)
+        if kept == 1:
+            jobs = self.tr("your waiting job is kept and resumes")
+        elif kept == 0:
+            jobs = self.tr("new jobs wait and start")
+        sentence = self.tr("The server at {0} stopped answering; {1} when it is back.")
+        self.engine_status.emit(why or sentence.format(self.base, jobs))
         self._retry.start(round(self._retry_s * 1000))
         self._retry_s = min(self._retry_s * 2, RETRY_MOST_S)
 

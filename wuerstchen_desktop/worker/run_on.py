@@ -32,8 +32,9 @@ class RunOn(GenerationService):
         self.use(settings)
 
     def _wire(self, side: GenerationService) -> None:
-        for name in _JOBS:
-            getattr(side, name).connect(getattr(self, name))
+        for name in (*_JOBS, "warmed"):
+            if hasattr(side, name) and hasattr(self, name):  # "warmed": the local engine's, where it has one
+                getattr(side, name).connect(getattr(self, name))
         for name in _ENGINE:
             getattr(side, name).connect(functools.partial(self._engine, side, name))
         side.queue_changed.connect(lambda _n: self.queue_changed.emit(self.pending))
@@ -105,8 +106,9 @@ class RunOn(GenerationService):
     def submit(self, job: Job) -> int:
         return self.active.submit(job)
 
-    def warm_up(self, _likely: object = None) -> None:
-        self.active.warm_up()
+    def warm_up(self, likely: object = None) -> None:
+        given = [likely] if likely is not None else []  # the size to warm up at, where the engine takes one
+        self.active.warm_up(*given)
 
     def reconfigure(self, config: EngineConfig) -> None:
         self.local.reconfigure(config)
