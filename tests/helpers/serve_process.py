@@ -34,9 +34,9 @@ class ServeProcess:
             "--decoder",
             str(decoder),
         ]
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        if data is not None:  # where platformdirs puts the server's token file (Linux)
-            env["XDG_DATA_HOME"] = str(data)
+        # Its own data folder (platformdirs on Linux): its token file, and no previewer from the user's.
+        data = data if data is not None else out.parent / "server-data"
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "XDG_DATA_HOME": str(data)}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "wuerstchen_desktop", *argv, "--out", str(out)],
             stderr=subprocess.PIPE,

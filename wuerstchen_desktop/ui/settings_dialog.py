@@ -198,6 +198,9 @@ class SettingsDialog(QDialog):
     def _tested(self, _ok: bool, sentence: str, _short: str) -> None:
         self.test_button.setEnabled(True)
         self.test_result.setText(sentence)
+        # A sentence of two or three lines is shown whole: the form does not ask a wrapped label its height.
+        self.test_result.setMinimumHeight(self.test_result.heightForWidth(self.test_result.width()))
+        self.adjustSize()
 
     def _path_row(self, value: str, name: str) -> tuple[QWidget, QLineEdit]:
         holder = QWidget(self)
