@@ -132,6 +132,7 @@ def test_a_killed_server_keeps_the_queue_and_resumes_it(
         label = window.engine_label.text()
         assert f"The server at http://127.0.0.1:{port} stopped answering; your 2 waiting jobs" in label
         assert service.busy and service.pending == 1 and window.queue.list.count() == 2
+        assert "left" not in window.status.stage_label.text()  # no time is known while it is away
         assert finished == [] and saved(tmp_path / "out") == []
 
         server = ServeProcess(prior_dir, decoder_dir, tmp_path / "server-out", port=port)

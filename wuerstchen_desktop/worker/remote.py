@@ -300,6 +300,11 @@ class RemoteService(GenerationService):
             jobs = self.tr("new jobs wait and start")
         sentence = self.tr("The server at {0} stopped answering; {1} when it is back.")
         self.engine_status.emit(why or sentence.format(self.base, jobs))
+        if self.last_progress is not None:  # no time left is known while the server is away
+            self.last_progress = dataclasses.replace(
+                self.last_progress, seconds_left=-1.0, queue_seconds_left=-1.0
+            )
+            self.job_progress.emit(self.last_progress)
         self._retry.start(round(self._retry_s * 1000))
         self._retry_s = min(self._retry_s * 2, RETRY_MOST_S)
 
