@@ -313,10 +313,12 @@ class RemoteService(GenerationService):
 
     def _back(self, answer: Answer) -> None:
         if answer.status != 200:
-            if answer.status == 401:
+            if answer.status == 401:  # back with another token: the job it ran is not ours to follow
                 self.lost = False
                 self.refused = refused_token(self.base)
                 self._say_failure(self.refused)
+                if self._running is not None:
+                    self._fail(self._running, self.refused)
                 return
             self._lose(answer)
             return
