@@ -5,6 +5,7 @@ the window until it is started again, when every job finishes and each image is 
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -57,18 +58,25 @@ def saved(folder: Path) -> list[Path]:
 
 
 def test_generate_compose_decode_and_cancel_on_a_server(
-    qtbot, remote_window, prior_dir, decoder_dir, tmp_path
+    qtbot, remote_window, prior_dir, decoder_dir, tmp_path, caplog
 ):
+    caplog.set_level(logging.DEBUG, logger="wuerstchen_desktop.worker.remote")  # the events, if it fails
     server = ServeProcess(prior_dir, decoder_dir, tmp_path / "server-out")
     try:
         window = remote_window(server.url)
         qtbot.waitUntil(lambda: window.engine_label.text().startswith("Ready · 127.0.0.1"), timeout=WAIT_MS)
         assert "cpu · float32" in window.engine_label.text()
 
-        # Generate: the server's file, byte for byte, under the window's name, in the history.
+        # Generate: live previews, then the server's file, byte for byte, under the window's name, in the
+        # history.
+        previews = []
+        window.service.preview.connect(lambda p: previews.append(p))
         fast(window, prompt="a remote cat", seed=11)
         with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS) as done:
             window.generate()
+        assert previews, "".join(server.said)
+        assert all(p.job_id == done.args[0].job_id and p.seeds == (11,) for p in previews)
+        assert previews[-1].step == previews[-1].total == 2 and len(previews[-1].images) == 1
         (path,) = done.args[0].paths
         assert path.parent.parent == tmp_path / "out" and path.name.endswith("-11-a-remote-cat.png")
         assert read_record(path).params.seed == 11
@@ -76,18 +84,13 @@ def test_generate_compose_decode_and_cancel_on_a_server(
         assert path.read_bytes() == theirs.read_bytes()
         qtbot.waitUntil(lambda: window.gallery.count() == 1, timeout=WAIT_MS)
 
-        # Compose four seeds: live previews on the sheet, then the compositions saved here; decode one.
-        previews = []
-        window.service.preview.connect(lambda p: previews.append(p))
+        # Compose four seeds: the compositions saved here fill the contact sheet; decode one of them.
         fast(window, prompt="a remote sheet", seed=40, steps=2)
         window.panel.compose_count.setValue(4)
         sheet = window.flow.sheet
         with qtbot.waitSignal(window.service.job_finished, timeout=WAIT_MS) as composed:
             window.flow.compose()
         assert composed.args[0].kind is JobKind.COMPOSE and len(composed.args[0].paths) == 4
-        assert previews, "".join(server.said)
-        assert all(p.job_id == composed.args[0].job_id and p.seeds == (40,) for p in previews)
-        assert previews[-1].step == previews[-1].total == 2 and len(previews[-1].images) == 1
         assert all(p.parent.parent.name == "compositions" for p in composed.args[0].paths)
         qtbot.waitUntil(lambda: all(t.item is not None for t in sheet.tiles), timeout=WAIT_MS)
         assert sorted(t.item.seed for t in sheet.tiles) == [40, 41, 42, 43]
@@ -193,6 +196,7 @@ def test_run_on_switches_without_a_restart(qtbot, remote_window, prior_dir, deco
             made += done.args[0].paths
         assert [read_record(p).params.seed for p in made] == [1, 2, 3]
         assert [read_record(p).params.seed for p in saved(tmp_path / "server-out")] == [2]  # the server's
-        assert window.engine_label.text() == "Ready · CPU · float32 · high memory"  # this computer again
+        ready = "Ready · CPU · float32 · high memory"  # this computer again, once its job has ended
+        qtbot.waitUntil(lambda: window.engine_label.text() == ready, timeout=WAIT_MS)
     finally:
         server.kill()

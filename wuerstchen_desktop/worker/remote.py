@@ -181,6 +181,9 @@ class RemoteService(GenerationService):
         )
 
     def _event(self, job: Job, name: str, data: Any) -> None:
+        if log.isEnabledFor(logging.DEBUG) and isinstance(data, dict):
+            said = {k: v for k, v in data.items() if k not in ("preview", "files")}
+            log.debug("job %d: %s %s%s", job.id, name, said, " with a preview" if data.get("preview") else "")
         if job is not self._running or not isinstance(data, dict):
             return
         if name == "step" and self._tracker is not None:
@@ -386,6 +389,7 @@ def _preview(job: Job, step: int, total: int, png_base64: str) -> Preview | None
         with Image.open(io.BytesIO(base64.b64decode(png_base64))) as im:
             rgb = im.convert("RGB")
     except (ValueError, OSError, UnidentifiedImageError):
+        log.warning("a live preview from the server could not be read", exc_info=True)
         return None
     seeds = (job.params.seed,) if job.params is not None else (0,)
     return Preview(job.id, step, total, rgb.width, rgb.height, (rgb.tobytes(),), seeds, False)
