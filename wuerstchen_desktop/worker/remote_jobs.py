@@ -13,6 +13,7 @@ import base64
 import binascii
 import contextlib
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from wuerstchen_desktop.core.errors import InvalidParams, RemoteError
 from wuerstchen_desktop.core.jobs.job import COMPOSITIONS_FOLDER, Job, JobKind
 from wuerstchen_desktop.core.library.naming import file_stem
 from wuerstchen_desktop.core.params import GenerationParams
+
+log = logging.getLogger(__name__)
 
 PREFIX = "/wuerstchen/v1"
 ROUTES = {
@@ -52,9 +55,13 @@ LOCAL_ONLY_HINT = "Run it on this computer (Settings → Run on), or make it fro
 
 def load_token(path: Path | None = None) -> str:
     """The token the window sends to its server; "" when none is kept."""
+    path = path or appdirs.client_token_file()
     try:
-        return (path or appdirs.client_token_file()).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return ""
+    except (OSError, UnicodeDecodeError) as exc:  # the server then says it wants the token
+        log.warning("the server token in %s cannot be read: %s", path, exc)
         return ""
 
 
