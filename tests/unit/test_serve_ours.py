@@ -159,7 +159,8 @@ def test_the_event_stream_says_each_step_in_order_with_previews(server) -> None:
     assert progress == sorted(progress) and progress[0] > 0 and progress[-1] <= 1
     assert all(s["job"] == queued["job"] for s in steps)
     previews = [s["preview"] for s in steps if s["preview"]]
-    assert len(previews) == 3 and all(pixels(p).shape == (24, 24, 3) for p in previews)
+    assert previews and all(pixels(p).shape == (24, 24, 3) for p in previews)
+    assert [s for s in steps if s["preview"]][-1]["step"] == 3  # the last Stage C step's, at least
     assert events[-1] == ("status", {**events[-1][1], "status": "done", "job": queued["job"]})
 
 

@@ -97,3 +97,25 @@ def test_places_follow_the_turns_and_cancel_takes_a_request_out(recorded) -> Non
     assert b1.future.result(60) == "b1" and a2.future.result(60) == "a2"
     assert recorder.order == ["a0", "b1", "a2"]
     assert [r.status for r in (running, a1, a2, b1)] == ["interrupted", "cancelled", "done", "done"]
+
+
+def test_a_request_keeps_its_steps_and_only_its_newest_preview() -> None:
+    kept: list[list[int]] = []
+
+    def run(request: Request, queue: JobQueue) -> None:
+        for step in range(1, 201):
+            queue.emit({"stage": "prior", "step": step, "preview": (1, 1, b"\0\0\0")})
+            kept.append([e["step"] for e in queue.events(request, 0)[0] if "preview" in e])
+        queue.emit({"stage": "decoder", "step": 1})
+
+    queue = JobQueue(run)
+    try:
+        request = queue.submit("a", _jobs("a0"))
+        request.future.result(60)
+        events, finished = queue.events(request, 0)
+    finally:
+        queue.close()
+    assert finished and [e["step"] for e in events] == [*range(1, 201), 1]
+    assert kept == [[step] for step in range(1, 201)]  # while it runs: the newest preview alone
+    assert not any("preview" in e for e in events)  # a finished request keeps none
+    assert queue.events(request, 199)[0] == [{"stage": "prior", "step": 200}, {"stage": "decoder", "step": 1}]
