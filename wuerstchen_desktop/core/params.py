@@ -163,6 +163,8 @@ class GenerationParams:
     # 2: Upscale 2x. Stage B draws the image at ``width`` x ``height`` from the composition of the source,
     # made at half that size, started from the source's pixels enlarged and noised to ``strength``.
     upscale: int = 1
+    # The prompt as written, when it holds wildcards; ``prompt`` is what it expanded to for ``seed``.
+    prompt_template: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.prompt, str):
@@ -174,6 +176,10 @@ class GenerationParams:
         # Repaired, not refused: a record read back from a file stays readable, and is the same record.
         object.__setattr__(self, "prompt", valid_text(self.prompt))
         object.__setattr__(self, "negative_prompt", valid_text(self.negative_prompt))
+        if self.prompt_template is not None:
+            if not isinstance(self.prompt_template, str):
+                raise InvalidParams(f"The prompt template must be text, not {self.prompt_template!r}.")
+            object.__setattr__(self, "prompt_template", valid_text(self.prompt_template))
         _check_size("width", self.width)
         _check_size("height", self.height)
         _check_int("number of images", self.images, 1, MAX_IMAGES)
@@ -237,6 +243,8 @@ class GenerationParams:
         for name in FROM_TEXT:  # a text-to-image record stays as it always was
             if data[name] == FROM_TEXT[name]:
                 del data[name]
+        if data["prompt_template"] is None:  # a prompt without wildcards: the record as it always was
+            del data["prompt_template"]
         return data
 
     @classmethod
