@@ -76,6 +76,8 @@ def test_shift_enter_breaks_a_line_inside_one_prompt(qtbot, make_window) -> None
     jobs = window.panel.jobs()
     assert jobs is not None and [j.prompt for j in jobs] == ["a castle on a hill,\nat night", "an owl"]
     assert "Shift+Enter" in box.placeholderText() and "Shift+Enter" in box.toolTip()
+    assert window.panel.job_params(compose=True) is None  # the contact sheet is for one prompt
+    assert "Compose takes one prompt" in window.panel.error_label.text()
     # A prompt with line breaks, put back in the box from an image, stays one prompt.
     window.panel.set_params(jobs[0])
     assert window.panel.generate_button.text() == "Generate"

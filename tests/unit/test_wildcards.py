@@ -194,3 +194,15 @@ def test_a_job_makes_each_image_from_its_own_expansion_and_a_reproduce_keeps_it(
     # A new job (no source file) expands again, from the lists as they are now.
     (fresh,), _ = execute(pipeline, Job(params.replace(images=1), tmp_path / "fresh"))
     assert read_record(fresh).params.prompt.startswith("a violet ")
+
+
+def test_a_compose_job_composes_each_seed_from_its_own_expansion(
+    pipeline, tmp_path: Path, wildcards_dir: Path
+) -> None:
+    template = "a {red|blue|green|gold|grey|pink} {cat|dog|owl} on __place__"
+    lists(wildcards_dir, place="a roof\na boat\na hill")
+    params = with_prompt(SMALL.replace(images=4, seed=30), template, wildcards_dir)
+    paths, _ = execute(pipeline, Job(params, tmp_path, kind=JobKind.COMPOSE))
+    records = [read_record(p) for p in paths]
+    assert all(r.kind == "composition" and r.params.prompt_template == template for r in records)
+    assert [r.params.prompt for r in records] == [expand(template, s, wildcards_dir) for s in range(30, 34)]
