@@ -1,15 +1,27 @@
 """Weighting through the tiny pipeline: a weight of 1 is no weight at all, a weight changes the image for
 the prompt and the negative prompt alike, the embedding cache tells weightings apart, and an old record's
-parentheses keep their old meaning."""
+parentheses keep their old meaning. The text towers end like trained ones (tests/helpers/text_towers.py), so
+A1111's rescale to the unweighted mean is well defined."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from tests.helpers.text_towers import write_repos
 from wuerstchen_desktop.core.engine.prompt_weights import A1111, NONE
 from wuerstchen_desktop.core.params import GenerationParams
 
 SMALL = GenerationParams("a cat", width=256, height=256, seed=3, prior_steps=3, decoder_steps=2)
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory: pytest.TempPathFactory):
+    from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
+    from wuerstchen_desktop.core.engine.pipeline import Pipeline
+
+    prior, decoder = write_repos(tmp_path_factory.mktemp("trained-text"))
+    return Pipeline(prior_source(str(prior)), decoder_source(str(decoder)))
 
 
 def pixels(pipeline, params: GenerationParams) -> torch.Tensor:
@@ -43,6 +55,7 @@ def test_the_embedding_cache_keys_on_the_weighting(pipeline) -> None:
     assert torch.equal(encoder.encode(["(a cat:1)"], A1111), encoder.encode(["a cat"], NONE))
     # Only the weighted token moves; the rest are rescaled by one factor to the unweighted mean.
     unweighted = encoder.encode(["a cat"], NONE)[0]
+    assert abs(unweighted.mean()) > 0.1 * unweighted.abs().mean()  # a mean worth keeping
     assert torch.allclose(weighted[0].mean(), unweighted.mean(), atol=1e-6)
     ratio = weighted[0] / unweighted
     scale = ratio[0, 0]
