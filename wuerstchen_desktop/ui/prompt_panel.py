@@ -249,14 +249,20 @@ class PromptPanel(QWidget):
         if self._counter is None:
             self.token_label.hide()
             return
-        text = self.prompt.toPlainText().strip()
-        count, limit = self._counter.count(text), self._counter.limit
-        message = self.tr("{0} / {1} tokens").format(count, limit)
-        cut = self._counter.cut_words(text) if count > limit else ""
+        found = self._counter.measure(self.prompt.toPlainText().strip())
+        message = self.tr("{0} / {1} tokens").format(found.tokens, self._counter.limit)
+        if found.weighted:
+            message += self.tr(" · {0} weighted").format(len(found.weighted))
+        cut = found.cut
         if cut:
             message += self.tr(": “{0}” will be left out").format(cut if len(cut) < 80 else cut[:77] + "…")
+        if found.problem:
+            message += " · " + found.problem
         self.token_label.setText(message)
-        self.token_label.setStyleSheet("color: #d9534f;" if cut else "")
+        self.token_label.setToolTip(
+            "\n".join(self.tr("“{0}” × {1:.3g}").format(t.strip(), w) for t, w in found.weighted)
+        )
+        self.token_label.setStyleSheet("color: #d9534f;" if cut or found.problem else "")
         self.token_label.show()
 
     def next_seed(self) -> int:
