@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from wuerstchen_desktop.core import appdirs
+from wuerstchen_desktop.core.engine.prompt_weights import A1111
 from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.params import (
     ASPECT_RATIOS,
@@ -41,6 +42,7 @@ from wuerstchen_desktop.ui.advanced_fields import AdvancedFields
 from wuerstchen_desktop.ui.fields_scroll import FieldsScroll
 from wuerstchen_desktop.ui.picture_well import PictureWell
 from wuerstchen_desktop.ui.prompt_box import ExpandedLabel, PromptEdit
+from wuerstchen_desktop.ui.token_label import TokenLabel
 
 CUSTOM = "custom"
 
@@ -59,11 +61,11 @@ class PromptPanel(QWidget):
         self._queued = 0
         self.prompt.setAccessibleName(self.tr("Prompt"))
         self.prompt.setTabChangesFocus(True)
-        self.token_label = QLabel()
-        self.token_label.setAccessibleName(self.tr("Token count"))
-        self.token_label.setWordWrap(True)
-        self.token_label.hide()
+        self.token_label = TokenLabel()
         self._counter: Any = None
+        # The prompt last put in the box from a file, and how its brackets read: an image made before
+        # weighting existed is made again the same way until the prompt is changed.
+        self._reused: tuple[str, str] | None = None
         self.negative = QPlainTextEdit()
         self.negative.setPlaceholderText(self.tr("What to avoid (optional)"))
         self.negative.setAccessibleName(self.tr("Negative prompt"))
@@ -138,7 +140,6 @@ class PromptPanel(QWidget):
         self.advanced.toggle.toggled.connect(self._refit)
         self.picture.changed.connect(self._refit)
         self.picture.changed.connect(self._chain_tabs)
-        self.prompt.textChanged.connect(self._update_tokens)
         self.prompt.textChanged.connect(self._prompts_changed)
         self.seed.textChanged.connect(self._prompts_changed)
         self.aspect.currentIndexChanged.connect(self._aspect_changed)
@@ -246,24 +247,15 @@ class PromptPanel(QWidget):
         self._update_tokens()
 
     def _update_tokens(self) -> None:
-        if self._counter is None:
-            self.token_label.hide()
-            return
-        found = self._counter.measure(self.prompt.toPlainText().strip())
-        message = self.tr("{0} / {1} tokens").format(found.tokens, self._counter.limit)
-        if found.weighted:
-            message += self.tr(" · {0} weighted").format(len(found.weighted))
-        cut = found.cut
-        if cut:
-            message += self.tr(": “{0}” will be left out").format(cut if len(cut) < 80 else cut[:77] + "…")
-        if found.problem:
-            message += " · " + found.problem
-        self.token_label.setText(message)
-        self.token_label.setToolTip(
-            "\n".join(self.tr("“{0}” × {1:.3g}").format(t.strip(), w) for t, w in found.weighted)
-        )
-        self.token_label.setStyleSheet("color: #d9534f;" if cut or found.problem else "")
-        self.token_label.show()
+        seed = min(int(self.seed.text() or "0"), MAX_SEED)
+        prompts = self.prompt.prompts()
+        self.token_label.show_count(self._counter, prompts, self._weighting(), seed, appdirs.wildcards_dir())
+
+    def _weighting(self) -> str:
+        prompts = self.prompt.prompts()
+        if self._reused is not None and prompts == [self._reused[0]]:
+            return self._reused[1]
+        return A1111
 
     def next_seed(self) -> int:
         """The seed for the next job: a new random one unless the seed is locked."""
@@ -285,6 +277,7 @@ class PromptPanel(QWidget):
             prior_guidance=self.prior_guidance.value(),
             decoder_steps=self.decoder_steps.value(),
             decoder_guidance=self.decoder_guidance.value(),
+            weighting=self._weighting(),
         )
 
     def compose_params(self) -> GenerationParams:
@@ -327,9 +320,11 @@ class PromptPanel(QWidget):
         seed = min(int(self.seed.text() or "0"), MAX_SEED)
         self.expanded.show_expansion(prompts, seed, appdirs.wildcards_dir())
         self._show_generate(len(prompts))
+        self._update_tokens()
 
     def set_params(self, p: GenerationParams, *, lock_seed: bool = True) -> None:
         """Fill every widget from ``p``; the seed is locked so the same image can be made again."""
+        self._reused = (p.prompt, p.weighting)
         self.prompt.set_prompt(p.prompt)
         self.negative.setPlainText(p.negative_prompt)
         self.set_size(p.width, p.height)
