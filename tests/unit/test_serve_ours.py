@@ -14,8 +14,9 @@ import requests
 from PIL import Image
 
 from tests.helpers.serve import StepGate, running_server, session_from, sse_events
+from wuerstchen_desktop.core.imagefile.parameters_text import format_parameters
 from wuerstchen_desktop.core.imagefile.read import read_record
-from wuerstchen_desktop.core.imagefile.record import format_parameters, record_to_dict
+from wuerstchen_desktop.core.imagefile.record import record_to_dict
 from wuerstchen_desktop.core.jobs.job import Job, JobKind
 from wuerstchen_desktop.core.jobs.runner import execute
 from wuerstchen_desktop.core.params import GenerationParams
