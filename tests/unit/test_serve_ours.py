@@ -14,8 +14,9 @@ import requests
 from PIL import Image
 
 from tests.helpers.serve import StepGate, running_server, session_from, sse_events
+from wuerstchen_desktop.core.imagefile.parameters_text import format_parameters
 from wuerstchen_desktop.core.imagefile.read import read_record
-from wuerstchen_desktop.core.imagefile.record import format_parameters, record_to_dict
+from wuerstchen_desktop.core.imagefile.record import record_to_dict
 from wuerstchen_desktop.core.jobs.job import Job, JobKind
 from wuerstchen_desktop.core.jobs.runner import execute
 from wuerstchen_desktop.core.params import GenerationParams
@@ -159,7 +160,8 @@ def test_the_event_stream_says_each_step_in_order_with_previews(server) -> None:
     assert progress == sorted(progress) and progress[0] > 0 and progress[-1] <= 1
     assert all(s["job"] == queued["job"] for s in steps)
     previews = [s["preview"] for s in steps if s["preview"]]
-    assert len(previews) == 3 and all(pixels(p).shape == (24, 24, 3) for p in previews)
+    assert previews and all(pixels(p).shape == (24, 24, 3) for p in previews)
+    assert [s for s in steps if s["preview"]][-1]["step"] == 3  # the last Stage C step's, at least
     assert events[-1] == ("status", {**events[-1][1], "status": "done", "job": queued["job"]})
 
 

@@ -86,7 +86,7 @@ class NoParametersFound(WuerstchenError):
 
 
 class ParametersTooLong(NoParametersFound):
-    """An A1111-style text longer than ``record.MAX_PARAMETERS_CHARS``: not read at all."""
+    """An A1111-style text longer than ``parameters_text.MAX_PARAMETERS_CHARS``: not read at all."""
 
 
 class OutputFolderError(WuerstchenError):

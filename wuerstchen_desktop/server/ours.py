@@ -66,7 +66,7 @@ def failure(queued: Queued) -> tuple[int, str] | None:
 
 
 def _made(path: Path, record: Any, out_dir: Path, send_files: bool) -> m.MadeFile:
-    from wuerstchen_desktop.core.imagefile.record import format_parameters
+    from wuerstchen_desktop.core.imagefile.parameters_text import format_parameters
 
     made = m.MadeFile(
         kind="composition" if record.kind == "composition" else "image",

@@ -85,7 +85,7 @@ class Uploads:
         it exactly as it would the file."""
         from PIL import Image
 
-        from wuerstchen_desktop.core.imagefile.record import record_from_json
+        from wuerstchen_desktop.core.imagefile.record_json import record_from_json
         from wuerstchen_desktop.core.imagefile.write import encode_image
 
         hint = "Send the `wuerstchen` object that `wuerstchen-desktop read` prints, or the file itself."
