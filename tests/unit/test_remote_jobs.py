@@ -81,6 +81,11 @@ def test_jobs_become_requests(tmp_path: Path) -> None:
             lambda d: Job(GenerationParams("x", strength=0.5, source="ab" * 32), d),
             "These settings do not run",
         ),
+        (
+            lambda d: Job(GenerationParams("a red cat", prompt_template="a {red|blue} cat"), d),
+            "Wildcards do not run",
+        ),
+        (lambda d: Job(GenerationParams("x", weighting="none"), d), "These settings do not run"),
     ],
 )
 def test_what_a_server_cannot_do_yet_is_said(job, sentence: str, tmp_path: Path) -> None:

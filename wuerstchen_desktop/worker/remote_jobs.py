@@ -100,7 +100,9 @@ def request_for(job: Job) -> tuple[str, dict[str, Any]]:
         if job.params is None or job.sources:
             raise RemoteError("Varying a composition does not run on a server yet.", LOCAL_ONLY_HINT)
         p = job.params
-        if p.to_dict() != GenerationParams.from_dict(_text_only(p)).to_dict():
+        if p.prompt_template is not None:  # each seed its own expansion: the server takes one prompt
+            raise RemoteError("Wildcards do not run on a server yet.", LOCAL_ONLY_HINT)
+        if p != GenerationParams(**_text_only(p)):  # as the server's TextJob makes them
             raise RemoteError("These settings do not run on a server yet.", LOCAL_ONLY_HINT)
         return route, {**options, **{f: getattr(p, f) for f in _TEXT_FIELDS}}
     changes = dict(job.changes)
