@@ -6,8 +6,7 @@ import pytest
 
 from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.jobs.estimate import StageCosts
-from wuerstchen_desktop.core.jobs.grid import MAX_CELLS, PRIORS, make_grid, parse_axis
-from wuerstchen_desktop.core.jobs.grid_jobs import grid_seconds
+from wuerstchen_desktop.core.jobs.grid import MAX_CELLS, PRIORS, grid_seconds, make_grid, parse_axis
 from wuerstchen_desktop.core.params import PRIOR_VARIANTS, GenerationParams
 
 BASE = GenerationParams("a fox", width=256, height=256, seed=100, prior_steps=2)

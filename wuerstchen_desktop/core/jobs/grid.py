@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from wuerstchen_desktop.core.errors import InvalidParams
+from wuerstchen_desktop.core.jobs.estimate import StageCosts, planned_steps, work_units
+from wuerstchen_desktop.core.jobs.job import JobKind
 from wuerstchen_desktop.core.params import MAX_IMAGES, PRIOR_VARIANTS, GenerationParams
 
 MAX_CELLS = 64  # 8x8: a screenful of tiles, and a grid image still legible
@@ -290,6 +292,16 @@ def _batch(prior: str, run: list[Cell]) -> Batch:
     return Batch(prior, dataclasses.replace(first, images=len(run)), tuple(run))
 
 
+def grid_seconds(grid: Grid, costs: StageCosts) -> float:
+    """The grid's Stage C time at ``costs`` (the README's CPU figures until this machine has timed a
+    step); loading another prior is not counted."""
+    total = 0.0
+    for batch in grid.batches():
+        steps = planned_steps(JobKind.COMPOSE, batch.params)
+        total += sum(costs.per_step(stage) * n for stage, n in steps.items()) * work_units(batch.params)
+    return total
+
+
 def make_grid(
     base: GenerationParams,
     prior: str,
@@ -303,4 +315,14 @@ def make_grid(
     return Grid(base, prior, parsed[0], parsed[1] if len(parsed) > 1 else None)
 
 
-__all__ = ["MAX_CELLS", "Axis", "Batch", "Cell", "Grid", "make_grid", "parse_axis", "prior_name"]
+__all__ = [
+    "MAX_CELLS",
+    "Axis",
+    "Batch",
+    "Cell",
+    "Grid",
+    "grid_seconds",
+    "make_grid",
+    "parse_axis",
+    "prior_name",
+]

@@ -1,4 +1,4 @@
-"""A grid as compose jobs, its time estimate, and its labelled image made from the saved compositions.
+"""A grid as compose jobs, and its labelled image made from the saved compositions.
 
 The command line and the window both submit ``grid_jobs`` (each job with the prior that composes it)
 and export with ``export_grid`` once the compositions are on disk.
@@ -13,7 +13,6 @@ from pathlib import Path
 from wuerstchen_desktop.core.errors import WuerstchenError
 from wuerstchen_desktop.core.imagefile.grid_image import GridCell, write_grid
 from wuerstchen_desktop.core.imagefile.read import open_pixels, read_record
-from wuerstchen_desktop.core.jobs.estimate import StageCosts
 from wuerstchen_desktop.core.jobs.grid import Batch, Grid
 from wuerstchen_desktop.core.jobs.job import Job, JobKind
 from wuerstchen_desktop.core.library.naming import slug
@@ -27,12 +26,6 @@ def grid_jobs(grid: Grid, out_dir: Path, name_pattern: str, **extra: object) -> 
         (batch, Job(batch.params, out_dir, "png", name_pattern, kind=JobKind.COMPOSE, **extra))  # type: ignore[arg-type]
         for batch in grid.batches()
     ]
-
-
-def grid_seconds(grid: Grid, costs: StageCosts) -> float:
-    """The grid's Stage C time at ``costs`` (the README's CPU figures until this machine has timed a
-    step); loading another prior is not counted."""
-    return sum(costs.job_seconds(Job(b.params, Path("."), kind=JobKind.COMPOSE)) for b in grid.batches())
 
 
 def export_grid(grid: Grid, paths: Mapping[tuple[int, int], Path], folder: Path) -> Path:
@@ -52,4 +45,4 @@ def export_grid(grid: Grid, paths: Mapping[tuple[int, int], Path], folder: Path)
     return write_grid(cells, grid.to_dict(), grid.row_labels(), grid.column_labels(), folder, stem)
 
 
-__all__ = ["GRIDS_FOLDER", "export_grid", "grid_jobs", "grid_seconds"]
+__all__ = ["GRIDS_FOLDER", "export_grid", "grid_jobs"]
