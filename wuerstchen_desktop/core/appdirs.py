@@ -48,6 +48,11 @@ def encoder_dir() -> Path:
     return data_dir() / "encoder"
 
 
+def wildcards_dir() -> Path:
+    """The wildcard lists: ``name.txt`` (one choice per line) is ``__name__`` in a prompt."""
+    return data_dir() / "wildcards"
+
+
 def server_token_file() -> Path:
     """The bearer token ``serve`` asks of clients when it listens beyond this computer (owner-only)."""
     return data_dir() / "server-token"

@@ -232,5 +232,5 @@ class HistoryActions(QObject):
         self.image_menu().exec(pos)
 
     def use_prompt(self, item: Any) -> None:
-        self.w.panel.prompt.setPlainText(item.prompt)
+        self.w.panel.prompt.set_prompt(item.prompt)
         self.w.panel.negative.setPlainText(item.negative_prompt)

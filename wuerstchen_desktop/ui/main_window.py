@@ -194,10 +194,11 @@ class MainWindow(QMainWindow):
 
     # -- actions ----------------------------------------------------------------------------------
     def generate(self) -> None:
-        params = self.panel.job_params()
-        if params is None:
+        jobs = self.panel.jobs()  # one per line of the prompt box, each cancelled or moved on its own
+        if jobs is None:
             return
-        self.service.submit(self.flow.panel_job(params, JobKind.GENERATE))
+        for params in jobs:
+            self.service.submit(self.flow.panel_job(params, JobKind.GENERATE))
         self.center.setCurrentWidget(self.view)  # where its live previews and its image appear
 
     def _open_history(self) -> None:

@@ -17,6 +17,7 @@ UPSCALER = "Lanczos"  # how Upscale 2x enlarges the picture before Stage B redra
 # A1111-style text longer than this is not parsed (the README says so): far beyond any real prompt, and
 # an EXIF UserComment holds at most about 32K characters anyway.
 MAX_PARAMETERS_CHARS = 64 * 1024
+_FREE = ("Blend prompt", "Wildcard prompt")  # settings that are prompts, shortened with them to fit EXIF
 
 
 def _settings(record: ImageRecord) -> list[tuple[str, str]]:
@@ -52,6 +53,8 @@ def _settings(record: ImageRecord) -> list[tuple[str, str]]:
         items += [("Blend seed", str(other.seed)), ("Blend weight", repr(float(record.blend.weight)))]
         if other.prompt != p.prompt:
             items.append(("Blend prompt", other.prompt))
+    if p.prompt_template is not None:  # as A1111's wildcards extension writes the prompt as written
+        items.append(("Wildcard prompt", p.prompt_template))
     if record.kind == "composition":
         items.append(("Composition", "not decoded"))
     return [*items, ("Version", f"{APP_NAME} {record.app_version}")]
@@ -63,7 +66,7 @@ def format_parameters(record: ImageRecord, max_utf16: int | None = None) -> str:
     ``max_utf16`` bounds its length in UTF-16 code units (as EXIF stores it): see ``a1111.format_text``.
     """
     p = record.params
-    return format_text(p.prompt, p.negative_prompt, _settings(record), ("Blend prompt",), max_utf16)
+    return format_text(p.prompt, p.negative_prompt, _settings(record), _FREE, max_utf16)
 
 
 def parse_parameters(text: str) -> ImageParameters:
