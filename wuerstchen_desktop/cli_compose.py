@@ -75,11 +75,13 @@ def _axes(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_compose(args: argparse.Namespace, engine: Engine, out: Path) -> int:
+    from wuerstchen_desktop.core import appdirs
     from wuerstchen_desktop.core.jobs.grid import make_grid
     from wuerstchen_desktop.core.jobs.grid_jobs import export_grid, grid_jobs
     from wuerstchen_desktop.core.jobs.runner import check, execute
     from wuerstchen_desktop.core.library.naming import FLAT_PATTERN
     from wuerstchen_desktop.core.params import GenerationParams, random_seed
+    from wuerstchen_desktop.core.prompts.wildcards import prompt_variants
 
     base = GenerationParams(
         prompt=args.prompt,
@@ -91,7 +93,8 @@ def cmd_compose(args: argparse.Namespace, engine: Engine, out: Path) -> int:
         prior_guidance=args.prior_guidance,
         decoder_steps=args.decoder_steps,
     )
-    grid = make_grid(base, args.prior, _axes(args))  # every cell checked before any model loads
+    variants = prompt_variants(appdirs.wildcards_dir())
+    grid = make_grid(base, args.prior, _axes(args), variants)  # every cell checked before any model loads
     jobs = grid_jobs(grid, out, FLAT_PATTERN)
     said: list[str] = []
     for _batch, job in jobs:

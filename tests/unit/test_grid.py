@@ -106,3 +106,24 @@ def test_the_estimate_adds_the_batches_stage_c_steps() -> None:
     grid = make_grid(BASE, PRIOR, ["seeds=4", "steps=2,4"])
     # 4 images of 256x256 (a quarter of 512x512 each): 1 unit, 2 steps, then 4 steps
     assert grid_seconds(grid, costs) == pytest.approx(1 * 2 + 1 * 4)
+
+
+def test_a_prompt_axis_gives_each_cell_its_own_prompt_over_a_template(tmp_path) -> None:
+    from wuerstchen_desktop.core.prompts.wildcards import expand_images, prompt_variants, with_prompt
+
+    (tmp_path / "animal.txt").write_text("cat\ndog\n", encoding="utf-8")
+    base = with_prompt(BASE, "a {red|blue} __animal__", tmp_path)  # the box's prompt: a template
+    grid = make_grid(
+        base, PRIOR, ["seeds=2", "prompt=a fox,a {old|young} __animal__"], prompt_variants(tmp_path)
+    )
+    assert grid.rows is not None
+    assert grid.rows.values == ("a fox", "a old cat", "a old dog", "a young cat", "a young dog")
+    for cell in grid.cells():
+        # what the runner makes of each cell: the row's prompt, not the box's template drawn again
+        (made,) = expand_images(cell.params, tmp_path)
+        assert made.prompt == grid.rows.values[cell.row] and made.prompt_template is None
+    # without the wildcard reader a value with choices stays one template, drawn per seed
+    raw = make_grid(base, PRIOR, ["seeds=2", "prompt=a {old|young} fox"])
+    cells = raw.cells()
+    assert [c.params.prompt_template for c in cells] == ["a {old|young} fox"] * 2
+    assert {expand_images(c.params, tmp_path)[0].prompt for c in cells} <= {"a old fox", "a young fox"}

@@ -15,10 +15,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from wuerstchen_desktop.core import appdirs
 from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.jobs.estimate import StageCosts
 from wuerstchen_desktop.core.jobs.grid import Grid, grid_seconds, make_grid
 from wuerstchen_desktop.core.params import GenerationParams
+from wuerstchen_desktop.core.prompts.wildcards import prompt_variants
 from wuerstchen_desktop.ui.preview_sheet import fill
 
 # (the axis' name in the text, what the artist sees, an example of its values)
@@ -118,7 +120,9 @@ class GridDialog(QDialog):
 
     def _update(self) -> None:
         try:
-            self.grid = make_grid(self.base, self.prior, self.axes())
+            self.grid = make_grid(
+                self.base, self.prior, self.axes(), prompt_variants(appdirs.wildcards_dir())
+            )
         except InvalidParams as exc:
             self.grid = None
             self.summary.setText(str(exc))

@@ -11,10 +11,12 @@ from typing import Any
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QWidget
 
+from wuerstchen_desktop.core import appdirs
 from wuerstchen_desktop.core.errors import WuerstchenError
 from wuerstchen_desktop.core.jobs.grid import Batch, Grid, make_grid
 from wuerstchen_desktop.core.jobs.job import Job, JobError, JobKind, JobResult
 from wuerstchen_desktop.core.library.history import Item
+from wuerstchen_desktop.core.prompts.wildcards import prompt_variants
 from wuerstchen_desktop.core.settings import Settings
 from wuerstchen_desktop.ui.contact_sheet import ContactSheet
 from wuerstchen_desktop.ui.grid_dialog import GridDialog
@@ -65,7 +67,9 @@ class GridFlow(QObject):
         if base is None:
             return None
         try:
-            grid = make_grid(base.replace(images=1), self.settings().prior, axes)
+            grid = make_grid(
+                base.replace(images=1), self.settings().prior, axes, prompt_variants(appdirs.wildcards_dir())
+            )
         except WuerstchenError as exc:
             self.panel.show_error(str(exc))
             return None

@@ -23,6 +23,7 @@ from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.jobs.estimate import StageCosts, planned_steps, work_units
 from wuerstchen_desktop.core.jobs.job import JobKind
 from wuerstchen_desktop.core.params import MAX_IMAGES, PRIOR_VARIANTS, GenerationParams
+from wuerstchen_desktop.core.prompts.wildcards import has_wildcards
 
 MAX_CELLS = 64  # 8x8: a screenful of tiles, and a grid image still legible
 MAX_VALUES = 32  # on one axis
@@ -50,8 +51,8 @@ KIND_LABELS = {
 _NAMES = {name: kind for kind, names in KINDS.items() for name in names}
 OFFICIAL = "official"
 
-# Wildcard prompts: a function from a template to its choices may be set here by the prompt module, so
-# ``prompt={red|blue} fox`` gives one value per choice. Without one, each value is a prompt as written.
+# Wildcard prompts: with ``wildcards.prompt_variants`` (as the window and the CLI read a grid),
+# ``prompt={red|blue} fox`` gives one value per choice. Without it, each value is a prompt as written.
 PromptVariants = Callable[[str], Sequence[str]]
 
 
@@ -236,6 +237,9 @@ class Grid:
                         prior = value
                     elif axis.kind == "size":
                         changes["width"], changes["height"] = value
+                    elif axis.kind == "prompt":  # the cell's own prompt, not the base's template
+                        changes["prompt"] = value
+                        changes["prompt_template"] = value if has_wildcards(value) else None
                     else:
                         changes[axis.kind] = value
                 out.append(Cell(r, c, base.replace(**changes), prior))
