@@ -1,5 +1,5 @@
-"""The command line: the GUI by default; ``generate``, ``upscale``, ``download``, ``info``, ``read``,
-``reproduce`` and ``serve`` headless."""
+"""The command line: the GUI by default; ``generate``, ``compose``, ``decode``, ``upscale``, ``download``,
+``info``, ``read``, ``reproduce`` and ``serve`` headless."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wuerstchen_desktop import __version__, cli_generate, cli_upscale
+from wuerstchen_desktop import __version__, cli_compose, cli_generate, cli_upscale
 from wuerstchen_desktop.cli_download import fetch_checkpoints, fetch_encoder, print_checkpoints
 from wuerstchen_desktop.cli_output import Progress, console_json, make_console_safe, say
 from wuerstchen_desktop.cli_serve import add_serve_args, cmd_serve
@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_args(rp)
 
     cli_upscale.add_parser(sub, _add_model_args, _add_engine_args)
+    cli_compose.add_parsers(sub, _add_model_args, _add_engine_args)
 
     dl = sub.add_parser("download", help="download the checkpoints")
     _add_model_args(dl)
@@ -243,8 +244,18 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     return cli_upscale.cmd_upscale(args, _engine, _output_dir(args))
 
 
+def cmd_compose(args: argparse.Namespace) -> int:
+    return cli_compose.cmd_compose(args, _engine, _output_dir(args))
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    return cli_compose.cmd_decode(args, _engine, _output_dir(args))
+
+
 COMMANDS = {
     "generate": cmd_generate,
+    "compose": cmd_compose,
+    "decode": cmd_decode,
     "upscale": cmd_upscale,
     "download": cmd_download,
     "info": cmd_info,

@@ -206,3 +206,28 @@ def test_a_compose_job_composes_each_seed_from_its_own_expansion(
     records = [read_record(p) for p in paths]
     assert all(r.kind == "composition" and r.params.prompt_template == template for r in records)
     assert [r.params.prompt for r in records] == [expand(template, s, wildcards_dir) for s in range(30, 34)]
+
+
+def test_a_template_stands_for_every_prompt_it_can_make(tmp_path: Path) -> None:
+    folder = lists(tmp_path, animal="# pets\ncat\n\ndog\n", pet__colour="{red|blue}\n")
+    got = w.all_expansions("a {big|small} __animal__", folder)
+    assert got == ["a big cat", "a big dog", "a small cat", "a small dog"]
+    # nested lists and choices, each prompt once
+    assert w.all_expansions("__pet/colour__ {x|{x|y}}", folder) == ["red x", "red y", "blue x", "blue y"]
+    # every draw of expand is one of them
+    drawn = {expand("a {big|small} __animal__", seed, folder) for seed in range(40)}
+    assert drawn == set(got)
+    with pytest.raises(InvalidParams, match="more than 8 prompts"):
+        w.all_expansions("{a|b|c}{a|b|c}", folder, limit=8)
+    with pytest.raises(InvalidParams, match="no wildcard list __missing__"):
+        w.all_expansions("__missing__", folder)
+    with pytest.raises(InvalidParams, match="not a wildcard name"):
+        w.all_expansions("__../secret__", folder)
+    (folder / "loop.txt").write_text("__loop__\n", encoding="utf-8")
+    with pytest.raises(InvalidParams, match="nest more than"):
+        w.all_expansions("__loop__", folder)
+    plain = w.prompt_variants(folder)
+    assert plain("a fox, at dusk") == ["a fox, at dusk"] and plain("a {red|blue} fox") == [
+        "a red fox",
+        "a blue fox",
+    ]

@@ -11,6 +11,7 @@ bound, names cannot leave the folder, and nesting and the work one prompt may ta
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random  # seeded by the job's seed (as A1111's wildcards are): it draws no seed itself
@@ -24,6 +25,7 @@ MAX_NESTING = 32  # choices inside choices inside choices, as written
 MAX_PICKS = 1000  # choices and list lines drawn for one prompt
 MAX_PROMPT_CHARS = 10_000  # an expanded prompt; the text encoder reads the first 77 tokens anyway
 MAX_LIST_BYTES = 1 << 20
+MAX_VARIANTS = 64  # prompts one template may stand for on a grid axis
 _REF = re.compile(r"__([^\s{}|]+?)__")
 _NAME_PART = re.compile(r"[\w\-.]+")
 _FORM = "one choice per line"
@@ -67,6 +69,18 @@ def expand_images(params: GenerationParams, folder: Path) -> list[GenerationPara
     if template is None:
         return [params]
     return [p.replace(prompt=expand(template, p.seed, folder)) for p in params.per_image()]
+
+
+def all_expansions(template: str, folder: Path, limit: int = MAX_VARIANTS) -> list[str]:
+    """Every prompt ``template`` stands for, first choices first, each once: a grid's prompt values. A
+    template that stands for more than ``limit`` prompts is refused."""
+    found = _Enumeration(_Expansion(folder, Random(0)), limit, template).texts(_parse(template), ())
+    return list(dict.fromkeys(found))
+
+
+def prompt_variants(folder: Path) -> Callable[[str], list[str]]:
+    """A grid's prompt axis reads each value through this: a template gives one value per prompt."""
+    return lambda value: all_expansions(value, folder) if has_wildcards(value) else [value]
 
 
 def _parse(text: str) -> tuple[_Item, ...]:
@@ -201,3 +215,44 @@ class _Expansion:
             )
         self.lists[name] = lines
         return lines
+
+
+@dataclass
+class _Enumeration:
+    """Every expansion rather than one drawn; the lists read (and checked) as ``_Expansion`` reads them."""
+
+    reader: _Expansion
+    limit: int
+    template: str
+
+    def texts(self, items: tuple[_Item, ...], chain: tuple[str, ...]) -> list[str]:
+        out = [""]
+        for item in items:
+            if isinstance(item, str):
+                options = [item]
+            elif isinstance(item, _Choice):
+                options = [t for option in item.options for t in self.texts(option, chain)]
+            else:
+                options = self.reference(item.name, chain)
+            out = [a + b for a in out for b in options]
+            if len(options) > self.limit or len(out) > self.limit:
+                shown = self.template if len(self.template) <= 60 else self.template[:59] + "…"
+                raise InvalidParams(
+                    f"“{shown}” stands for more than {self.limit} prompts.",
+                    "Give it fewer choices, or shorter wildcard lists.",
+                )
+        if any(len(t) > MAX_PROMPT_CHARS for t in out):
+            raise InvalidParams(
+                f"The prompt expands to more than {MAX_PROMPT_CHARS:,} characters.",
+                "Check the lists that name other lists.",
+            )
+        return out
+
+    def reference(self, name: str, chain: tuple[str, ...]) -> list[str]:
+        chain = (*chain, name)
+        if len(chain) > MAX_DEPTH:
+            raise InvalidParams(
+                f"Wildcards nest more than {MAX_DEPTH} deep: a list probably names itself.",
+                f"Check {self.reader.path(name)}.",
+            )
+        return [t.strip() for line in self.reader.read(name) for t in self.texts(_parse(line), chain)]
