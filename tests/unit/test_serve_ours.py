@@ -165,6 +165,22 @@ def test_the_event_stream_says_each_step_in_order_with_previews(server) -> None:
     assert events[-1] == ("status", {**events[-1][1], "status": "done", "job": queued["job"]})
 
 
+def test_a_stream_read_after_the_job_ended_still_shows_the_last_preview(server) -> None:
+    done = post(server, "compose", {**SMALL, "send_files": False})  # waits for the end
+    assert done["status"] == "done"
+    r = requests.get(
+        url(server, f"jobs/{done['job']}/events"), params={"previews": True}, stream=True, timeout=300
+    )
+    steps = [data for name, data in sse_events(r) if name == "step"]
+    assert [s["step"] for s in steps] == [1, 2, 3]
+    with_preview = [s for s in steps if s["preview"]]
+    assert [s["step"] for s in with_preview] == [3] and pixels(with_preview[0]["preview"]).shape == (
+        24,
+        24,
+        3,
+    )
+
+
 def test_cancel_a_waiting_and_a_running_job(server) -> None:
     gate = StepGate()
     server.engine.step_listeners.append(gate)

@@ -184,9 +184,9 @@ class JobQueue:
     def _finish(self, status: str) -> None:
         with self._lock:
             if self._current is not None:
+                # Its newest preview stays (at most 110 KB, for 2048x2048; KEPT_FINISHED of them): a
+                # stream that reads the job only after it ended still shows Stage C's last picture.
                 self._current.status = status
-                for event in self._current.events:
-                    event.pop("preview", None)  # live previews are for the live stream only
             if self._current is not None and self._current.client not in self._waiting:
                 del self._served[self._current.client]  # its turn is over and it asks for nothing more
             self._current = None
@@ -213,9 +213,11 @@ class JobQueue:
             request.events.append(event)
 
     def events(self, request: Request, start: int) -> tuple[list[dict[str, Any]], bool]:
-        """The events of ``request`` from number ``start`` on, and whether it has finished (no more come)."""
+        """The events of ``request`` from number ``start`` on, and whether it has finished (no more come).
+        Copies: ``emit`` takes the preview out of an earlier event on the worker thread while a stream
+        may be reading it."""
         with self._lock:
-            return list(request.events[start:]), request.finished
+            return [dict(e) for e in request.events[start:]], request.finished
 
     def find(self, job_id: str, client: str) -> Request | None:
         """``client``'s request ``job_id`` (waiting, running or recently finished); None for anyone else's."""
