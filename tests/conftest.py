@@ -43,6 +43,16 @@ def pictures_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True)
+def wildcards_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Wildcard lists are read from the test's own folder, never the user's."""
+    from wuerstchen_desktop.core import appdirs
+
+    folder = tmp_path / "wildcards"
+    monkeypatch.setattr(appdirs, "wildcards_dir", lambda: folder)
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from wuerstchen_desktop.testing import checkpoints

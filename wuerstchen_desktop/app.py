@@ -125,11 +125,10 @@ def main(argv: Sequence[str]) -> int:
     from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
-    from wuerstchen_desktop.core.jobs.job import EngineConfig
     from wuerstchen_desktop.ui.main_window import MainWindow
     from wuerstchen_desktop.ui.settings_dialog import SettingsStore
     from wuerstchen_desktop.ui.theme import apply_theme
-    from wuerstchen_desktop.worker.generation import GenerationService
+    from wuerstchen_desktop.worker.run_on import RunOn
 
     existing = QApplication.instance()
     app = (
@@ -160,7 +159,7 @@ def main(argv: Sequence[str]) -> int:
     )
     apply_theme(app, settings.theme)
 
-    service = GenerationService(EngineConfig.from_settings(settings))
+    service = RunOn(settings)  # this computer's engine, or a server's (Settings → Run on)
     window = MainWindow(service, settings, store, log_file, place=store.qsettings)
     service.engine_failed.connect(window.engine_label.setText)
     window.show()

@@ -1,5 +1,5 @@
-"""The command line: the GUI by default; ``generate``, ``upscale``, ``download``, ``info``, ``read``,
-``reproduce`` and ``serve`` headless."""
+"""The command line: the GUI by default; ``generate``, ``compose``, ``decode``, ``upscale``, ``download``,
+``info``, ``read``, ``reproduce`` and ``serve`` headless."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wuerstchen_desktop import __version__, cli_upscale
+from wuerstchen_desktop import __version__, cli_compose, cli_generate, cli_upscale
 from wuerstchen_desktop.cli_download import fetch_checkpoints, fetch_encoder, print_checkpoints
 from wuerstchen_desktop.cli_output import Progress, console_json, make_console_safe, say
 from wuerstchen_desktop.cli_serve import add_serve_args, cmd_serve
@@ -54,43 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--verbose", action="store_true", help="log details and show tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    gen = sub.add_parser("generate", help="generate images and write them to a folder")
-    gen.add_argument("prompt", metavar="PROMPT")
-    gen.add_argument("--negative", default="", metavar="TEXT", help="negative prompt")
-    gen.add_argument(
-        "--width", type=int, default=1024, help="multiple of 128 from 256 to 2048 (default 1024)"
-    )
-    gen.add_argument(
-        "--height", type=int, default=1024, help="multiple of 128 from 256 to 2048 (default 1024)"
-    )
-    gen.add_argument("--seed", type=int, default=None, help="image i uses seed+i (default: random)")
-    gen.add_argument("--images", type=int, default=1, metavar="N", help="images to generate (default 1)")
-    gen.add_argument(
-        "--prior-steps",
-        type=int,
-        default=None,
-        metavar="N",
-        help="uniform Stage C steps (default: the official 29-step schedule)",
-    )
-    gen.add_argument("--prior-guidance", type=float, default=4.0, metavar="G", help="default 4.0")
-    gen.add_argument("--decoder-steps", type=int, default=12, metavar="N", help="default 12")
-    gen.add_argument("--decoder-guidance", type=float, default=0.0, metavar="G", help="default 0 (off)")
-    gen.add_argument(
-        "--init-image",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="start from this picture (an image or composition made here, at the same size)",
-    )
-    gen.add_argument(
-        "--strength",
-        type=float,
-        default=None,
-        metavar="S",
-        help="with --init-image: how far from the picture, above 0 up to 1 (default 0.5; 1 ignores it)",
-    )
-    _add_model_args(gen)
-    _add_engine_args(gen)
+    cli_generate.add_parser(sub, _add_model_args, _add_engine_args)
 
     rp = sub.add_parser(
         "reproduce", help="make an image (or composition) again from its file's parameters alone, and compare"
@@ -103,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_args(rp)
 
     cli_upscale.add_parser(sub, _add_model_args, _add_engine_args)
+    cli_compose.add_parsers(sub, _add_model_args, _add_engine_args)
 
     dl = sub.add_parser("download", help="download the checkpoints")
     _add_model_args(dl)
@@ -154,42 +119,7 @@ def _engine(prior_ref: str, decoder_ref: str, args: argparse.Namespace) -> tuple
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from wuerstchen_desktop.core.jobs.job import Job, JobKind
-    from wuerstchen_desktop.core.jobs.runner import Saved, check, execute
-    from wuerstchen_desktop.core.jobs.start import starting_point
-    from wuerstchen_desktop.core.library.naming import FLAT_PATTERN
-    from wuerstchen_desktop.core.params import GenerationParams, random_seed
-
-    changes, start = starting_point(args.init_image, args.strength)
-    params = GenerationParams(
-        prompt=args.prompt,
-        negative_prompt=args.negative,
-        width=args.width,
-        height=args.height,
-        seed=random_seed() if args.seed is None else args.seed,
-        images=args.images,
-        prior_steps=args.prior_steps,
-        prior_guidance=args.prior_guidance,
-        decoder_steps=args.decoder_steps,
-        decoder_guidance=args.decoder_guidance,
-    )
-    out = _output_dir(args)
-    job = Job(params, out, args.format, FLAT_PATTERN, kind=JobKind.GENERATE, changes=changes, start=start)
-    said = check(job)  # the output folder and what the files can carry, before any model loads
-    pipe, choice = _engine(args.prior, args.decoder, args)
-    logging.getLogger(__name__).info("device: %s (%s)", choice.describe(), "; ".join(choice.reasons))
-    said += pipe.prompt_warnings([params])
-    for warning in said:
-        print(f"Note: {warning}", file=sys.stderr)
-
-    def show(saved: Saved) -> None:
-        say(saved.path)  # a console that fails to show it never stops the next image
-
-    _, warnings = execute(pipe, job, Progress(sys.stderr), on_saved=show)
-    for warning in warnings:
-        if warning not in said:  # met on the way: metadata a file could not carry, a memory step-down
-            print(f"Note: {warning}", file=sys.stderr)
-    return EXIT_OK
+    return cli_generate.cmd_generate(args, _engine, _output_dir(args))
 
 
 def cmd_download(args: argparse.Namespace) -> int:
@@ -314,8 +244,18 @@ def cmd_upscale(args: argparse.Namespace) -> int:
     return cli_upscale.cmd_upscale(args, _engine, _output_dir(args))
 
 
+def cmd_compose(args: argparse.Namespace) -> int:
+    return cli_compose.cmd_compose(args, _engine, _output_dir(args))
+
+
+def cmd_decode(args: argparse.Namespace) -> int:
+    return cli_compose.cmd_decode(args, _engine, _output_dir(args))
+
+
 COMMANDS = {
     "generate": cmd_generate,
+    "compose": cmd_compose,
+    "decode": cmd_decode,
     "upscale": cmd_upscale,
     "download": cmd_download,
     "info": cmd_info,

@@ -20,6 +20,8 @@ def add_serve_args(p: argparse.ArgumentParser) -> None:
         help=f"address to listen on (default {DEFAULT_HOST}: this computer only; any other asks a token)",
     )
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"default {DEFAULT_PORT}")
+    p.add_argument("--tls-cert", type=Path, metavar="FILE", help="serve HTTPS with this PEM certificate")
+    p.add_argument("--tls-key", type=Path, metavar="FILE", help="the certificate's private key (PEM)")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -29,8 +31,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
     from wuerstchen_desktop.core.library.outputdir import check_output_dir
     from wuerstchen_desktop.server.auth import token_for
-    from wuerstchen_desktop.server.run import Server, open_socket
+    from wuerstchen_desktop.server.run import Server, check_tls, open_socket
 
+    tls = check_tls(args.tls_cert, args.tls_key)
     out = args.out if args.out is not None else appdirs.default_output_dir()
     check_output_dir(out)
     token = token_for(args.host)
@@ -39,9 +42,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     prior, decoder = prior_source(args.prior, args.offline), decoder_source(args.decoder, args.offline)
     pipe, choice = build_pipeline(prior, decoder, args.device, args.dtype, args.memory)
     pipe.previewer_path = _previewer()
-    server = Server(pipe, out, sock, token)
+    server = Server(pipe, out, sock, token, tls)
     print(
-        f"Serving the A1111 API on http://{args.host}:{server.port}/sdapi/v1 with {choice.describe()}; "
+        f"Serving the A1111 API on {server.scheme}://{args.host}:{server.port}/sdapi/v1 and ours on "
+        f"/wuerstchen/v1 with {choice.describe()}; "
         f"images go to {out}. The models load with the first job. Ctrl+C stops.",
         file=sys.stderr,
         flush=True,

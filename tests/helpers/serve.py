@@ -13,13 +13,18 @@ from wuerstchen_desktop.server.run import Server, open_socket
 
 @contextlib.contextmanager
 def running_server(
-    prior: Path, decoder: Path, out: Path, host: str = "127.0.0.1", token: str | None = None
+    prior: Path,
+    decoder: Path,
+    out: Path,
+    host: str = "127.0.0.1",
+    token: str | None = None,
+    tls: tuple[Path, Path] | None = None,
 ) -> Iterator[Server]:
     from wuerstchen_desktop.core.engine.build import build_pipeline
     from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
 
     pipe, _ = build_pipeline(prior_source(str(prior)), decoder_source(str(decoder)), "cpu", "float32")
-    server = Server(pipe, out, open_socket(host, 0), token)
+    server = Server(pipe, out, open_socket(host, 0), token, tls)
     thread = threading.Thread(target=server.run, name="test-serve", daemon=True)
     thread.start()
     try:
@@ -60,3 +65,57 @@ def api(server: Server, token: str | None = None):
     if token is not None:
         client.session.headers["Authorization"] = f"Bearer {token}"
     return client
+
+
+def session_from(address: str, token: str | None = None):
+    """A ``requests`` session whose connections leave from ``address`` (say 127.0.0.2): to the server,
+    another client on this computer."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    class FromAddress(HTTPAdapter):
+        def init_poolmanager(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            kwargs["source_address"] = (address, 0)
+            super().init_poolmanager(*args, **kwargs)
+
+    session = requests.Session()
+    session.mount("http://", FromAddress())
+    session.mount("https://", FromAddress())
+    if token is not None:
+        session.headers["Authorization"] = f"Bearer {token}"
+    return session
+
+
+def sse_events(response) -> list[tuple[str, dict]]:
+    """The (event, data) pairs of a server-sent event stream, read to its end."""
+    import json
+
+    events, name = [], "message"
+    for line in response.iter_lines(decode_unicode=True):
+        if line.startswith("event: "):
+            name = line[len("event: ") :]
+        elif line.startswith("data: "):
+            events.append((name, json.loads(line[len("data: ") :])))
+            name = "message"
+    return events
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made by the ``openssl`` command (skips without it)."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is not installed")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    command = [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+    command += ["-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1"]
+    subprocess.run(
+        [*command, "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    return cert, key

@@ -1,9 +1,10 @@
-"""Take a screenshot of the main window after one generation on tiny checkpoints, or with ``--compose``
-of the contact sheet after a compose of four seeds.
+"""Take a screenshot of the main window after one generation on tiny checkpoints, with ``--compose``
+of the contact sheet after a compose of four seeds, or with ``--grid`` of a 3 x 4 grid on the sheet.
 
 Run under a real X server to see what an artist sees, for example:
     xvfb-run -s "-screen 0 1600x1000x24" python tests/tools/window_screenshot.py docs/window.png
     xvfb-run -s "-screen 0 1600x1000x24" python tests/tools/window_screenshot.py docs/compose.png --compose
+    xvfb-run -s "-screen 0 1600x1000x24" python tests/tools/window_screenshot.py docs/grid.png --grid
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 
-def main(out: Path, compose: bool = False) -> int:
+def main(out: Path, compose: bool = False, grid: bool = False) -> int:
     from wuerstchen_desktop.core.jobs.job import EngineConfig
     from wuerstchen_desktop.core.params import GenerationParams
     from wuerstchen_desktop.core.settings import Settings
@@ -37,6 +38,8 @@ def main(out: Path, compose: bool = False) -> int:
     prompt = "an astronaut riding a horse, oil painting"
     if compose:
         return compose_shot(app, window, out, prompt)
+    if grid:
+        return grid_shot(app, window, out, prompt)
     for seed in (3, 4):
         window.panel.set_params(
             GenerationParams(prompt, width=768, height=512, seed=seed, prior_steps=4, decoder_steps=2)
@@ -99,6 +102,27 @@ def compose_shot(app: QApplication, window: Any, out: Path, prompt: str) -> int:
     return int(app.exec())
 
 
+def grid_shot(app: QApplication, window: Any, out: Path, prompt: str) -> int:
+    from wuerstchen_desktop.core.params import GenerationParams
+
+    window.panel.set_params(GenerationParams(prompt, width=768, height=512, seed=21, prior_steps=6))
+    window.queue_dock.hide()
+    window.flow.grids.start_axes(["seeds=4", "guidance=2,4,6"])
+    sheet = window.flow.sheet
+
+    def check() -> None:
+        if sheet.tiles and all(t.item is not None for t in sheet.tiles) and not window.service.busy:
+            sheet.tiles[5].setChecked(True)
+            sheet.tiles[6].setChecked(True)
+            QTimer.singleShot(400, lambda: save(window, out, app))
+        else:
+            QTimer.singleShot(200, check)
+
+    QTimer.singleShot(200, check)
+    return int(app.exec())
+
+
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    sys.exit(main(Path(args[0] if args else "window.png"), compose="--compose" in sys.argv))
+    out = Path(args[0] if args else "window.png")
+    sys.exit(main(out, compose="--compose" in sys.argv, grid="--grid" in sys.argv))

@@ -16,8 +16,8 @@ from PIL import Image, PngImagePlugin
 from wuerstchen_desktop.cli import main
 from wuerstchen_desktop.core.errors import NoParametersFound, ParametersTooLong
 from wuerstchen_desktop.core.imagefile.a1111 import pairs
+from wuerstchen_desktop.core.imagefile.parameters_text import MAX_PARAMETERS_CHARS, parse_parameters
 from wuerstchen_desktop.core.imagefile.read import read_parameters
-from wuerstchen_desktop.core.imagefile.record import MAX_PARAMETERS_CHARS, parse_parameters
 
 # A1111's own settings regex (modules/infotext_utils.py), the reference the reader must agree with.
 A1111_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
@@ -61,8 +61,8 @@ SHAPES = {
 SCRIPT = textwrap.dedent(
     """
     import sys
-    from wuerstchen_desktop.core.imagefile.record import (
-        MAX_PARAMETERS_CHARS, NoParametersFound, parse_parameters)
+    from wuerstchen_desktop.core.errors import NoParametersFound
+    from wuerstchen_desktop.core.imagefile.parameters_text import MAX_PARAMETERS_CHARS, parse_parameters
     shapes = {shapes!r}
     for name, unit in shapes.items():
         text = "prompt\\nNegative prompt: n\\n" + unit * ((MAX_PARAMETERS_CHARS - 30) // len(unit))

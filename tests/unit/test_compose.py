@@ -209,13 +209,9 @@ def test_records_of_compositions_and_blends_round_trip() -> None:
     import json
 
     from wuerstchen_desktop.core.errors import ImageReadError
-    from wuerstchen_desktop.core.imagefile.record import (
-        Blend,
-        ImageRecord,
-        format_parameters,
-        record_from_json,
-        record_to_json,
-    )
+    from wuerstchen_desktop.core.imagefile.parameters_text import format_parameters
+    from wuerstchen_desktop.core.imagefile.record import Blend, ImageRecord, record_to_json
+    from wuerstchen_desktop.core.imagefile.record_json import record_from_json
 
     plain = ImageRecord(SMALL)
     assert json.loads(record_to_json(plain))["schema"] == 1  # older readers still read plain images

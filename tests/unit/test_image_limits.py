@@ -13,8 +13,9 @@ from PIL import Image
 from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.imagefile import write
 from wuerstchen_desktop.core.imagefile.a1111 import ELLIPSIS, decode_user_comment
+from wuerstchen_desktop.core.imagefile.parameters_text import parse_parameters
 from wuerstchen_desktop.core.imagefile.read import read_parameters, read_record
-from wuerstchen_desktop.core.imagefile.record import Blend, ImageRecord, encode_latent, parse_parameters
+from wuerstchen_desktop.core.imagefile.record import Blend, ImageRecord, encode_latent
 from wuerstchen_desktop.core.imagefile.write import check_fits, write_image
 from wuerstchen_desktop.core.params import GenerationParams
 

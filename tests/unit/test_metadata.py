@@ -14,13 +14,9 @@ from PIL import Image, PngImagePlugin
 from wuerstchen_desktop.cli import main
 from wuerstchen_desktop.core.errors import NoParametersFound
 from wuerstchen_desktop.core.imagefile.a1111 import encode_user_comment
+from wuerstchen_desktop.core.imagefile.parameters_text import format_parameters, parse_parameters
 from wuerstchen_desktop.core.imagefile.read import read_parameters
-from wuerstchen_desktop.core.imagefile.record import (
-    ImageRecord,
-    encode_latent,
-    format_parameters,
-    parse_parameters,
-)
+from wuerstchen_desktop.core.imagefile.record import ImageRecord, encode_latent
 from wuerstchen_desktop.core.imagefile.write import write_image
 from wuerstchen_desktop.core.params import MAX_SEED, GenerationParams
 

@@ -26,9 +26,9 @@ from wuerstchen_desktop.core.imagefile.record import (
     ImageParameters,
     ImageRecord,
     encode_latent,
-    record_from_json,
     record_to_dict,
 )
+from wuerstchen_desktop.core.imagefile.record_json import record_from_json
 from wuerstchen_desktop.core.imagefile.write import export_clean, write_image
 from wuerstchen_desktop.core.params import GenerationParams
 

@@ -12,8 +12,9 @@ from pathlib import Path
 from PIL import Image, PngImagePlugin
 
 from wuerstchen_desktop.core.engine.tokens import TokenCounter
+from wuerstchen_desktop.core.imagefile.parameters_text import format_parameters
 from wuerstchen_desktop.core.imagefile.read import read_record
-from wuerstchen_desktop.core.imagefile.record import format_parameters, record_to_json
+from wuerstchen_desktop.core.imagefile.record import record_to_json
 from wuerstchen_desktop.core.params import GenerationParams, replaced_text_notes
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,8 +14,8 @@ from PIL import Image
 
 from tests.helpers.serve import StepGate, api, running_server
 from wuerstchen_desktop.core.engine.schedule import official_prior_timesteps
+from wuerstchen_desktop.core.imagefile.parameters_text import format_parameters, parse_parameters
 from wuerstchen_desktop.core.imagefile.read import read_parameters, read_record
-from wuerstchen_desktop.core.imagefile.record import format_parameters, parse_parameters
 
 FAST = {"width": 256, "height": 256, "steps": 2, "seed": 3}
 

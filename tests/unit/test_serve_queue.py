@@ -78,3 +78,46 @@ def test_progress_counts_jobs_and_stages() -> None:
     state = State(job_count=2, job_no=1, stage_no=1, sampling_step=3, sampling_steps=6, started=0.0)
     done, _ = progress_of(state)
     assert done == pytest.approx((1 + (1 + 0.5) / 3) / 2)
+
+
+def test_places_follow_the_turns_and_cancel_takes_a_request_out(recorded) -> None:
+    recorder, queue = recorded
+    running = queue.submit("a", _jobs("a0"))
+    recorder.first_started.wait(60)
+    a1, a2 = queue.submit("a", _jobs("a1")), queue.submit("a", _jobs("a2"))
+    b1 = queue.submit("b", _jobs("b1"))
+    # "a" has had its turn: "b" goes first although it came last
+    assert [queue.place(r) for r in (running, a1, a2, b1)] == [None, 2, 3, 1]
+    assert [r.status for r in queue.of_client("a")] == ["running", "waiting", "waiting"]
+    assert queue.cancel(a1) == "cancelled" and a1.future.cancelled()
+    assert [queue.place(r) for r in (a2, b1)] == [2, 1]
+    assert queue.find(a1.id, "a") is a1 and queue.find(a1.id, "b") is None  # only its own client sees it
+    assert queue.cancel(running) == "running" and running.cancel.is_set()  # it stops at its next step
+    recorder.release.set()
+    assert b1.future.result(60) == "b1" and a2.future.result(60) == "a2"
+    assert recorder.order == ["a0", "b1", "a2"]
+    assert [r.status for r in (running, a1, a2, b1)] == ["interrupted", "cancelled", "done", "done"]
+
+
+def test_a_request_keeps_its_steps_and_only_its_newest_preview() -> None:
+    kept: list[list[int]] = []
+
+    def run(request: Request, queue: JobQueue) -> None:
+        for step in range(1, 201):
+            queue.emit({"stage": "prior", "step": step, "preview": (1, 1, b"\0\0\0")})
+            kept.append([e["step"] for e in queue.events(request, 0)[0] if "preview" in e])
+        queue.emit({"stage": "decoder", "step": 1})
+
+    queue = JobQueue(run)
+    try:
+        request = queue.submit("a", _jobs("a0"))
+        request.future.result(60)
+        events, finished = queue.events(request, 0)
+    finally:
+        queue.close()
+    assert finished and [e["step"] for e in events] == [*range(1, 201), 1]
+    assert kept == [[step] for step in range(1, 201)]  # while it runs: the newest preview alone
+    # a finished request keeps its newest preview alone, for a stream that reads it late
+    assert [e["step"] for e in events if "preview" in e] == [200]
+    newest = {"stage": "prior", "step": 200, "preview": (1, 1, b"\0\0\0")}
+    assert queue.events(request, 199)[0] == [newest, {"stage": "decoder", "step": 1}]

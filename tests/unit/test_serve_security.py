@@ -138,3 +138,20 @@ def test_the_serve_command_answers_and_stops_on_ctrl_c(prior_dir, decoder_dir, t
             process.kill()
             process.wait()
     assert (tmp_path / "out").is_dir()
+
+
+def test_connections_send_answers_without_waiting_for_acks() -> None:
+    """Nagle's algorithm off on the listening socket, so on every connection it accepts: an answer's body
+    does not wait for the client's delayed ACK of its headers."""
+    import socket
+
+    from wuerstchen_desktop.server.run import open_socket
+
+    listening = open_socket("127.0.0.1", 0)
+    client = socket.create_connection(listening.getsockname(), timeout=60)
+    accepted, _ = listening.accept()
+    try:
+        assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        for s in (accepted, client, listening):
+            s.close()

@@ -14,8 +14,8 @@ from PIL import Image
 from tests.helpers.cli import generate, run_user_error
 from wuerstchen_desktop.cli import main
 from wuerstchen_desktop.core.errors import InvalidParams
+from wuerstchen_desktop.core.imagefile.parameters_text import format_parameters, parse_parameters
 from wuerstchen_desktop.core.imagefile.read import read_record
-from wuerstchen_desktop.core.imagefile.record import format_parameters, parse_parameters
 from wuerstchen_desktop.core.imagefile.reuse import carry_over
 from wuerstchen_desktop.core.params import GenerationParams
 

@@ -48,9 +48,19 @@ def encoder_dir() -> Path:
     return data_dir() / "encoder"
 
 
+def wildcards_dir() -> Path:
+    """The wildcard lists: ``name.txt`` (one choice per line) is ``__name__`` in a prompt."""
+    return data_dir() / "wildcards"
+
+
 def server_token_file() -> Path:
     """The bearer token ``serve`` asks of clients when it listens beyond this computer (owner-only)."""
     return data_dir() / "server-token"
+
+
+def client_token_file() -> Path:
+    """The token the window sends to the server it runs on (Settings → Run on), owner-only."""
+    return data_dir() / "client-token"
 
 
 def pictures_dir() -> Path:

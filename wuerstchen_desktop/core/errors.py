@@ -86,7 +86,7 @@ class NoParametersFound(WuerstchenError):
 
 
 class ParametersTooLong(NoParametersFound):
-    """An A1111-style text longer than ``record.MAX_PARAMETERS_CHARS``: not read at all."""
+    """An A1111-style text longer than ``parameters_text.MAX_PARAMETERS_CHARS``: not read at all."""
 
 
 class OutputFolderError(WuerstchenError):
@@ -107,3 +107,7 @@ class ServerError(WuerstchenError):
 
 class QueueFull(WuerstchenError):
     """A server client asked for more than its share of the queue; it may ask again once one is done."""
+
+
+class RemoteError(WuerstchenError):
+    """The server the window runs its jobs on refused a job, failed it, or cannot do this kind of job."""

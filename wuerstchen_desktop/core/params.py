@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from wuerstchen_desktop.core.engine.prompt_weights import A1111, NONE, WEIGHTINGS, weighting_problem
 from wuerstchen_desktop.core.errors import InvalidParams
 
 SIZE_STEP = 128
@@ -163,6 +164,11 @@ class GenerationParams:
     # 2: Upscale 2x. Stage B draws the image at ``width`` x ``height`` from the composition of the source,
     # made at half that size, started from the source's pixels enlarged and noised to ``strength``.
     upscale: int = 1
+    # The prompt as written, when it holds wildcards; ``prompt`` is what it expanded to for ``seed``.
+    prompt_template: str | None = None
+    # How the prompts' brackets read: "a1111" weights (word:1.2) as A1111 does; "none" reads them as plain
+    # text, as every record written before weighting existed did (from_dict gives those "none").
+    weighting: str = A1111
 
     def __post_init__(self) -> None:
         if not isinstance(self.prompt, str):
@@ -174,6 +180,10 @@ class GenerationParams:
         # Repaired, not refused: a record read back from a file stays readable, and is the same record.
         object.__setattr__(self, "prompt", valid_text(self.prompt))
         object.__setattr__(self, "negative_prompt", valid_text(self.negative_prompt))
+        if self.prompt_template is not None:
+            if not isinstance(self.prompt_template, str):
+                raise InvalidParams(f"The prompt template must be text, not {self.prompt_template!r}.")
+            object.__setattr__(self, "prompt_template", valid_text(self.prompt_template))
         _check_size("width", self.width)
         _check_size("height", self.height)
         _check_int("number of images", self.images, 1, MAX_IMAGES)
@@ -191,6 +201,14 @@ class GenerationParams:
         if self.source is not None and not (isinstance(self.source, str) and _SHA256.fullmatch(self.source)):
             raise InvalidParams("The source picture's sha256 is not 64 hexadecimal digits.")
         self._check_source()
+        if self.weighting not in WEIGHTINGS:
+            raise InvalidParams(
+                f"The prompt weighting must be one of {', '.join(WEIGHTINGS)}, not {self.weighting!r}."
+            )
+        for text in (self.prompt, self.negative_prompt):
+            problem = weighting_problem(text, self.weighting)
+            if problem:
+                raise InvalidParams(*problem)
 
     def _check_source(self) -> None:
         u = self.upscale
@@ -237,6 +255,8 @@ class GenerationParams:
         for name in FROM_TEXT:  # a text-to-image record stays as it always was
             if data[name] == FROM_TEXT[name]:
                 del data[name]
+        if data["prompt_template"] is None:  # a prompt without wildcards: the record as it always was
+            del data["prompt_template"]
         return data
 
     @classmethod
@@ -249,7 +269,7 @@ class GenerationParams:
         if unknown:
             raise InvalidParams(f"Unknown parameter(s): {', '.join(unknown)}.")
         try:
-            return cls(**data)
+            return cls(**{"weighting": NONE, **data})
         except TypeError as exc:  # a required field is missing
             raise InvalidParams(f"Incomplete parameters: {exc}.") from exc
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     **ENGINE_CHOICES,
     "image_format": ("png", "jpeg", "webp"),
     "theme": ("system", "dark", "light"),
+    "run_on": ("local", "server"),  # this computer's engine, or a `serve` elsewhere (worker/remote.py)
 }
+_SERVER_URL = re.compile(r"https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?/?")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class Settings:
     theme: str = "system"
     name_pattern: str = DEFAULT_PATTERN
     models_dir: str = ""  # "" means the standard Hugging Face cache; see ``models_folder``
+    run_on: str = "local"
+    server_url: str = ""  # http(s)://host:port of the server; its token is kept apart (see README)
 
     def to_mapping(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(self).items()}
@@ -82,6 +87,8 @@ def _coerce(name: str, raw: Any, default: Any) -> Any:
         return Path(raw).expanduser() if isinstance(raw, str) and raw.strip() else None
     if name == "models_dir":
         return raw.strip() if isinstance(raw, str) else None
+    if name == "server_url":
+        return server_url(raw) if isinstance(raw, str) else None
     if name == "name_pattern":
         try:
             check_pattern(raw)
@@ -89,3 +96,17 @@ def _coerce(name: str, raw: Any, default: Any) -> Any:
             return None
         return raw
     return raw if isinstance(raw, str) and raw.strip() else None
+
+
+def server_url(text: str) -> str | None:
+    """``text`` as a server's address (``http(s)://host[:port]``, no path), "" for none; None if it is
+    not one."""
+    text = text.strip()
+    if not text:
+        return ""
+    if _SERVER_URL.fullmatch(text) is None:
+        return None
+    port = text.rstrip("/").rsplit(":", 1)[-1]
+    if port.isdigit() and not 0 < int(port) < 65536:
+        return None
+    return text.rstrip("/")

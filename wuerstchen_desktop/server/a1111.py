@@ -17,12 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from wuerstchen_desktop import __version__
 from wuerstchen_desktop.core.errors import InvalidParams
-from wuerstchen_desktop.core.imagefile.record import (
-    OFFICIAL_PRIOR_CALLS,
-    SAMPLER_NAME,
-    ImageRecord,
-    format_parameters,
-)
+from wuerstchen_desktop.core.imagefile.parameters_text import SAMPLER_NAME, format_parameters
+from wuerstchen_desktop.core.imagefile.record import OFFICIAL_PRIOR_CALLS, ImageRecord
 from wuerstchen_desktop.core.params import MAX_IMAGES, GenerationParams, random_seed
 
 MAX_PROMPT_CHARS = 20_000  # far past the 77 tokens the text encoders read; keeps records readable

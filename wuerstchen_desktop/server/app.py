@@ -14,12 +14,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wuerstchen_desktop import __version__
 from wuerstchen_desktop.core.errors import InvalidParams, QueueFull, WuerstchenError
-from wuerstchen_desktop.server import a1111
+from wuerstchen_desktop.server import a1111, ours
 from wuerstchen_desktop.server.auth import authorized
 from wuerstchen_desktop.server.engine import Engine, Outcome
 from wuerstchen_desktop.server.jobqueue import JobQueue, progress_of
+from wuerstchen_desktop.server.ours import PREFIX
 
-MAX_BODY_BYTES = 1 << 20  # txt2img carries text only
+MAX_BODY_BYTES = 1 << 20  # text only: txt2img, generate, compose
+# Routes that take files, base64 in JSON (a third larger): two compositions at most 512 KiB each, or a
+# picture of at most 16 MiB (see uploads.py for how large they are).
+COMPOSITION_BODY_BYTES = 2 << 20
+PICTURE_BODY_BYTES = 24 << 20
+BODY_LIMITS = {
+    f"{PREFIX}/decode": COMPOSITION_BODY_BYTES,
+    f"{PREFIX}/blend": COMPOSITION_BODY_BYTES,
+    f"{PREFIX}/reproduce": PICTURE_BODY_BYTES,
+}
 
 
 def _answer(status: int, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -28,10 +38,16 @@ def _answer(status: int, detail: str, headers: dict[str, str] | None = None) -> 
 
 class Guard:
     """ASGI middleware: a bearer token when one is set, and at most ``limit`` bytes of body (declared or
-    sent), both refused before the application sees the request."""
+    sent; ``limits`` raise it for the routes named), both refused before the application sees the request."""
 
-    def __init__(self, app: ASGIApp, token: str | None, limit: int = MAX_BODY_BYTES) -> None:
-        self.app, self.token, self.limit = app, token, limit
+    def __init__(
+        self,
+        app: ASGIApp,
+        token: str | None,
+        limit: int = MAX_BODY_BYTES,
+        limits: dict[str, int] | None = None,
+    ) -> None:
+        self.app, self.token, self.limit, self.limits = app, token, limit, limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -43,9 +59,10 @@ class Guard:
             reply = _answer(401, sentence, {"WWW-Authenticate": "Bearer"})
             await reply(scope, receive, send)
             return
+        limit = self.limits.get(scope["path"].rstrip("/"), self.limit)
         declared = headers.get("content-length", "0")
-        if not declared.isdigit() or int(declared) > self.limit:
-            await self._too_large(scope, receive, send)
+        if not declared.isdigit() or int(declared) > limit:
+            await self._too_large(limit, scope, receive, send)
             return
         # Read the whole body here, bounded, whether its length was declared or not (chunked).
         body = bytearray()
@@ -54,8 +71,8 @@ class Guard:
             if message["type"] != "http.request":
                 return  # the client went away
             body += message.get("body", b"")
-            if len(body) > self.limit:
-                await self._too_large(scope, receive, send)
+            if len(body) > limit:
+                await self._too_large(limit, scope, receive, send)
                 return
             if not message.get("more_body", False):
                 break
@@ -70,8 +87,8 @@ class Guard:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        sentence = f"The request is larger than the {self.limit // 1024} KiB this server accepts."
+    async def _too_large(self, limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+        sentence = f"The request is larger than the {limit // 1024} KiB this server accepts."
         await _answer(413, sentence)(scope, receive, send)
 
 
@@ -88,7 +105,8 @@ def _validation_sentence(exc: RequestValidationError) -> str:
 def create_app(engine: Engine, queue: JobQueue, token: str | None) -> FastAPI:
     """The application serving ``engine`` through ``queue``; ``token`` None: no token asked (loopback)."""
     app = FastAPI(title="Würstchen Desktop", version=__version__)
-    app.add_middleware(Guard, token=token)
+    app.add_middleware(Guard, token=token, limits=BODY_LIMITS)
+    app.include_router(ours.router(engine, queue))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -99,7 +117,7 @@ def create_app(engine: Engine, queue: JobQueue, token: str | None) -> FastAPI:
         try:
             runs = a1111.to_params(req)
             client = request.client.host if request.client else "unknown"
-            submitted = queue.submit(client, engine.jobs(runs))
+            submitted = queue.submit(client, engine.jobs(runs), "txt2img")
         except QueueFull as exc:
             return _answer(429, str(exc))
         except InvalidParams as exc:
@@ -116,6 +134,7 @@ def create_app(engine: Engine, queue: JobQueue, token: str | None) -> FastAPI:
             "images": images,
             "parameters": req.model_dump(),
             "info": a1111.info_json(req, runs, records),
+            "job": submitted.id,  # not A1111's: the id our own routes know this job by
         }
         return JSONResponse(body)
 
@@ -151,6 +170,8 @@ def create_app(engine: Engine, queue: JobQueue, token: str | None) -> FastAPI:
             "sd_checkpoint_hash": engine.model_hash,
             "samples_format": "png",
             "wuerstchen_decoder": engine.pipe.decoder_source.ref,
+            "wuerstchen_device": str(engine.pipe.device),  # the window's Settings → Test connection
+            "wuerstchen_dtype": str(engine.pipe.dtype).removeprefix("torch."),
         }
 
     @app.get("/sdapi/v1/scripts")
@@ -168,4 +189,4 @@ def _png(width: int, height: int, rgb: bytes) -> str:
     return a1111.png_base64(out.getvalue())
 
 
-__all__ = ["MAX_BODY_BYTES", "Guard", "create_app"]
+__all__ = ["BODY_LIMITS", "MAX_BODY_BYTES", "Guard", "create_app"]

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wuerstchen_desktop.core.errors import Cancelled
+from wuerstchen_desktop.core.imagefile.record import ImageRecord
 from wuerstchen_desktop.core.jobs.job import Job, JobKind
 from wuerstchen_desktop.core.params import GenerationParams
+from wuerstchen_desktop.server.jobqueue import progress_of
 
 if TYPE_CHECKING:
     from wuerstchen_desktop.core.engine.pipeline import Pipeline
     from wuerstchen_desktop.core.engine.progress import StepEvent
-    from wuerstchen_desktop.core.jobs.runner import Saved
     from wuerstchen_desktop.server.jobqueue import JobQueue, Request
 
 log = logging.getLogger(__name__)
@@ -27,11 +28,19 @@ STAGE_ORDER = ("prior", "decoder", "vqgan")
 NAME_PATTERN = "{date}/{time}-{seed}-{slug}"
 
 
+@dataclass(frozen=True)
+class Made:
+    """One file a request wrote, without its pixels: answers read the file itself, as a client gets it."""
+
+    path: Path
+    record: ImageRecord
+
+
 @dataclass
 class Outcome:
     """What a request made: every file saved (even when interrupted), and the notes to pass on."""
 
-    saved: list[Saved] = field(default_factory=list)
+    saved: list[Made] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     interrupted: bool = False
 
@@ -64,7 +73,7 @@ class Engine:
                     job,
                     self._reporter(queue),
                     request.cancel.is_set,
-                    on_saved=outcome.saved.append,
+                    on_saved=lambda s: outcome.saved.append(Made(s.path, s.record)),
                 )
             except Cancelled:
                 outcome.interrupted = True
@@ -83,11 +92,16 @@ class Engine:
                 "sampling_step": event.step,
                 "sampling_steps": event.total,
             }
+            preview = None
             if event.denoised is not None and event.stage == "prior":
                 preview = self._preview(event)
                 if preview is not None:
                     changes["preview"] = preview
             queue.update(**changes)
+            state = queue.state()
+            done, eta = progress_of(state)
+            step = {"stage": event.stage, "step": event.step, "total": event.total, "job_no": state.job_no}
+            queue.emit({**step, "progress": done, "eta": eta, **({"preview": preview} if preview else {})})
             for listener in self.step_listeners:
                 listener(event)
 

@@ -27,6 +27,7 @@ from wuerstchen_desktop.core.params import (
 )
 from wuerstchen_desktop.core.settings import Settings
 from wuerstchen_desktop.ui.contact_sheet import ContactSheet
+from wuerstchen_desktop.ui.grid_flow import GridFlow
 from wuerstchen_desktop.ui.image_view import ImageView
 from wuerstchen_desktop.ui.preview_sheet import preview_caption, preview_sheet
 from wuerstchen_desktop.ui.prompt_panel import PromptPanel
@@ -71,6 +72,8 @@ class ComposeFlow(QObject):
         self.sheet.decode_requested.connect(self.decode)
         self.sheet.blend_requested.connect(self.blend)
         self.sheet.compose_again_requested.connect(lambda: self.compose(again=True))
+        self.grids = GridFlow(service, panel, self.sheet, settings, message, self)
+        self.grids.began = self._grid_began
         service.preview.connect(self.show_preview)
         service.job_started.connect(self._started)
         service.job_cancelled.connect(lambda job_id: self._stopped(job_id, self.tr("Compose cancelled.")))
@@ -107,9 +110,14 @@ class ComposeFlow(QObject):
         self.service.submit(job)
 
     def _begin(self, job_id: int, params: GenerationParams) -> None:
+        self.grids.forget()
         self.compose_job, self.compose_params = job_id, params
         seeds = [params.seed + i for i in range(params.images)]
         self.sheet.begin(params.images, seeds, params.width, params.height, job_id)
+        self.center.setCurrentWidget(self.sheet)
+
+    def _grid_began(self) -> None:
+        self.compose_job, self.compose_params, self.compose_paths = None, None, set()
         self.center.setCurrentWidget(self.sheet)
 
     def _started(self, job_id: int) -> None:
@@ -237,7 +245,7 @@ class ComposeFlow(QObject):
         preview, self._latest = self._latest, None
         if preview is None:  # its job ended first: the result (or the last image) is shown instead
             return
-        if preview.job_id == self.compose_job:
+        if preview.job_id == self.compose_job or self.grids.owns(preview.job_id):
             self.sheet.show_preview(preview)
             return
         if preview.job_id != self.previewing:
@@ -252,6 +260,8 @@ class ComposeFlow(QObject):
         the contact sheet stays in front while more of its decodes are running)."""
         self._latest = None
         if result.kind is JobKind.COMPOSE:
+            if self.grids.finished(result):
+                return "sheet"
             if result.job_id == self.compose_job and self.compose_params is not None:
                 self._fill(result.paths, self.compose_params)
             return "sheet"
@@ -263,6 +273,7 @@ class ComposeFlow(QObject):
         return "behind" if on_sheet and self.from_sheet else "show"
 
     def _failed(self, error: JobError) -> None:
+        self.grids.failed(error)
         if error.job_id == self.compose_job and error.paths and self.compose_params is not None:
             self._fill(error.paths, self.compose_params)  # the ones saved stay on the sheet
         self._stopped(error.job_id, self.tr("Compose failed: {0}").format(error.message))
@@ -271,6 +282,7 @@ class ComposeFlow(QObject):
         if self._latest is not None and self._latest.job_id == job_id:
             self._latest = None  # a waiting job taken off the queue leaves the running one's preview
         self.queued.pop(job_id, None)
+        self.grids.stopped(job_id, message)
         self.from_sheet.discard(job_id)
         self.decoding.pop(job_id, None)
         if job_id == self.compose_job:
@@ -290,6 +302,8 @@ class ComposeFlow(QObject):
             self.sheet.add_composition(provisional)
 
     def _indexed(self, item: Any) -> None:
+        if self.grids.indexed(item):
+            return
         if item.path in self.compose_paths:
             self.compose_paths.discard(item.path)
             self.sheet.add_composition(item)

@@ -11,6 +11,7 @@ from typing import Any
 
 from PySide6.QtCore import QRect, Qt, Signal
 from PySide6.QtGui import (
+    QImage,
     QKeySequence,
     QPainter,
     QPalette,
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from wuerstchen_desktop.ui.grid_headers import RowHeader, column_header
 from wuerstchen_desktop.ui.preview_sheet import (
     Preview,
     fill,
@@ -43,6 +45,8 @@ class ContactSheet(QWidget):
     decode_requested = Signal(list)  # the Items to decode
     blend_requested = Signal(object, object, float)  # item a, item b, the weight of b in [0, 1]
     compose_again_requested = Signal()
+    grid_requested = Signal()  # "Grid…": set up a grid of compositions
+    export_requested = Signal()  # save the grid as one labelled image
     image_requested = Signal(object)  # the Path of a decoded composition's image, to show it
     composition_shown = Signal(object)  # an Item now on the sheet: the window looks up its decoded image
 
@@ -50,6 +54,8 @@ class ContactSheet(QWidget):
         super().__init__(parent)
         self.setAccessibleName(self.tr("Compositions"))
         self.job_id: int | None = None
+        self.grid_jobs: dict[int, list[int]] = {}  # a grid's compose job -> the tiles of its images
+        self.row_heads: list[RowHeader] = []
         self._progress = ""
         self.decode_button = self._button("", self.tr("Decode the selected compositions into full images"))
         self.decode_button.clicked.connect(lambda: self.decode_requested.emit(self.selected_items()))
@@ -62,6 +68,14 @@ class ContactSheet(QWidget):
         self.select_all_button.clicked.connect(self.select_all)
         self.compose_again_button = self._button(self.tr("Compose again"), self.tr("Compose with new seeds"))
         self.compose_again_button.clicked.connect(self.compose_again_requested)
+        self.grid_button = self._button(
+            self.tr("Grid…"), self.tr("Compose a grid: seeds, prompts, guidance, steps, priors or sizes")
+        )
+        self.grid_button.clicked.connect(self.grid_requested)
+        self.export_button = self._button(
+            self.tr("Export grid image"), self.tr("Save the grid as one image with its labels")
+        )
+        self.export_button.clicked.connect(self.export_requested)
         self.status = QLabel()
         self.status.setAccessibleName(self.tr("Compose status"))
         self.status.setWordWrap(True)
@@ -102,6 +116,8 @@ class ContactSheet(QWidget):
         for button in (self.decode_button, self.blend_button, self.select_all_button):
             bar.addWidget(button)
         bar.addStretch(1)
+        bar.addWidget(self.export_button)
+        bar.addWidget(self.grid_button)
         bar.addWidget(self.compose_again_button)
         root = QVBoxLayout(self)
         root.addLayout(bar)
@@ -132,14 +148,47 @@ class ContactSheet(QWidget):
         self._progress = fill(self.tr("Composing %1 compositions…"), count)
         self._update_status()
 
+    def begin_grid(
+        self,
+        columns: list[str],
+        rows: list[str],
+        seeds: list[int],
+        size: tuple[int, int],
+        jobs: dict[int, list[int]],
+    ) -> None:
+        """A grid: waiting tiles row by row under headers naming each column's and row's value. ``jobs``
+        maps each compose job to the tiles (indexes, row-major) of its images, in order."""
+        self._reset(list(seeds), size)
+        self.grid_jobs = dict(jobs)
+        self.row_heads = [RowHeader(r, text) for r, text in enumerate(rows)] if any(rows) else []
+        for head in self.row_heads:
+            head.decode_requested.connect(self.decode_row)
+        self.grid.set_headers([column_header(text) for text in columns], list(self.row_heads))
+        self._progress = fill(self.tr("Composing a grid of %1 compositions…"), len(seeds))
+        self._after_change()
+
+    def set_cell(self, index: int, item: Any) -> None:
+        """A grid's composition was saved: tile ``index`` shows it."""
+        self.grid.tiles[index].set_item(item)
+        self.composition_shown.emit(item)
+        self._after_change()
+
+    def decode_row(self, row: int) -> None:
+        """Decode every saved composition of a grid's ``row``."""
+        cols = len(self.grid.column_heads)
+        items = [t.item for t in self.grid.tiles[row * cols : (row + 1) * cols] if t.item is not None]
+        if items:
+            self.decode_requested.emit(items)
+
     def show_preview(self, preview: Preview) -> None:
         """Show a live Stage C preview in the tiles of its seeds (saved compositions are kept)."""
-        if self.job_id is not None and preview.job_id != self.job_id:
+        places = self.grid_jobs.get(preview.job_id)
+        if (self.job_id is not None or self.grid_jobs) and preview.job_id != self.job_id and places is None:
             return
         shown = False
         for i, image in enumerate(preview_images(preview)):
             seed = preview.seeds[i] if i < len(preview.seeds) else None
-            tile = self._tile_for(seed, i)
+            tile = self._tile_for(seed, i) if places is None else self.grid.tiles[places[i]]
             if tile is not None and tile.item is None and not image.isNull():
                 tile.set_image(image, "preview", preview.approximate)
                 shown = True
@@ -183,11 +232,15 @@ class ContactSheet(QWidget):
         """The compose job ended before every composition was saved (cancelled or failed): the tiles
         still waiting go, the saved ones stay, and ``message`` says why."""
         for tile in [t for t in self.grid.tiles if t.item is None]:
+            if self.grid.column_heads:  # a grid keeps its places
+                tile.set_image(QImage(), "stopped")
+                continue
             self.grid.tiles.remove(tile)
             tile.hide()
             tile.deleteLater()
         self.grid.relayout()
         self.job_id = None
+        self.grid_jobs = {}
         self._progress = ""
         self._after_change()
         self.status.setText(message)
@@ -218,8 +271,11 @@ class ContactSheet(QWidget):
             tile.hide()
             tile.deleteLater()
         self.grid.tiles = []
+        self.row_heads = []
+        self.grid.set_headers([], [])
         self.grid.aspect = (max(1, aspect[0]), max(1, aspect[1]))
         self.job_id = None
+        self.grid_jobs = {}
         self.blend_button.setChecked(False)
         for seed in seeds:
             self._add_tile(seed)
@@ -234,6 +290,12 @@ class ContactSheet(QWidget):
         self.status.setVisible(bool(tiles))
         self._update_status()
         self.compose_again_button.setEnabled(bool(tiles))
+        self.export_button.setVisible(bool(self.grid.column_heads))
+        self.export_button.setEnabled(any(t.item is not None for t in tiles))
+        cols = max(1, len(self.grid.column_heads))
+        for head in self.row_heads:
+            row = tiles[head.row * cols : (head.row + 1) * cols]
+            head.decode_button.setEnabled(any(t.item is not None for t in row))
         self._selection_changed()
 
     def _update_status(self) -> None:

@@ -14,7 +14,7 @@ from PySide6.QtCore import QMimeData, QObject, QPoint, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QMenu
 
-from wuerstchen_desktop.core.imagefile.record import format_parameters
+from wuerstchen_desktop.core.imagefile.parameters_text import format_parameters
 from wuerstchen_desktop.core.imagefile.reuse import carry_over
 from wuerstchen_desktop.core.jobs.job import JobKind, JobResult
 from wuerstchen_desktop.ui.compose_flow import VARY_STRONG, VARY_SUBTLE
@@ -232,5 +232,5 @@ class HistoryActions(QObject):
         self.image_menu().exec(pos)
 
     def use_prompt(self, item: Any) -> None:
-        self.w.panel.prompt.setPlainText(item.prompt)
+        self.w.panel.prompt.set_prompt(item.prompt)
         self.w.panel.negative.setPlainText(item.negative_prompt)

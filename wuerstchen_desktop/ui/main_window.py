@@ -31,6 +31,7 @@ from wuerstchen_desktop.ui.window_geometry import WindowPlace
 from wuerstchen_desktop.worker.downloads import DownloadService
 from wuerstchen_desktop.worker.generation import GenerationService
 from wuerstchen_desktop.worker.history import HistoryService
+from wuerstchen_desktop.worker.run_on import RunOn
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,9 @@ class MainWindow(QMainWindow):
     # -- start-up ---------------------------------------------------------------------------------
     def start_engine(self) -> None:
         """Load the engine if its files are on disk; otherwise offer to download them (first run)."""
+        if isinstance(self.service, RunOn) and self.service.on_server:
+            self.service.warm_up()  # the server has its own models
+            return
         self.downloads.check(self.settings.prior, self.settings.decoder)
 
     def _checked(self, missing: list[str]) -> None:
@@ -194,10 +198,11 @@ class MainWindow(QMainWindow):
 
     # -- actions ----------------------------------------------------------------------------------
     def generate(self) -> None:
-        params = self.panel.job_params()
-        if params is None:
+        jobs = self.panel.jobs()  # one per line of the prompt box, each cancelled or moved on its own
+        if jobs is None:
             return
-        self.service.submit(self.flow.panel_job(params, JobKind.GENERATE))
+        for params in jobs:
+            self.service.submit(self.flow.panel_job(params, JobKind.GENERATE))
         self.center.setCurrentWidget(self.view)  # where its live previews and its image appear
 
     def _open_history(self) -> None:
@@ -254,8 +259,9 @@ class MainWindow(QMainWindow):
             self._open_history()
         self.downloads.models_dir = settings.models_folder
         self.service.reconfigure(EngineConfig.from_settings(settings))
+        moved = isinstance(self.service, RunOn) and self.service.use(settings)  # Settings → Run on
         where = ("prior", "decoder", "models_dir")
-        if any(getattr(settings, name) != getattr(old, name) for name in where):
+        if moved or any(getattr(settings, name) != getattr(old, name) for name in where):
             self.start_engine()  # other checkpoints: download them first if they are not on disk
 
     def _restore_queue(self) -> None:

@@ -64,6 +64,7 @@ class Menus(QObject):
         # Help
         self.shortcuts = self._action(self.tr("&Keyboard shortcuts"), ["F1"], self.show_shortcuts)
         self.log_folder = self._action(self.tr("Open &log folder"), [], self.open_log_folder)
+        self.wildcards = self._action(self.tr("Open &wildcards folder"), [], self.open_wildcards_folder)
         self.about = self._action(self.tr("&About Würstchen Desktop"), [], self.show_about, role.AboutRole)
         self._build()
         self.show_theme(w.settings.theme)
@@ -99,7 +100,7 @@ class Menus(QObject):
             ),
             (self.tr("&View"), [self.fit, self._theme_menu(), None, self.show_queue]),
             (self.tr("&Generate"), [self.generate, self.compose, None, self.cancel, self.cancel_all]),
-            (self.tr("&Help"), [self.shortcuts, self.log_folder, None, self.about]),
+            (self.tr("&Help"), [self.shortcuts, self.log_folder, self.wildcards, None, self.about]),
         ]
         menus[1][1].extend([None, self.settings])
         for title, entries in menus:
@@ -130,6 +131,17 @@ class Menus(QObject):
 
     def open_log_folder(self) -> None:
         folder = self.w.log_file.parent if self.w.log_file is not None else appdirs.log_dir()
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
+
+    def open_wildcards_folder(self) -> None:
+        """The folder of wildcard lists (``name.txt`` is ``__name__``), made on first use."""
+        folder = appdirs.wildcards_dir()
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            message = self.tr("Cannot make the wildcards folder {0}: {1}").format(folder, exc.strerror or exc)
+            self.w.statusBar().showMessage(message, 10_000)
+            return
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def set_theme(self, theme: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from PySide6.QtCore import QRegularExpression, QSize, Qt, Signal
+from PySide6.QtCore import QRegularExpression, Qt, Signal
 from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from wuerstchen_desktop.core import appdirs
+from wuerstchen_desktop.core.engine.prompt_weights import A1111
 from wuerstchen_desktop.core.errors import InvalidParams
 from wuerstchen_desktop.core.params import (
     ASPECT_RATIOS,
@@ -34,20 +36,15 @@ from wuerstchen_desktop.core.params import (
     size_for_aspect,
     stage_c_size,
 )
+from wuerstchen_desktop.core.prompts.lines import check_count
+from wuerstchen_desktop.core.prompts.wildcards import expand_images, with_prompt
 from wuerstchen_desktop.ui.advanced_fields import AdvancedFields
 from wuerstchen_desktop.ui.fields_scroll import FieldsScroll
 from wuerstchen_desktop.ui.picture_well import PictureWell
+from wuerstchen_desktop.ui.prompt_box import ExpandedLabel, PromptEdit
+from wuerstchen_desktop.ui.token_label import TokenLabel
 
 CUSTOM = "custom"
-
-
-class PromptEdit(QPlainTextEdit):
-    """The prompt box: five lines when room is short, so the fields below it stay in sight; it grows into any
-    height the panel has to spare."""
-
-    def sizeHint(self) -> QSize:
-        frame = 2 * self.frameWidth() + int(self.document().documentMargin() * 2)
-        return QSize(super().sizeHint().width(), self.fontMetrics().lineSpacing() * 5 + frame)
 
 
 class PromptPanel(QWidget):
@@ -60,14 +57,15 @@ class PromptPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.prompt = PromptEdit()
-        self.prompt.setPlaceholderText(self.tr("Describe the image…"))
+        self.expanded = ExpandedLabel()
+        self._queued = 0
         self.prompt.setAccessibleName(self.tr("Prompt"))
         self.prompt.setTabChangesFocus(True)
-        self.token_label = QLabel()
-        self.token_label.setAccessibleName(self.tr("Token count"))
-        self.token_label.setWordWrap(True)
-        self.token_label.hide()
+        self.token_label = TokenLabel()
         self._counter: Any = None
+        # The prompt last put in the box from a file, and how its brackets read: an image made before
+        # weighting existed is made again the same way until the prompt is changed.
+        self._reused: tuple[str, str] | None = None
         self.negative = QPlainTextEdit()
         self.negative.setPlaceholderText(self.tr("What to avoid (optional)"))
         self.negative.setAccessibleName(self.tr("Negative prompt"))
@@ -142,7 +140,8 @@ class PromptPanel(QWidget):
         self.advanced.toggle.toggled.connect(self._refit)
         self.picture.changed.connect(self._refit)
         self.picture.changed.connect(self._chain_tabs)
-        self.prompt.textChanged.connect(self._update_tokens)
+        self.prompt.textChanged.connect(self._prompts_changed)
+        self.seed.textChanged.connect(self._prompts_changed)
         self.aspect.currentIndexChanged.connect(self._aspect_changed)
         self.width_box.valueChanged.connect(self._update_latent_label)
         self.height_box.valueChanged.connect(self._update_latent_label)
@@ -193,6 +192,7 @@ class PromptPanel(QWidget):
         root.addWidget(QLabel(self.tr("Prompt")))
         root.addWidget(self.prompt, 2)
         root.addWidget(self.token_label)
+        root.addWidget(self.expanded)
         root.addWidget(QLabel(self.tr("Negative prompt")))
         root.addWidget(self.negative)
         root.addWidget(self.picture)
@@ -247,18 +247,15 @@ class PromptPanel(QWidget):
         self._update_tokens()
 
     def _update_tokens(self) -> None:
-        if self._counter is None:
-            self.token_label.hide()
-            return
-        text = self.prompt.toPlainText().strip()
-        count, limit = self._counter.count(text), self._counter.limit
-        message = self.tr("{0} / {1} tokens").format(count, limit)
-        cut = self._counter.cut_words(text) if count > limit else ""
-        if cut:
-            message += self.tr(": “{0}” will be left out").format(cut if len(cut) < 80 else cut[:77] + "…")
-        self.token_label.setText(message)
-        self.token_label.setStyleSheet("color: #d9534f;" if cut else "")
-        self.token_label.show()
+        seed = min(int(self.seed.text() or "0"), MAX_SEED)
+        prompts = self.prompt.prompts()
+        self.token_label.show_count(self._counter, prompts, self._weighting(), seed, appdirs.wildcards_dir())
+
+    def _weighting(self) -> str:
+        prompts = self.prompt.prompts()
+        if self._reused is not None and prompts == [self._reused[0]]:
+            return self._reused[1]
+        return A1111
 
     def next_seed(self) -> int:
         """The seed for the next job: a new random one unless the seed is locked."""
@@ -270,7 +267,7 @@ class PromptPanel(QWidget):
     def params(self) -> GenerationParams:
         """The job the widgets describe; raises ``InvalidParams`` with a message to show."""
         return GenerationParams(
-            prompt=self.prompt.toPlainText().strip(),
+            prompt=next(iter(self.prompt.prompts()), ""),  # the first line's: see ``jobs``
             negative_prompt=self.negative.toPlainText().strip(),
             width=self.width_box.value(),
             height=self.height_box.value(),
@@ -280,6 +277,7 @@ class PromptPanel(QWidget):
             prior_guidance=self.prior_guidance.value(),
             decoder_steps=self.decoder_steps.value(),
             decoder_guidance=self.decoder_guidance.value(),
+            weighting=self._weighting(),
         )
 
     def compose_params(self) -> GenerationParams:
@@ -287,25 +285,47 @@ class PromptPanel(QWidget):
         return self.params().replace(images=self.compose_count.value())
 
     def job_params(self, compose: bool = False) -> GenerationParams | None:
-        """What Generate (or Compose) submits, or None once the panel shows why it cannot."""
+        """What Compose (or Generate for one prompt) submits, or None once the panel shows why it cannot."""
+        jobs = self.jobs(compose)
+        if jobs is not None and len(jobs) > 1:
+            self.show_error(self.tr("Compose takes one prompt: keep one line, or Generate them all."))
+            return None
+        return None if jobs is None else jobs[0]
+
+    def jobs(self, compose: bool = False) -> list[GenerationParams] | None:
+        """What Generate submits: a job for each line of the prompt box, all from one seed, wildcards
+        expanded (each image's, to say now what is wrong); or None once the panel shows why it cannot."""
+        prompts = self.prompt.prompts()
+        if not prompts:
+            self.show_error(self.tr("Type a prompt first."))
+            return None
         try:
-            params = self.compose_params() if compose else self.params()
+            base = self.compose_params() if compose else self.params()
+            folder = appdirs.wildcards_dir()
+            jobs = [with_prompt(base, text, folder) for text in check_count(prompts)]
+            for job in jobs:
+                expand_images(job, folder)
         except InvalidParams as exc:
             self.show_error(str(exc))
             return None
-        if not params.prompt:
-            self.show_error(self.tr("Type a prompt first."))
-            return None
-        problem = self.picture.problem((params.width, params.height))
+        problem = self.picture.problem((base.width, base.height))
         if problem:
             self.show_error(problem)
             return None
         self.show_error("")
-        return params
+        return jobs
+
+    def _prompts_changed(self) -> None:
+        prompts = self.prompt.prompts()
+        seed = min(int(self.seed.text() or "0"), MAX_SEED)
+        self.expanded.show_expansion(prompts, seed, appdirs.wildcards_dir())
+        self._show_generate(len(prompts))
+        self._update_tokens()
 
     def set_params(self, p: GenerationParams, *, lock_seed: bool = True) -> None:
         """Fill every widget from ``p``; the seed is locked so the same image can be made again."""
-        self.prompt.setPlainText(p.prompt)
+        self._reused = (p.prompt, p.weighting)
+        self.prompt.set_prompt(p.prompt)
         self.negative.setPlainText(p.negative_prompt)
         self.set_size(p.width, p.height)
         self.set_seed(p.seed, lock=lock_seed)
@@ -359,7 +379,18 @@ class PromptPanel(QWidget):
         self.error_label.setVisible(bool(message))
 
     def set_busy_hint(self, queued: int) -> None:
-        text = self.tr("Generate") if queued == 0 else self.tr("Queue ({0} waiting)").format(queued)
+        self._queued = queued
+        self._show_generate(len(self.prompt.prompts()))
+
+    def _show_generate(self, prompts: int) -> None:
+        """The button says how many jobs it makes: one per line of the prompt box."""
+        if prompts > 1:
+            text = self.tr("Generate {0} prompts") if self._queued == 0 else self.tr("Queue {0} prompts")
+            text = text.format(prompts)
+        else:
+            text = self.tr("Generate") if self._queued == 0 else self.tr("Queue")
+        if self._queued:
+            text += self.tr(" ({0} waiting)").format(self._queued)
         self.generate_button.setText(text)
         self.generate_button.setToolTip(self.tr("Generate (Ctrl+Enter)"))
         self.generate_button.setFocusPolicy(Qt.FocusPolicy.StrongFocus)

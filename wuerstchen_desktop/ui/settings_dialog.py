@@ -25,7 +25,9 @@ from PySide6.QtWidgets import (
 from wuerstchen_desktop.core.choices import AUTO
 from wuerstchen_desktop.core.errors import OutputFolderError
 from wuerstchen_desktop.core.library.outputdir import check_output_dir
-from wuerstchen_desktop.core.settings import CHOICES, Settings
+from wuerstchen_desktop.core.settings import CHOICES, Settings, server_url
+from wuerstchen_desktop.worker.remote_http import ServerProbe
+from wuerstchen_desktop.worker.remote_jobs import load_token, save_token
 
 
 def output_folder_problem(folder: Path) -> str | None:
@@ -84,6 +86,7 @@ class SettingsDialog(QDialog):
                 "low": self.tr("Low: one stage at a time, loaded from disk"),
             },
             "theme": {"system": self.tr("System"), "dark": self.tr("Dark"), "light": self.tr("Light")},
+            "run_on": {"local": self.tr("This computer"), "server": self.tr("A server")},
         }
         self.combos: dict[str, QComboBox] = {}
         for name, choices in CHOICES.items():
@@ -109,8 +112,12 @@ class SettingsDialog(QDialog):
         self.compile.setChecked(settings.compile)
         self.offline = QCheckBox(self.tr("Never use the network"))
         self.offline.setChecked(settings.offline)
+        server_rows = self._server_rows(settings)
 
         form = QFormLayout()
+        form.addRow(self.tr("Run on"), self.combos["run_on"])
+        for label, widget in server_rows:
+            form.addRow(label, widget)
         form.addRow(self.tr("Device"), self.combos["device"])
         form.addRow(self.tr("Precision"), self.combos["dtype"])
         form.addRow(self.tr("Memory"), self.combos["memory"])
@@ -138,6 +145,62 @@ class SettingsDialog(QDialog):
         root.addLayout(form)
         root.addWidget(self.output_problem)
         root.addWidget(buttons)
+
+    def _server_rows(self, settings: Settings) -> list[tuple[str, QWidget]]:
+        """The server's address and token, and "Test connection", shown while "A server" is chosen."""
+        self.server_url = QLineEdit(settings.server_url)
+        self.server_url.setPlaceholderText("http://studio-pc:7861")
+        self.server_url.setAccessibleName(self.tr("Server address"))
+        self._token = load_token()
+        self.token = QLineEdit(self._token)
+        self.token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.token.setAccessibleName(self.tr("Server token"))
+        self.token.setPlaceholderText(self.tr("From its server-token file; none on the same computer"))
+        self.token.setToolTip(self.tr("Kept in a file only you may read, not in the settings file"))
+        test_row = QWidget(self)
+        row = QHBoxLayout(test_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.test_button = QPushButton(self.tr("Test connection"))
+        self.test_result = QLabel()
+        self.test_result.setWordWrap(True)
+        row.addWidget(self.test_button)
+        row.addStretch(1)
+        self.probe = ServerProbe(self)
+        self.test_button.clicked.connect(self.test_connection)
+        self.probe.found.connect(self._tested)
+        self.server_rows = [self.server_url, self.token, test_row, self.test_result]
+        self.combos["run_on"].currentIndexChanged.connect(self._show_server_rows)
+        self._show_server_rows()
+        return [
+            (self.tr("Server address"), self.server_url),
+            (self.tr("Token"), self.token),
+            ("", test_row),
+            ("", self.test_result),
+        ]
+
+    def _show_server_rows(self) -> None:
+        remote = self.combos["run_on"].currentData() == "server"
+        for widget in self.server_rows[:3]:
+            widget.setEnabled(remote)
+
+    def test_connection(self) -> None:
+        """Ask the server in the background; the answer is one sentence beside the button."""
+        url = server_url(self.server_url.text())
+        if not url:
+            self.test_result.setText(
+                self.tr("Type the server's address: http://host:port or https://host:port.")
+            )
+            return
+        self.test_button.setEnabled(False)
+        self.test_result.setText(self.tr("Asking {0}…").format(url))
+        self.probe.check(url, self.token.text().strip())
+
+    def _tested(self, _ok: bool, sentence: str, _short: str) -> None:
+        self.test_button.setEnabled(True)
+        self.test_result.setText(sentence)
+        # A sentence of two or three lines is shown whole: the form does not ask a wrapped label its height.
+        self.test_result.setMinimumHeight(self.test_result.heightForWidth(self.test_result.width()))
+        self.adjustSize()
 
     def _path_row(self, value: str, name: str) -> tuple[QWidget, QLineEdit]:
         holder = QWidget(self)
@@ -182,6 +245,14 @@ class SettingsDialog(QDialog):
         if problem is not None:
             self.output_dir.setFocus()
             return
+        if server_url(self.server_url.text()) is None:
+            self.test_result.setText(
+                self.tr("The server's address is http://host:port or https://host:port.")
+            )
+            self.server_url.setFocus()
+            return
+        if self.token.text().strip() != self._token:  # only a change is written: the file may be shared
+            save_token(self.token.text())
         super().accept()
 
     def settings(self) -> Settings:
@@ -195,5 +266,6 @@ class SettingsDialog(QDialog):
             compile=self.compile.isChecked(),
             name_pattern=self.name_pattern.text().strip(),
             models_dir=self.models_dir.text().strip(),
+            server_url=self.server_url.text().strip(),
         )
         return Settings.from_mapping(data)[0]

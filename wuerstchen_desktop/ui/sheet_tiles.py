@@ -104,6 +104,7 @@ class Tile(QAbstractButton):
             "preview": self.tr("Composition %1, being composed"),
             "ready": self.tr("Composition %1: click or Space to select, double-click or Enter to decode"),
             "broken": self.tr("Composition %1: the file could not be loaded"),
+            "stopped": self.tr("Composition %1: not composed"),
         }
         name = fill(texts[self.state], seed)
         if self.decoded is not None:
@@ -142,7 +143,7 @@ class Tile(QAbstractButton):
                 text = self.tr("⚠ Could not load this composition")
             else:
                 p.setPen(pal.color(QPalette.ColorRole.PlaceholderText))
-                text = self.tr("Waiting…")
+                text = self.tr("Not composed") if self.state == "stopped" else self.tr("Waiting…")
             p.drawText(
                 target.adjusted(8, 8, -8, -8), Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, text
             )
@@ -241,16 +242,52 @@ class Tile(QAbstractButton):
 
 class Grid(QWidget):
     """Places the tiles (all one size, the batch's aspect ratio) centred in a grid that fills the scroll
-    area; its height follows its width (``heightForWidth``), so the scroll area scrolls only when needed."""
+    area; its height follows its width (``heightForWidth``), so the scroll area scrolls only when needed.
+    With headers (a grid of compositions) the columns are fixed, under their headers, and each row has
+    its header on the left."""
 
     def __init__(self) -> None:
         super().__init__()
         self.tiles: list[Tile] = []
         self.aspect = (1, 1)
         self.cols = 1
+        self.column_heads: list[QWidget] = []
+        self.row_heads: list[QWidget] = []
         policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         policy.setHeightForWidth(True)
         self.setSizePolicy(policy)
+
+    def set_headers(self, columns: list[QWidget], rows: list[QWidget]) -> None:
+        """Header widgets over the columns and beside the rows (none: the plain contact sheet)."""
+        for head in self.column_heads + self.row_heads:
+            head.hide()
+            head.deleteLater()
+        self.column_heads, self.row_heads = columns, rows
+        for head in columns + rows:
+            head.setParent(self)
+            head.show()
+        self.relayout()
+
+    def _margins(self) -> tuple[int, int]:
+        """The room of the row headers on the left and of the column headers on top."""
+        left = max((h.sizeHint().width() for h in self.row_heads), default=0)
+        left = min(max(left, 80), 200) + GAP if self.row_heads else 0
+        top = max((h.sizeHint().height() for h in self.column_heads), default=0)
+        return left, top + GAP if self.column_heads else 0
+
+    def _fixed_metrics(self, width: int, visible: int) -> tuple[int, int, int]:
+        """A grid's columns are its own; its tiles fill the width, and the height when that leaves them
+        at least ``MIN_TILE``, else the sheet scrolls."""
+        cols, label = len(self.column_heads), self.fontMetrics().height() + 6
+        rows = max(1, math.ceil(len(self.tiles) / cols))
+        left, top = self._margins()
+        aw, ah = self.aspect
+        box = max(24, min(MAX_TILE, (width - left - (cols - 1) * GAP) // cols))
+        tall = ((visible - top - (rows - 1) * GAP) // rows - label) * aw // ah if visible else 0
+        if tall >= MIN_TILE:
+            box = min(box, tall)
+        image = fit(aw, ah, box, MAX_TILE)
+        return cols, image.width(), image.height() + label
 
     def _metrics(self, width: int) -> tuple[int, int, int]:
         """Columns, tile width and tile height (image plus seed label) for ``width``: the largest tiles that
@@ -259,6 +296,8 @@ class Grid(QWidget):
         n, label = max(1, len(self.tiles)), self.fontMetrics().height() + 6
         parent = self.parentWidget()  # the scroll area's viewport
         visible = parent.height() if parent is not None else 0
+        if self.column_heads:
+            return self._fixed_metrics(width, visible)
         aw, ah = self.aspect
 
         def tile_width(cols: int, height: int) -> int:
@@ -282,18 +321,24 @@ class Grid(QWidget):
     def heightForWidth(self, width: int) -> int:
         cols, _w, h = self._metrics(width)
         rows = math.ceil(len(self.tiles) / cols)
-        return max(0, rows * h + (rows - 1) * GAP)
+        return max(0, rows * h + (rows - 1) * GAP) + self._margins()[1]
 
     def sizeHint(self) -> QSize:
         return QSize(2 * MAX_TILE + GAP, self.heightForWidth(2 * MAX_TILE + GAP))
 
     def relayout(self) -> None:
         self.cols, w, h = self._metrics(self.width())
-        used = min(len(self.tiles), self.cols) * (w + GAP) - GAP
-        x0 = max(0, (self.width() - used) // 2)
+        left, top = self._margins()
+        used = left + min(len(self.tiles), self.cols) * (w + GAP) - GAP
+        x0 = max(0, (self.width() - used) // 2) + left
         for i, tile in enumerate(self.tiles):
             row, col = divmod(i, self.cols)
-            tile.setGeometry(x0 + col * (w + GAP), row * (h + GAP), w, h)
+            tile.setGeometry(x0 + col * (w + GAP), top + row * (h + GAP), w, h)
+        for col, head in enumerate(self.column_heads):
+            head.setGeometry(x0 + col * (w + GAP), 0, w, top - GAP)
+        label = self.fontMetrics().height() + 6
+        for row, head in enumerate(self.row_heads):
+            head.setGeometry(x0 - left, top + row * (h + GAP), left - GAP, h - label)
         self.updateGeometry()
 
     def resizeEvent(self, event: QResizeEvent) -> None:

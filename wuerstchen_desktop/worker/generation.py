@@ -53,6 +53,7 @@ class GenerationWorker(QObject):
         super().__init__()
         self.config = config
         self._pipeline: Pipeline | None = None
+        self._loaded: EngineConfig | None = None  # what it was built from: a job may ask for another prior
         self._description = ""  # device, precision and memory mode of the loaded engine
         self._costs = StageCosts()  # what a step of each stage costs here, timed as jobs run
         self._busy = False
@@ -60,13 +61,16 @@ class GenerationWorker(QObject):
         # the next model call. A job clears it.
         self.stop_warm_up = threading.Event()
 
-    def _ensure_pipeline(self) -> Pipeline:
+    def _ensure_pipeline(self, prior: str | None = None) -> Pipeline:
+        c = self.config if prior is None else dataclasses.replace(self.config, prior=prior)
+        if self._pipeline is not None and self._loaded != c:
+            self._pipeline = None  # the other prior's models go before these load
+            gc.collect()
         if self._pipeline is None:
             self.engine_status.emit(self.tr("Loading the engine…"))
             from wuerstchen_desktop.core.engine.build import build_pipeline
             from wuerstchen_desktop.core.engine.checkpoints import decoder_source, prior_source
 
-            c = self.config
             pipe, choice = build_pipeline(
                 # Never downloads here: missing files go through the first-run dialog, which shows the size.
                 prior_source(c.prior, offline=True, cache_dir=c.models_dir),
@@ -77,7 +81,7 @@ class GenerationWorker(QObject):
                 c.compile,
             )
             pipe.previewer_path = self._previewer()
-            self._pipeline = pipe
+            self._pipeline, self._loaded = pipe, c
             self._description = choice.summary()
             self._say_engine()
             self.engine_ready.emit(choice.summary(), "; ".join(choice.reasons))
@@ -162,7 +166,7 @@ class GenerationWorker(QObject):
         try:
             if job.cancel.is_set():
                 raise Cancelled()
-            pipe = self._ensure_pipeline()
+            pipe = self._ensure_pipeline(job.prior)
             from wuerstchen_desktop.core.jobs.runner import execute
 
             tracker = JobTracker(job, self._costs, time.monotonic())
@@ -285,6 +289,11 @@ class GenerationService(QObject):
     @property
     def busy(self) -> bool:
         return self._running is not None
+
+    @property
+    def costs(self) -> StageCosts:
+        """What a step of each stage costs here, as of the worker's latest report."""
+        return self._costs.copy()
 
     @property
     def pending(self) -> int:

@@ -176,7 +176,7 @@ class HistoryWorker(QObject):
 
     @Slot(int, str)
     def read_text(self, request: int, text: str) -> None:
-        from wuerstchen_desktop.core.imagefile.record import parse_parameters
+        from wuerstchen_desktop.core.imagefile.parameters_text import parse_parameters
 
         try:
             self.parameters_read.emit(request, parse_parameters(text), None)

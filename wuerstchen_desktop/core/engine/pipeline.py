@@ -90,8 +90,12 @@ class Pipeline(StageModels):
 
     def prompt_warnings(self, jobs: Sequence[GenerationParams]) -> list[str]:
         """What the job should be told about its prompts: replaced bytes, words past the 77 tokens."""
-        texts = [t for job in jobs for t in (job.prompt, job.negative_prompt)]
-        found = self.prior_text.truncations(texts) + self.decoder_text.truncations(texts)
+        found = [
+            found
+            for encoder in (self.prior_text, self.decoder_text)
+            for job in jobs
+            for found in encoder.truncations((job.prompt, job.negative_prompt), job.weighting)
+        ]
         return list(dict.fromkeys([*replaced_text_notes(jobs), *(t.message() for t in found)]))
 
     # -- previews ---------------------------------------------------------------------------------

@@ -132,9 +132,9 @@ def _encode(encoder: TextEncoder, jobs: Sequence[GenerationParams], cfg: bool) -
 
 
 def _embeddings(encoder: TextEncoder, jobs: Sequence[GenerationParams], negative: bool) -> torch.Tensor:
-    texts = [job.negative_prompt if negative else job.prompt for job in jobs]
+    texts = [(job.negative_prompt if negative else job.prompt, job.weighting) for job in jobs]
     unique = list(dict.fromkeys(texts))  # each distinct text encoded once
-    encoded = encoder.encode(unique)
+    encoded = encoder.encode([t for t, _ in unique], [w for _, w in unique])
     rows = [unique.index(text) for job, text in zip(jobs, texts, strict=True) for _ in range(job.images)]
     return encoded[torch.tensor(rows, device=encoded.device)]
 

@@ -1,4 +1,6 @@
-"""Prompt text to CLIP hidden states, as the reference does: 77 tokens, attention mask passed."""
+"""Prompt text to CLIP hidden states, as the reference does: 77 tokens, attention mask passed; weighted
+prompts (prompt_weights.py) as A1111 weights them: each token's hidden state times its weight, then the
+whole rescaled to the unweighted mean."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from safetensors import SafetensorError, safe_open
 from torch import nn
 
 from wuerstchen_desktop.core.engine.loading import REDOWNLOAD_HINT, invalid_config, read_json, weight_files
+from wuerstchen_desktop.core.engine.prompt_weights import NONE, parse
 from wuerstchen_desktop.core.engine.residency import Slot
 from wuerstchen_desktop.core.errors import CheckpointError
 from wuerstchen_desktop.core.models.config import MAX_CHANNELS, MAX_DEPTH, ConfigFieldError, whole
@@ -169,7 +172,8 @@ class TextEncoder:
         self.slot: Slot[nn.Module] = Slot(
             f"text encoder {root.name}", lambda dev: load_text_model(folder, dtype, dev), self.device, memory
         )
-        self.cache: OrderedDict[str, torch.Tensor] = OrderedDict()
+        # Keyed by (weighting, prompt); a weighted prompt whose weights are all 1 is its words unweighted.
+        self.cache: OrderedDict[tuple[str, str], torch.Tensor] = OrderedDict()
         self.cache_size = cache_size
         limit = getattr(self.tokenizer, "model_max_length", MAX_TOKENS)
         self.max_length = limit if isinstance(limit, int) and 0 < limit <= MAX_TOKENS else MAX_TOKENS
@@ -182,27 +186,56 @@ class TextEncoder:
     def dtype(self) -> torch.dtype:
         return self._dtype
 
-    def count_tokens(self, prompt: str) -> int:
-        """Tokens in ``prompt`` including the start and end markers (the limit is ``max_length``)."""
-        return len(self.tokenizer(valid_text(prompt), truncation=False)["input_ids"])
+    def count_tokens(self, prompt: str, weighting: str = NONE) -> int:
+        """Tokens in ``prompt`` including the start and end markers (the limit is ``max_length``); under a
+        weighting, brackets and weights are not tokens."""
+        if weighting == NONE:
+            return len(self.tokenizer(valid_text(prompt), truncation=False)["input_ids"])
+        return len(self._weighted_ids(prompt, weighting)[0]) + 2
 
-    def truncations(self, prompts: Sequence[str]) -> list[Truncation]:
+    def truncations(self, prompts: Sequence[str], weighting: str = NONE) -> list[Truncation]:
         out = []
         for prompt in dict.fromkeys(prompts):
-            ids = self.tokenizer(valid_text(prompt), truncation=False)["input_ids"]
-            if len(ids) > self.max_length:
+            if weighting == NONE:
+                ids = self.tokenizer(valid_text(prompt), truncation=False)["input_ids"]
                 dropped = ids[self.max_length - 1 : -1]
+            else:
+                ids = self._weighted_ids(prompt, weighting)[0]
+                dropped = ids[self.max_length - 2 :]
+                ids = [*ids, 0, 0]  # the start and end markers, for the count
+            if len(ids) > self.max_length:
                 text = self.tokenizer.decode(dropped, skip_special_tokens=True)
                 out.append(Truncation(prompt, len(ids), len(dropped), text))
         return out
 
+    def _key(self, prompt: str, weighting: str) -> tuple[str, str]:
+        if weighting == NONE:
+            return NONE, prompt
+        found = parse(valid_text(prompt), weighting)
+        return (NONE, found.text) if found.plain else (weighting, prompt)
+
+    def _weighted_ids(self, prompt: str, weighting: str) -> tuple[list[int], list[float]]:
+        """The prompt's token ids without start and end markers, and each token's weight: each part is
+        tokenized on its own, as A1111 does."""
+        ids: list[int] = []
+        weights: list[float] = []
+        for text, weight in parse(valid_text(prompt), weighting).parts:
+            part = self.tokenizer(text, add_special_tokens=False, truncation=False)["input_ids"]
+            ids += part
+            weights += [weight] * len(part)
+        return ids, weights
+
     @torch.inference_mode()
-    def encode(self, prompts: Sequence[str]) -> torch.Tensor:
-        """``(len(prompts), 77, hidden)`` last hidden states, the attention mask applied."""
-        missing = [p for p in dict.fromkeys(prompts) if p not in self.cache]
-        if missing:
+    def encode(self, prompts: Sequence[str], weighting: str | Sequence[str] = NONE) -> torch.Tensor:
+        """``(len(prompts), 77, hidden)`` last hidden states, the attention mask applied; ``weighting`` for
+        all prompts, or one for each."""
+        weightings = [weighting] * len(prompts) if isinstance(weighting, str) else list(weighting)
+        keys = [self._key(p, w) for p, w in zip(prompts, weightings, strict=True)]
+        missing = [k for k in dict.fromkeys(keys) if k not in self.cache]
+        plain = [prompt for w, prompt in missing if w == NONE]
+        if plain:
             batch = self.tokenizer(
-                [valid_text(p) for p in missing],
+                [valid_text(p) for p in plain],
                 padding="max_length",
                 max_length=self.max_length,
                 truncation=True,
@@ -211,15 +244,46 @@ class TextEncoder:
             out = self.model(
                 batch["input_ids"].to(self.device), attention_mask=batch["attention_mask"].to(self.device)
             )
-            for prompt, hidden in zip(missing, out.last_hidden_state, strict=True):
-                self.cache[prompt] = hidden
-        for prompt in prompts:
-            self.cache.move_to_end(prompt)
-        rows = torch.stack([self.cache[p] for p in prompts])
+            for prompt, hidden in zip(plain, out.last_hidden_state, strict=True):
+                self.cache[NONE, prompt] = hidden
+        weighted = [k for k in missing if k[0] != NONE]
+        if weighted:
+            self._encode_weighted(weighted)
+        for key in keys:
+            self.cache.move_to_end(key)
+        rows = torch.stack([self.cache[k] for k in keys])
         while len(self.cache) > self.cache_size:
             self.cache.popitem(last=False)
         return rows
 
+    def _encode_weighted(self, keys: Sequence[tuple[str, str]]) -> None:
+        tok = self.tokenizer
+        ids, masks, weights = [], [], []
+        for weighting, prompt in keys:
+            part_ids, part_weights = self._weighted_ids(prompt, weighting)
+            keep = self.max_length - 2
+            row = [tok.bos_token_id, *part_ids[:keep], tok.eos_token_id]
+            pad = self.max_length - len(row)
+            ids.append(row + [tok.pad_token_id] * pad)
+            masks.append([1] * len(row) + [0] * pad)
+            weights.append([1.0, *part_weights[:keep], 1.0] + [1.0] * pad)
+        out = self.model(
+            torch.tensor(ids, device=self.device), attention_mask=torch.tensor(masks, device=self.device)
+        )
+        for key, hidden, w in zip(keys, out.last_hidden_state, weights, strict=True):
+            self.cache[key] = emphasised(hidden, torch.tensor(w, device=hidden.device))
+
     def done(self) -> None:
         """The prompts of this job are encoded: the memory mode decides whether the model stays."""
         self.slot.done()
+
+
+def emphasised(hidden: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """A1111's emphasis: ``(tokens, width)`` hidden states each times its token's weight, then all rescaled
+    so their mean is the unweighted mean (A1111: "prevents artifacts that happen otherwise")."""
+    z = hidden.float()
+    weighted = z * weights.float()[:, None]
+    new_mean = weighted.mean()
+    if new_mean != 0:  # a mean of exactly 0 would divide by zero; nothing to restore then
+        weighted = weighted * (z.mean() / new_mean)
+    return weighted.to(hidden.dtype)

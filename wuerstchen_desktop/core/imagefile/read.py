@@ -22,12 +22,9 @@ from PIL import Image
 
 from wuerstchen_desktop.core.errors import ImageReadError, NoParametersFound, ParametersTooLong
 from wuerstchen_desktop.core.imagefile.a1111 import decode_user_comment
-from wuerstchen_desktop.core.imagefile.record import (
-    ImageParameters,
-    ImageRecord,
-    parse_parameters,
-    record_from_json,
-)
+from wuerstchen_desktop.core.imagefile.parameters_text import parse_parameters
+from wuerstchen_desktop.core.imagefile.record import ImageParameters, ImageRecord
+from wuerstchen_desktop.core.imagefile.record_json import record_from_json
 
 PNG_PARAMETERS_KEY = "parameters"
 PNG_RECORD_KEY = "wuerstchen"

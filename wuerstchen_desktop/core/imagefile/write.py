@@ -28,6 +28,7 @@ from wuerstchen_desktop.core.atomicfile import (
 )
 from wuerstchen_desktop.core.errors import InvalidParams, SaveError
 from wuerstchen_desktop.core.imagefile.a1111 import encode_user_comment, utf16_units
+from wuerstchen_desktop.core.imagefile.parameters_text import format_parameters
 from wuerstchen_desktop.core.imagefile.read import (
     EXIF_IFD,
     JPEG_APP11,
@@ -38,14 +39,8 @@ from wuerstchen_desktop.core.imagefile.read import (
     USER_COMMENT,
     open_pixels,
 )
-from wuerstchen_desktop.core.imagefile.record import (
-    MAX_RECORD_CHARS,
-    Blend,
-    ImageRecord,
-    encode_latent,
-    format_parameters,
-    record_to_json,
-)
+from wuerstchen_desktop.core.imagefile.record import Blend, ImageRecord, encode_latent, record_to_json
+from wuerstchen_desktop.core.imagefile.record_json import MAX_RECORD_CHARS
 from wuerstchen_desktop.core.library.naming import DEFAULT_PATTERN, file_stem
 from wuerstchen_desktop.core.params import (
     DEFAULT_DECODER_REPO,

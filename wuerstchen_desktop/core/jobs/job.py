@@ -68,6 +68,7 @@ class Job:
     changes: tuple[tuple[str, Any], ...] = ()  # field name, new value
     weight: float = 0.5  # a blend's share of the second composition
     start: Path | None = None  # the picture Stage C starts from when the strength is below 1
+    prior: str | None = None  # another prior than the engine's for this job (a grid over priors)
     # Each job has its own flag, so a late cancel can never reach the job after it.
     cancel: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
 

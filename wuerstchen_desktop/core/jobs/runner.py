@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wuerstchen_desktop.core import appdirs
 from wuerstchen_desktop.core.engine import compose as c
 from wuerstchen_desktop.core.errors import InvalidParams, PartlySaved, SaveError
 from wuerstchen_desktop.core.imagefile.read import read_record
@@ -30,6 +31,7 @@ from wuerstchen_desktop.core.jobs.start import Picture, read_picture, start_for,
 from wuerstchen_desktop.core.jobs.upscale import upscale_inputs, upscale_params
 from wuerstchen_desktop.core.library.outputdir import check_output_dir
 from wuerstchen_desktop.core.params import GenerationParams, composition_job
+from wuerstchen_desktop.core.prompts.wildcards import expand_images
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -122,14 +124,14 @@ def execute(
     if job.kind is JobKind.REPRODUCE:
         return _reproduce(pipe, job, records[0], notes, on_step, cancel, on_saved, start)
     if job.kind is JobKind.GENERATE:
-        result = pipe.generate(params, on_step, cancel, start)
+        result = pipe.generate(_images(job, params), on_step, cancel, start)
         saves = [
             (image, image_record(pipe, p, latent), job.image_format, job.name_pattern)
             for image, p, latent in zip(result.images, result.params, result.stage_c, strict=True)
         ]
         return _save_all(saves, job.out_dir, notes, on_saved), [*notes, *result.warnings]
     if job.kind is JobKind.COMPOSE:
-        composed = c.compose(pipe, params, on_step, cancel, start)
+        composed = c.compose(pipe, _images(job, params), on_step, cancel, start)
         pattern = f"{COMPOSITIONS_FOLDER}/{job.name_pattern}"
         saves = [
             (image, image_record(pipe, p, latent, kind="composition"), "png", pattern)
@@ -166,6 +168,12 @@ def execute(
     )
     saves = [(result.images[0], record, job.image_format, job.name_pattern)]
     return _save_all(saves, job.out_dir, notes, on_saved), [*notes, *result.warnings]
+
+
+def _images(job: Job, params: GenerationParams) -> list[GenerationParams]:
+    """A new job's images, each with the prompt its own seed expands its wildcards to (one batch still).
+    A job made from a file keeps the prompt its record holds: the record, not the lists, is the truth."""
+    return [params] if job.sources else expand_images(params, appdirs.wildcards_dir())
 
 
 def _upscale(
