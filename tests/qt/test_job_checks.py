@@ -72,8 +72,10 @@ def test_a_record_too_long_to_read_back_fails_before_any_stage(
     qtbot, make_window, stages_run: list[str], kind: str
 ) -> None:
     window = make_window()
-    with qtbot.waitSignal(window.service.engine_ready, timeout=WAIT_MS):
+    # the engine loaded and its warm-up over: what the warm-up ran is not the job's work
+    with qtbot.waitSignals([window.service.engine_ready, window.service.warmed], timeout=WAIT_MS):
         window.start_engine()
+    stages_run.clear()
     fast(window, prompt="🐱" * 400_000)  # 4.8 MB of record: beyond what the reader accepts
     steps: list[tuple] = []
     window.service.progress.connect(lambda *a: steps.append(a))
@@ -93,8 +95,10 @@ def test_an_output_folder_that_became_unusable_fails_before_any_stage(
     """The folder was fine at start (a disk unplugged, a folder replaced since): the job says so at once
     instead of after minutes of work."""
     window = make_window()
-    with qtbot.waitSignal(window.service.engine_ready, timeout=WAIT_MS):
+    # the engine loaded and its warm-up over: what the warm-up ran is not the job's work
+    with qtbot.waitSignals([window.service.engine_ready, window.service.warmed], timeout=WAIT_MS):
         window.start_engine()
+    stages_run.clear()
     fast(window)
     window.out_dir.rmdir() if window.out_dir.is_dir() else None
     window.out_dir.write_bytes(b"not a folder")
