@@ -103,7 +103,9 @@ def test_two_processes_saving_at_once_lose_nothing(tmp_path: Path) -> None:
     out, index = tmp_path / "out", tmp_path / "index.sqlite3"
     children = [spawn(out, index, "same", 15), spawn(out, index, "same", 15)]
     for child in children:
-        assert child.stdout is not None and child.stdout.readline().strip() == "READY"
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        assert line.strip() == "READY", line + (child.stderr.read() if child.stderr else "")
     Path(f"{index}.go").touch()
     for child in children:
         _, err = child.communicate(timeout=300)
@@ -141,3 +143,42 @@ def test_full_disk_simulated_enospc_in_history_and_writer(tmp_path: Path, monkey
         assert "disk is full" in str(err2.value) and "images are safe" in str(err2.value)
     with History(out, tmp_path / "index.sqlite3") as reopened:  # and the next start catches up
         assert reopened.count() == 2
+
+
+def test_a_new_index_opened_while_another_process_writes_it_waits_instead_of_failing(tmp_path: Path) -> None:
+    import sqlite3
+    import threading
+
+    from wuerstchen_desktop.core.library.index import connect
+
+    index = tmp_path / "index.sqlite3"
+    other = sqlite3.connect(index, isolation_level=None)  # another process, before WAL is set
+    other.execute("CREATE TABLE t (x)")
+    # It is writing: SQLite then refuses the switch to WAL at once instead of waiting (its busy handler
+    # is not called where waiting could deadlock), as when several processes open a new index together.
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t VALUES (1)")
+    opened: list[object] = []
+
+    def open_it() -> None:
+        con = _try(connect, index)
+        if isinstance(con, sqlite3.Connection):
+            con.close()
+            con = sqlite3.connect(index).execute("PRAGMA journal_mode").fetchone()[0]
+        opened.append(con)
+
+    opener = threading.Thread(target=open_it)
+    opener.start()
+    opener.join(timeout=1.0)
+    assert opener.is_alive() and not opened  # waiting for the lock, not failing with "database is locked"
+    other.execute("COMMIT")
+    other.close()
+    opener.join(timeout=30)
+    assert opened == ["wal"]  # it opened, in write-ahead logging
+
+
+def _try(fn, *args):
+    try:
+        return fn(*args)
+    except Exception as exc:  # the failure is the test's answer
+        return exc

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,7 @@ CREATE TABLE IF NOT EXISTS thumbs (
     data BLOB NOT NULL, PRIMARY KEY (item_id, px));
 """
 _CORRUPT, _NOTADB = 11, 26  # SQLite's primary result codes for a damaged file
+BUSY_S = 30  # how long a process waits for another one using the index
 
 
 def is_damage(exc: sqlite3.DatabaseError) -> bool:
@@ -51,9 +53,9 @@ def transaction(con: sqlite3.Connection) -> Iterator[None]:
 
 def connect(index_path: Path) -> sqlite3.Connection:
     """The index, created if missing; ``sqlite3.DatabaseError`` if it is damaged or of another version."""
-    con = sqlite3.connect(index_path, timeout=30, isolation_level=None)
+    con = sqlite3.connect(index_path, timeout=BUSY_S, isolation_level=None)
     try:
-        con.execute("PRAGMA journal_mode=WAL")
+        _use_wal(con)
         con.execute("PRAGMA foreign_keys=ON")
         con.execute("PRAGMA synchronous=NORMAL")
         version = con.execute("PRAGMA user_version").fetchone()[0]
@@ -75,6 +77,23 @@ def connect(index_path: Path) -> sqlite3.Connection:
         con.close()
         raise
     return con
+
+
+def _use_wal(con: sqlite3.Connection) -> None:
+    """Write-ahead logging. Switching a new index to it needs SQLite's exclusive lock, which SQLite asks
+    for without waiting: processes opening a new index at once (two ``generate`` started together, the
+    window and the command line) wait for each other here instead of failing. Once set, it stays."""
+    deadline, delay = time.monotonic() + BUSY_S, 0.005
+    while True:
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = "locked" in str(exc) or (getattr(exc, "sqlite_errorcode", 0) & 0xFF) == 5  # SQLITE_BUSY
+            if not busy or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
 
 
 def discard(index_path: Path, why: object) -> sqlite3.Connection:
