@@ -9,10 +9,13 @@ from wuerstchen_desktop.cli import main
 FAST = ["--width", "256", "--height", "256", "--prior-steps", "2", "--decoder-steps", "1", "--seed", "3"]
 
 
-def generate(prior: Path, decoder: Path, out: Path, *extra: str) -> list[str]:
+def job_line(
+    command: str, prompt: str, prior: Path | str, decoder: Path, out: Path, *extra: str
+) -> list[str]:
+    """``command PROMPT`` on the given checkpoints into ``out``, small and quick (``extra`` may override)."""
     return [
-        "generate",
-        "a cat",
+        command,
+        prompt,
         "--prior",
         str(prior),
         "--decoder",
@@ -22,6 +25,10 @@ def generate(prior: Path, decoder: Path, out: Path, *extra: str) -> list[str]:
         *FAST,
         *extra,
     ]
+
+
+def generate(prior: Path, decoder: Path, out: Path, *extra: str) -> list[str]:
+    return job_line("generate", "a cat", prior, decoder, out, *extra)
 
 
 def run_user_error(capsys, argv: list[str]) -> str:

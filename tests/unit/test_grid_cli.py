@@ -6,27 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.cli import run_user_error
+from tests.helpers.cli import job_line, run_user_error
 from wuerstchen_desktop.cli import main
 from wuerstchen_desktop.core.imagefile.grid_image import read_grid
 from wuerstchen_desktop.core.imagefile.read import read_record
 
-FAST = ["--width", "256", "--height", "256", "--prior-steps", "2", "--decoder-steps", "1", "--seed", "40"]
-
 
 def compose(prior: Path | str, decoder: Path, out: Path, *extra: str) -> list[str]:
-    return [
-        "compose",
-        "a fox",
-        "--prior",
-        str(prior),
-        "--decoder",
-        str(decoder),
-        "--out",
-        str(out),
-        *FAST,
-        *extra,
-    ]
+    return job_line("compose", "a fox", prior, decoder, out, "--seed", "40", *extra)
 
 
 def test_compose_a_grid_then_decode_a_row(capsys, prior_dir: Path, decoder_dir: Path, tmp_path: Path) -> None:
